@@ -1,0 +1,59 @@
+// The MPI runtime of one process: MPI lifetime, topology (world and node-local ranks), the
+// control communicator and the factory of the gradient communicator.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cdl/comm/communicator.hpp"
+
+namespace cdl::comm {
+
+/// Where ranks are: world and node-local coordinates.
+struct Topology {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;  ///< rank among the processes of this node
+  int local_size = 1;  ///< processes on this node
+  std::string host;
+};
+
+/// RAII owner of MPI for one process. Initialises MPI (thread level FUNNELED) unless it is
+/// already initialised, and finalises it on destruction if it initialised it. Works under
+/// mpirun/srun and as a plain single process (MPI singleton).
+class Runtime {
+ public:
+  /// Collective over MPI_COMM_WORLD.
+  Runtime(int* argc, char*** argv);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  const Topology& topology() const { return topology_; }
+
+  /// The control communicator (MPI over all ranks): decisions, gathers, small messages.
+  Communicator& control() { return *control_; }
+
+  /// Collective: builds the communicator that reduces gradients. `requested` is "auto", "mpi",
+  /// "nccl" or "serial" ("serial" only with one rank). "auto" picks NCCL when it was compiled in
+  /// and `on_cuda` is true, MPI otherwise. Throws ConfigError (same on every rank) when the
+  /// request cannot be met, listing the compiled-in back ends.
+  std::unique_ptr<Communicator> make_gradient_communicator(const std::string& requested,
+                                                           bool on_cuda, int cuda_device);
+
+  /// Number of LibTorch intra-op threads this rank should use: its share of the node's cores.
+  int fair_thread_count() const;
+
+  /// Ends every rank of the job with `code` (MPI_Abort). Never returns.
+  [[noreturn]] void abort(int code);
+
+ private:
+  Topology topology_;
+  std::unique_ptr<Communicator> control_;
+  bool owns_mpi_ = false;
+};
+
+/// Names of the back ends compiled into this build, e.g. "serial, mpi, nccl".
+std::string compiled_backends();
+
+}  // namespace cdl::comm

@@ -1,0 +1,48 @@
+// clinicadl-hpc: entry point. Parses the subcommand and hands over; every error ends with a
+// clear message and a non-zero status (2 for usage/configuration errors).
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "cdl/config.hpp"
+#include "cdl/config/option_names.hpp"
+#include "cdl/core/error.hpp"
+#include "list_models_command.hpp"
+
+namespace {
+
+void print_usage() {
+  std::cout << "clinicadl-hpc " << CDL_VERSION << " (" << CDL_GIT_SHA << ")\n"
+            << "Usage:\n"
+            << "  clinicadl-hpc list_models [--architecture A] [--input_size C@DxHxW]\n"
+            << "Run a command with --help for its options.\n";
+}
+
+int dispatch(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  if (command == "--version") {
+    std::cout << "clinicadl-hpc " << CDL_VERSION << " (" << CDL_GIT_SHA << ")\n";
+    return 0;
+  }
+  const auto args = cdl::config::normalize_option_names(argc, argv, 2);
+  if (command == "list_models") return cdl::app::run_list_models(args);
+  CDL_THROW(cdl::ConfigError, "unknown command '", command, "'; expected list_models");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const cdl::Error& error) {
+    std::cerr << "ERROR: " << error.what() << std::endl;
+    return error.exit_code();
+  } catch (const std::exception& error) {
+    std::cerr << "ERROR: " << error.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,40 @@
+// Back-end independent helpers of the Communicator interface.
+#include "cdl/comm/communicator.hpp"
+
+#include <torch/torch.h>
+
+#include <cstring>
+
+namespace cdl::comm {
+
+std::string backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::kSerial: return "serial";
+    case Backend::kMpi: return "mpi";
+    case Backend::kNccl: return "nccl";
+  }
+  return "unknown";
+}
+
+void Communicator::broadcast_string(std::string& text, int root) {
+  auto length = torch::tensor({static_cast<int64_t>(text.size())}, torch::kInt64);
+  broadcast(length, root);
+  auto bytes = torch::zeros({length.item<int64_t>()}, torch::kUInt8);
+  if (rank() == root && !text.empty()) std::memcpy(bytes.data_ptr(), text.data(), text.size());
+  broadcast(bytes, root);
+  text.assign(static_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+}
+
+bool Communicator::all_of(bool value) {
+  auto flag = torch::tensor({value ? 1 : 0}, torch::kInt32);
+  all_reduce(flag, ReduceOp::kMin);
+  return flag.item<int>() == 1;
+}
+
+bool Communicator::any_of(bool value) {
+  auto flag = torch::tensor({value ? 1 : 0}, torch::kInt32);
+  all_reduce(flag, ReduceOp::kMax);
+  return flag.item<int>() == 1;
+}
+
+}  // namespace cdl::comm

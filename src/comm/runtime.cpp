@@ -1,0 +1,105 @@
+// Implementation of the MPI runtime and the gradient communicator factory: the only place that
+// knows whether NCCL was compiled in.
+#include "cdl/comm/runtime.hpp"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "cdl/comm/mpi_communicator.hpp"
+#include "cdl/comm/serial_communicator.hpp"
+#include "cdl/config.hpp"
+#include "cdl/core/error.hpp"
+#include "cdl/core/logging.hpp"
+#if CDL_WITH_NCCL
+#include "cdl/comm/nccl_communicator.hpp"
+#endif
+
+namespace cdl::comm {
+namespace {
+
+std::string host_name() {
+  char name[256] = {0};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+Topology discover_topology() {
+  Topology topology;
+  MPI_Comm_rank(MPI_COMM_WORLD, &topology.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &topology.world_size);
+  MPI_Comm node = MPI_COMM_NULL;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology.rank, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &topology.local_rank);
+  MPI_Comm_size(node, &topology.local_size);
+  MPI_Comm_free(&node);
+  topology.host = host_name();
+  return topology;
+}
+
+}  // namespace
+
+std::string compiled_backends() { return CDL_WITH_NCCL ? "serial, mpi, nccl" : "serial, mpi"; }
+
+Runtime::Runtime(int* argc, char*** argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    owns_mpi_ = true;
+  }
+  topology_ = discover_topology();
+  control_ = std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+  log::set_rank(topology_.rank, topology_.world_size);
+}
+
+Runtime::~Runtime() {
+  control_.reset();
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (owns_mpi_ && !finalized) MPI_Finalize();
+}
+
+std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::string& requested,
+                                                                  bool on_cuda, int cuda_device) {
+  if (requested == "serial") {
+    if (topology_.world_size != 1) {
+      CDL_THROW(ConfigError, "--comm_backend serial needs exactly one rank, the job has ",
+                topology_.world_size, "; hint: use auto or mpi");
+    }
+    return std::make_unique<SerialCommunicator>();
+  }
+  const bool want_nccl = requested == "nccl" || (requested == "auto" && on_cuda && CDL_WITH_NCCL);
+  if (requested != "auto" && requested != "mpi" && requested != "nccl") {
+    CDL_THROW(ConfigError, "--comm_backend '", requested,
+              "' is unknown; expected auto, mpi, nccl or serial (compiled in: ",
+              compiled_backends(), ")");
+  }
+  if (!want_nccl) return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+#if CDL_WITH_NCCL
+  if (!on_cuda) {
+    CDL_THROW(ConfigError, "--comm_backend nccl needs the model on a CUDA device; "
+              "hint: use --gpu, or --comm_backend mpi on CPUs");
+  }
+  auto& mpi = static_cast<MpiCommunicator&>(*control_);
+  return std::make_unique<NcclCommunicator>(mpi, cuda_device);
+#else
+  CDL_THROW(ConfigError, "--comm_backend nccl was requested but this build has no NCCL (compiled "
+            "in: ", compiled_backends(), "); hint: rebuild with -DWITH_CUDA=ON -DWITH_NCCL=ON");
+#endif
+}
+
+int Runtime::fair_thread_count() const {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, topology_.local_size));
+}
+
+void Runtime::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+}  // namespace cdl::comm

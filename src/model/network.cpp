@@ -1,0 +1,123 @@
+// Implementation of the Network base classes and the layer tracer.
+#include "cdl/model/network.hpp"
+
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "cdl/core/error.hpp"
+#include "cdl/model/layers/crop_max_unpool.hpp"
+#include "cdl/model/layers/pad_max_pool.hpp"
+
+namespace cdl::model {
+namespace {
+
+/// (indices, pad) pushed by encoder pools and popped by decoder unpools.
+using PoolStack = std::vector<std::pair<torch::Tensor, std::vector<int64_t>>>;
+
+/// Applies one element of a Sequential, routing pools and unpools through `stack`.
+torch::Tensor apply_layer(torch::nn::AnyModule& layer, torch::Tensor x, PoolStack& stack) {
+  const auto module = layer.ptr();
+  if (auto pool = std::dynamic_pointer_cast<PadMaxPoolImpl>(module)) {
+    if (!pool->returns_indices()) return pool->forward(x);
+    auto result = pool->forward_with_indices(x);
+    stack.emplace_back(result.indices, result.pad);
+    return result.output;
+  }
+  if (auto unpool = std::dynamic_pointer_cast<CropMaxUnpoolImpl>(module)) {
+    CDL_CHECK(!stack.empty(), "CropMaxUnpool without a matching PadMaxPool");
+    auto [indices, pad] = stack.back();
+    stack.pop_back();
+    return unpool->forward(x, indices, pad);
+  }
+  return layer.forward(x);
+}
+
+torch::Tensor run_sequential(torch::nn::Sequential sequential, torch::Tensor x,
+                             PoolStack& stack) {
+  for (auto& layer : *sequential) x = apply_layer(layer, x, stack);
+  return x;
+}
+
+std::string describe(const torch::nn::Module& module) {
+  std::ostringstream out;
+  module.pretty_print(out);
+  std::string text = out.str();
+  const std::string prefix = "torch::nn::";
+  for (auto pos = text.find(prefix); pos != std::string::npos; pos = text.find(prefix)) {
+    text.erase(pos, prefix.size());
+  }
+  const auto children = module.named_children();
+  if (children.is_empty() || text.find('(') != std::string::npos) return text;
+  text += "(";
+  bool first = true;
+  for (const auto& child : children) {
+    text += (first ? "" : ", ") + child.key() + "=" + describe(*child.value());
+    first = false;
+  }
+  return text + ")";
+}
+
+}  // namespace
+
+Cnn::Cnn(std::string architecture, torch::nn::Sequential convolutions, torch::nn::Sequential fc)
+    : Network(std::move(architecture)) {
+  convolutions_ = register_module("convolutions", std::move(convolutions));
+  fc_ = register_module("fc", std::move(fc));
+}
+
+torch::Tensor Cnn::forward(torch::Tensor input) {
+  PoolStack unused;
+  return run_sequential(fc_, run_sequential(convolutions_, input, unused), unused);
+}
+
+std::vector<Stage> Cnn::stages() const { return {{"convolutions", convolutions_}, {"fc", fc_}}; }
+
+AutoEncoder::AutoEncoder(std::string architecture, torch::nn::Sequential encoder,
+                         torch::nn::Sequential decoder)
+    : Network(std::move(architecture)) {
+  encoder_ = register_module("encoder", std::move(encoder));
+  decoder_ = register_module("decoder", std::move(decoder));
+}
+
+torch::Tensor AutoEncoder::forward(torch::Tensor input) {
+  PoolStack stack;
+  return run_sequential(decoder_, run_sequential(encoder_, input, stack), stack);
+}
+
+std::vector<Stage> AutoEncoder::stages() const {
+  return {{"encoder", encoder_}, {"decoder", decoder_}};
+}
+
+int64_t count_parameters(const torch::nn::Module& module) {
+  int64_t total = 0;
+  for (const auto& parameter : module.parameters()) total += parameter.numel();
+  return total;
+}
+
+std::vector<LayerRecord> trace_layers(Network& network, const InputSize& input_size) {
+  torch::NoGradGuard no_grad;
+  network.eval();
+  auto x = torch::zeros(input_size.batch_shape(1));
+  PoolStack stack;
+  std::vector<LayerRecord> records;
+  for (auto& [stage_name, sequential] : network.stages()) {
+    int64_t index = 0;
+    for (auto& layer : *sequential) {
+      const auto name = stage_name + "." + sequential->named_children()[index].key();
+      try {
+        x = apply_layer(layer, x, stack);
+      } catch (const c10::Error& error) {
+        CDL_THROW(ConfigError, "input size ", input_size.to_string(), " does not fit ",
+                  network.architecture(), " at layer ", name, ": ", error.what_without_backtrace());
+      }
+      auto shape = x.sizes().vec();
+      shape.erase(shape.begin());
+      records.push_back({name, describe(*layer.ptr()), shape, count_parameters(*layer.ptr())});
+      ++index;
+    }
+  }
+  return records;
+}
+
+}  // namespace cdl::model
