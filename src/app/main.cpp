@@ -8,12 +8,15 @@
 #include "cdl/config/option_names.hpp"
 #include "cdl/core/error.hpp"
 #include "list_models_command.hpp"
+#include "train_command.hpp"
 
 namespace {
 
 void print_usage() {
   std::cout << "clinicadl-hpc " << CDL_VERSION << " (" << CDL_GIT_SHA << ")\n"
             << "Usage:\n"
+            << "  mpirun -np N clinicadl-hpc train {classification|regression|reconstruction} "
+               "DATA.h5 SPLIT_DIR MAPS_DIR [options]\n"
             << "  clinicadl-hpc list_models [--architecture A] [--input_size C@DxHxW]\n"
             << "Run a command with --help for its options.\n";
 }
@@ -30,7 +33,8 @@ int dispatch(int argc, char** argv) {
   }
   const auto args = cdl::config::normalize_option_names(argc, argv, 2);
   if (command == "list_models") return cdl::app::run_list_models(args);
-  CDL_THROW(cdl::ConfigError, "unknown command '", command, "'; expected list_models");
+  if (command == "train") return cdl::app::run_train(args, &argc, &argv);
+  CDL_THROW(cdl::ConfigError, "unknown command '", command, "'; expected train or list_models");
 }
 
 }  // namespace

@@ -1,0 +1,108 @@
+// MPI transport: rank r != 0 sends a header (status, shape, byte count) then the chunk bytes
+// (or the error text); MPI's non-overtaking order keeps each sender's images in sequence.
+#include <mpi.h>
+
+#include <array>
+#include <cstdlib>
+
+#include "caps2h5/image_transport.hpp"
+#include "cdl/core/error.hpp"
+
+namespace cdl::data_tools {
+namespace {
+
+constexpr int kHeaderTag = 301;
+constexpr int kPayloadTag = 302;
+
+class MpiTransport : public ImageTransport {
+ public:
+  MpiTransport() {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+      int provided = 0;
+      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+      owns_mpi_ = true;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  ~MpiTransport() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (owns_mpi_ && !finalized) MPI_Finalize();
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  void send(const EncodedImage& image) override {
+    const bool ok = image.error.empty();
+    const std::array<int64_t, 7> header{image.index,
+                                        ok ? 1 : 0,
+                                        image.shape[0],
+                                        image.shape[1],
+                                        image.shape[2],
+                                        image.shape[3],
+                                        int64_t(ok ? image.size() : image.error.size())};
+    MPI_Send(header.data(), 7, MPI_INT64_T, 0, kHeaderTag, MPI_COMM_WORLD);
+    const void* payload = ok ? image.data() : static_cast<const void*>(image.error.data());
+    MPI_Send(payload, static_cast<int>(header[6]), MPI_BYTE, 0, kPayloadTag, MPI_COMM_WORLD);
+  }
+
+  EncodedImage receive(int from) override {
+    std::array<int64_t, 7> header{};
+    MPI_Recv(header.data(), 7, MPI_INT64_T, from, kHeaderTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    EncodedImage image;
+    image.index = header[0];
+    image.shape = {header[2], header[3], header[4], header[5]};
+    Bytes payload(static_cast<size_t>(header[6]));
+    MPI_Recv(payload.data(), static_cast<int>(header[6]), MPI_BYTE, from, kPayloadTag,
+             MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (header[1] == 1) {
+      image.chunk = std::move(payload);
+    } else {
+      image.error.assign(payload.begin(), payload.end());
+      if (image.error.empty()) image.error = "rank " + std::to_string(from) + " failed";
+    }
+    return image;
+  }
+
+  int broadcast_status(int status) override {
+    MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return status;
+  }
+
+  int max_over_ranks(int value) override {
+    int result = value;
+    MPI_Allreduce(&value, &result, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return result;
+  }
+
+ private:
+  bool owns_mpi_ = false;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace
+
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MV2_COMM_WORLD_SIZE",
+                           "MPI_LOCALNRANKS", "HYDRA_CONTROL_FD"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+
+std::unique_ptr<ImageTransport> make_mpi_transport() { return std::make_unique<MpiTransport>(); }
+
+void abort_all_ranks(int exit_code) {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  int size = 1;
+  if (initialized && !finalized) MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+}
+
+}  // namespace cdl::data_tools

@@ -1,0 +1,123 @@
+// TrainConfig: every option of `clinicadl-hpc train`, with ClinicaDL's names and defaults, filled
+// from defaults < --config_file (ClinicaDL's TOML layout) < command line, then validated at once.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cdl::config {
+
+/// All training options. Field names are ClinicaDL's maps.json keys.
+struct TrainConfig {
+  // Positional arguments.
+  std::string network_task;   ///< classification | regression | reconstruction
+  std::string data_path;      ///< .h5 from caps2h5, or a cohort TSV (cohort, path)
+  std::string tsv_path;       ///< ClinicaDL split tree
+  std::string maps_dir;       ///< output MAPS folder
+
+  // Model.
+  std::string architecture = "default";
+  bool multi_network = false;
+  bool ssda_network = false;
+  double dropout = 0.0;
+  int64_t latent_space_size = 128;
+  int64_t feature_size = 1024;
+  int64_t n_conv = 4;
+  int64_t io_layer_channels = 8;
+  double recons_weight = 1.0;
+  double kl_weight = 1.0;
+  std::string normalization = "batch";
+  // Task.
+  std::vector<std::string> selection_metrics{"loss"};
+  std::string label = "default";  ///< resolved to diagnosis (classification) or age (regression)
+  std::map<std::string, int64_t> label_code;  ///< empty = automatic
+  double selection_threshold = 0.0;
+  std::string loss = "default";
+  // Computational.
+  std::string gpu = "auto";  ///< auto | true | false (resolved to true/false)
+  int64_t n_proc = 2;
+  int64_t batch_size = 8;
+  int64_t evaluation_steps = 0;
+  bool fully_sharded_data_parallel = false;
+  bool amp = false;
+  std::string comm_backend = "auto";  ///< ours: auto | mpi | nccl | serial
+  int64_t threads = 0;                ///< ours: LibTorch threads per rank, 0 = fair share
+  // Reproducibility.
+  int64_t seed = 0;
+  bool deterministic = false;
+  std::string compensation = "memory";
+  bool save_all_models = false;
+  std::string track_exp;
+  // Transfer learning.
+  std::string transfer_path;
+  std::string transfer_selection_metric = "loss";
+  int64_t nb_unfrozen_layer = 0;
+  // Mode (ours: ClinicaDL takes these from its preprocessing JSON).
+  bool use_extracted_features = false;
+  std::string mode = "image";
+  int64_t patch_size = 50;
+  int64_t stride_size = 50;
+  int64_t slice_direction = 0;
+  std::string slice_mode = "rgb";
+  std::vector<int64_t> discarded_slices{0, 0};
+  std::vector<std::string> roi_list;
+  bool uncropped_roi = false;
+  // Data.
+  bool multi_cohort = false;
+  std::vector<std::string> diagnoses{"AD", "CN"};
+  bool baseline = false;
+  bool valid_longitudinal = false;
+  bool normalize = true;
+  std::vector<std::string> data_augmentation;
+  std::string sampler = "random";
+  bool size_reduction = false;
+  int64_t size_reduction_factor = 2;
+  std::string caps_target, tsv_target_lab, tsv_target_unlab, preprocessing_dict_target;
+  bool cache = true;  ///< ours: keep this rank's images in memory when they fit
+  // Cross-validation.
+  int64_t n_splits = 0;
+  std::vector<int64_t> split;  ///< empty = all splits
+  // Optimization.
+  std::string optimizer = "Adam";
+  int64_t epochs = 20;
+  double learning_rate = 1e-4;
+  bool adaptive_learning_rate = false;
+  double weight_decay = 1e-4;
+  int64_t patience = 0;
+  double tolerance = 0.0;
+  int64_t accumulation_steps = 1;
+  bool profiler = false;
+  // Informations.
+  bool emissions_calculator = false;
+  // Command behaviour.
+  std::string config_file;
+  bool overwrite = false;
+
+  /// The options as an ordered JSON object in maps.json order (ClinicaDL's keys first).
+  nlohmann::ordered_json to_json() const;
+};
+
+/// Parses `train TASK DATA TSV_DIR MAPS_DIR [options]` (args after "train", option names already
+/// normalised to '_'). Reads --config_file when given. Throws ConfigError listing every problem
+/// found (unknown options, bad values, unknown TOML keys) so all ranks fail identically.
+TrainConfig parse_train_arguments(const std::vector<std::string>& args);
+
+/// Fills "default" values that depend on the task (architecture, label, loss) and checks the
+/// combination of options. Throws ConfigError listing every problem at once.
+void resolve_and_validate(TrainConfig& config);
+
+/// Thrown by parse_train_arguments for --help: not an error, the message is the help text.
+class HelpRequested : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The help text of `clinicadl-hpc train`.
+std::string train_usage();
+
+}  // namespace cdl::config

@@ -1,0 +1,83 @@
+// BatchLoader: turns this rank's list of sample indices into batches, prefetched by one I/O
+// thread through a bounded queue, and measures how long the consumer waits for data.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cdl/data/caps_dataset.hpp"
+
+namespace cdl::data {
+
+/// A batch of samples.
+struct Batch {
+  torch::Tensor inputs;          ///< float32 [B, C, ...]
+  torch::Tensor labels;          ///< int64 [B] | float32 [B, 1] | inputs (reconstruction)
+  std::vector<SampleMeta> meta;  ///< one per sample, in batch order
+  /// Number of samples B.
+  int64_t size() const { return static_cast<int64_t>(meta.size()); }
+};
+
+/// Builds the batch of `indices` synchronously (stack of CapsDataset::get). Throws what get throws.
+Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices);
+
+/// Options of a BatchLoader.
+struct LoaderOptions {
+  int64_t batch_size = 1;        ///< samples per batch (the last batch may be smaller)
+  int64_t prefetch_batches = 2;  ///< queue depth of the I/O thread; 0 = no thread (synchronous)
+  bool pin_memory = false;       ///< pin batches in page-locked memory when CUDA is available
+};
+
+/// Iterates once over `indices` in order, `batch_size` samples per batch. With prefetch_batches
+/// > 0, one I/O thread builds the next batches ahead into a bounded queue. An exception thrown
+/// while building a batch is rethrown by next() in the consumer. The destructor stops and joins
+/// the thread (never hangs, even while the consumer unwinds an exception). Not thread-safe: one
+/// consumer thread calls next().
+class BatchLoader {
+ public:
+  /// Starts prefetching immediately (the dataset is shared, so it lives as long as the loader).
+  BatchLoader(std::shared_ptr<const CapsDataset> dataset, std::vector<int64_t> indices,
+              LoaderOptions options);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  /// Fills `batch` with the next batch and returns true, or returns false at the end.
+  /// Rethrows (once) an exception raised by the I/O thread.
+  bool next(Batch& batch);
+  /// Number of batches this loader yields: ceil(indices / batch_size).
+  int64_t num_batches() const;
+  /// Seconds the consumer spent blocked in next() waiting for data (the I/O stall).
+  double wait_seconds() const { return wait_seconds_; }
+  /// Seconds spent building batches (reading, cutting, normalising), on the I/O thread.
+  double load_seconds() const;
+
+ private:
+  void produce();
+  Batch build(int64_t batch_index) const;
+
+  std::shared_ptr<const CapsDataset> dataset_;
+  std::vector<int64_t> indices_;
+  LoaderOptions options_;
+  int64_t next_sync_ = 0;  // next batch to build when there is no I/O thread
+  double wait_seconds_ = 0.0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Batch> queue_;
+  bool done_ = false;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  double load_seconds_ = 0.0;
+  std::thread thread_;
+};
+
+}  // namespace cdl::data

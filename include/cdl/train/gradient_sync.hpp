@@ -1,0 +1,53 @@
+// GradientSync: averages gradients over the ranks of a communicator through a few flat buckets
+// (never one reduction per parameter), and gives every rank rank 0's initial weights.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <vector>
+
+#include "cdl/comm/communicator.hpp"
+
+namespace cdl::train {
+
+/// Flat-bucket gradient averaging for replicated data parallelism.
+class GradientSync {
+ public:
+  /// Buckets the trainable parameters of `module`, in reverse registration order (the order in
+  /// which backward produces them), into flat buffers of at most `bucket_bytes` (a larger
+  /// parameter gets a bucket of its own). Not collective.
+  GradientSync(torch::nn::Module& module, comm::Communicator& comm,
+               int64_t bucket_bytes = 25 * 1024 * 1024);
+
+  /// Collective: copies rank 0's parameters and buffers (BatchNorm statistics) to every rank, one
+  /// flat broadcast per dtype.
+  void broadcast_state(torch::nn::Module& module);
+
+  /// Collective: replaces every floating-point buffer of `module` (BatchNorm running statistics)
+  /// by its mean over the ranks, so that every rank evaluates with the same statistics. Integer
+  /// buffers (num_batches_tracked) are identical on all ranks already.
+  void average_buffers(torch::nn::Module& module);
+
+  /// Collective: replaces every gradient by its mean over the ranks (missing gradients count as
+  /// zeros). A no-op with one rank.
+  void average_gradients();
+
+  /// Number of flat buckets (reductions per weight update).
+  size_t bucket_count() const { return buckets_.size(); }
+  /// Total bytes reduced per weight update.
+  int64_t bytes_per_update() const;
+  /// Wall-clock seconds spent in average_gradients() since construction.
+  double seconds() const { return seconds_; }
+
+ private:
+  struct Bucket {
+    std::vector<torch::Tensor> parameters;
+    torch::Tensor flat;
+  };
+
+  comm::Communicator& comm_;
+  std::vector<Bucket> buckets_;
+  double seconds_ = 0.0;
+};
+
+}  // namespace cdl::train

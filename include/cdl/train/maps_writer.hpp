@@ -1,0 +1,35 @@
+// Creation of a MAPS folder: destination checks, maps.json, environment.txt, information.log and
+// the groups/ tables of each split (reference section 7). Main rank only, except the checks.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "cdl/config/train_config.hpp"
+#include "cdl/model/network.hpp"
+#include "cdl/train/maps_layout.hpp"
+#include "cdl/train/trainer.hpp"
+
+namespace cdl::train {
+
+/// Not collective, deterministic: throws ConfigError when `maps_dir` is a file, or an existing
+/// non-empty folder and `overwrite` is false (existing output is never silently replaced).
+void check_maps_destination(const std::string& maps_dir, bool overwrite);
+
+/// maps.json content: the options in ClinicaDL's key order, completed with what the data and
+/// the network resolved (label_code, preprocessing_dict, mode, num_networks, input/output size).
+nlohmann::ordered_json maps_json(const config::TrainConfig& config, const SplitData& data,
+                                 const std::vector<int64_t>& splits, int world_size,
+                                 const std::string& comm_backend);
+
+/// Main rank: (re)creates the MAPS root and writes maps.json, environment.txt, information.log.
+void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json, bool overwrite,
+                 model::Network& network, const InputSize& input_size);
+
+/// Main rank: groups/train+validation.tsv (accumulated over splits) and
+/// groups/{train,validation}/split-<k>/{data.tsv,maps.json}.
+void write_split_groups(const MapsLayout& layout, int split, const SplitData& data,
+                        const config::TrainConfig& config);
+
+}  // namespace cdl::train

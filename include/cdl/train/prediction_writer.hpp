@@ -1,0 +1,26 @@
+// Writes the prediction and metrics TSVs of one group (train, validation) for one best model:
+// part level, image level (soft voting / mean of parts) and description.log (reference 7.5, 5.5).
+#pragma once
+
+#include <string>
+
+#include "cdl/data/caps_dataset.hpp"
+#include "cdl/train/evaluator.hpp"
+
+namespace cdl::train {
+
+/// Part-level prediction and metrics of one group, ready to be written.
+struct GroupPredictions {
+  std::string group;                              ///< "train" or "validation"
+  std::shared_ptr<const data::CapsDataset> dataset;
+  Evaluation evaluation;                          ///< gathered on rank 0
+};
+
+/// Writes `<dir>/<group>_<mode>_level_{prediction,metrics}.tsv`, the image-level files and
+/// description.log for `predictions`. Image-level soft voting weighs parts by their balanced
+/// accuracy in `validation` (the validation rows of the same model). Main rank only.
+void write_group_predictions(const std::string& dir, const GroupPredictions& predictions,
+                             const GroupPredictions& validation, double selection_threshold,
+                             const std::string& data_source);
+
+}  // namespace cdl::train

@@ -1,0 +1,68 @@
+// SplitTrainer: trains one network on one split of a ClinicaDL split tree, data parallel over the
+// ranks of a communicator, and writes its part of the MAPS folder (training log, checkpoints, best
+// models, prediction and metrics TSVs). Rank 0 evaluates, selects, decides and writes.
+#pragma once
+
+#include <torch/types.h>
+
+#include <memory>
+
+#include "cdl/comm/communicator.hpp"
+#include "cdl/config/train_config.hpp"
+#include "cdl/data/caps_dataset.hpp"
+#include "cdl/data/data_source.hpp"
+#include "cdl/model/network.hpp"
+#include "cdl/train/maps_layout.hpp"
+
+namespace cdl::train {
+
+/// The two sets of one split.
+struct SplitData {
+  std::shared_ptr<const data::CapsDataset> train;
+  std::shared_ptr<const data::CapsDataset> validation;
+};
+
+/// Builds the datasets of `split` from the options (split tables, labels, mode, cache). Not
+/// collective; deterministic, so every rank builds the same sets. Throws ConfigError/DataError.
+SplitData load_split(const config::TrainConfig& config,
+                     std::shared_ptr<const data::DataSource> source, int split,
+                     int64_t cache_bytes);
+
+/// Builds the network of `config` for the sample shape and label code of `data`.
+model::NetworkPtr build_network(const config::TrainConfig& config, const SplitData& data);
+
+/// What a split trainer runs on.
+struct TrainerContext {
+  const config::TrainConfig* config = nullptr;
+  comm::Communicator* control = nullptr;    ///< MPI: gathers, decisions
+  comm::Communicator* gradients = nullptr;  ///< MPI or NCCL: gradient averaging
+  torch::Device device = torch::kCPU;
+  MapsLayout layout{""};
+};
+
+/// Summary of a finished split, for the final report.
+struct SplitSummary {
+  int64_t epochs_run = 0;
+  bool stopped_early = false;
+  std::vector<std::pair<std::string, double>> final_validation;  ///< last epoch's metrics
+  double images_per_second = 0.0;   ///< training throughput over all ranks
+  double data_wait_fraction = 0.0;  ///< share of training time spent waiting for data (rank 0)
+  double allreduce_seconds = 0.0;   ///< time in gradient averaging (rank 0)
+};
+
+/// Trains one split. Collective over context.control and context.gradients.
+class SplitTrainer {
+ public:
+  SplitTrainer(TrainerContext context, int split, SplitData data);
+  ~SplitTrainer();
+
+  /// Collective: runs the epochs, then evaluates every best model on train and validation and
+  /// writes their TSVs; removes split-<k>/tmp at the end.
+  SplitSummary run();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cdl::train

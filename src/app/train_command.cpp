@@ -1,0 +1,123 @@
+// Implementation of `clinicadl-hpc train`.
+#include "train_command.hpp"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cdl/comm/runtime.hpp"
+#include "cdl/config/train_config.hpp"
+#include "cdl/core/error.hpp"
+#include "cdl/core/logging.hpp"
+#include "cdl/train/maps_writer.hpp"
+#include "cdl/train/trainer.hpp"
+
+namespace cdl::app {
+namespace {
+
+struct Placement {
+  torch::Device device = torch::kCPU;
+  int cuda_index = 0;
+};
+
+Placement choose_device(config::TrainConfig& c, const comm::Topology& topology) {
+  const bool cuda = torch::cuda::is_available();
+  if (c.gpu == "true" && !cuda) {
+    CDL_THROW(ConfigError, "--gpu true but no CUDA device is visible (or LibTorch is CPU-only); "
+              "hint: --gpu false");
+  }
+  c.gpu = (c.gpu == "true" || (c.gpu == "auto" && cuda)) ? "true" : "false";
+  if (c.gpu == "false") return {};
+  const int index = topology.local_rank % static_cast<int>(torch::cuda::device_count());
+  return {torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)), index};
+}
+
+int64_t cache_budget(const config::TrainConfig& c, const comm::Topology& topology) {
+  if (!c.cache) return 0;
+  const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  return memory / (2 * std::max(1, topology.local_size));  // half the node, shared by its ranks
+}
+
+std::vector<int64_t> splits_to_train(const config::TrainConfig& c) {
+  if (!c.split.empty()) return c.split;
+  std::vector<int64_t> splits;
+  for (int64_t k = 0; k < std::max<int64_t>(1, c.n_splits); ++k) splits.push_back(k);
+  return splits;
+}
+
+void print_summary(int split, const train::SplitSummary& summary, const std::string& maps_dir) {
+  std::ostringstream metrics;
+  for (const auto& [name, value] : summary.final_validation) metrics << " " << name << "=" << value;
+  log::info("split ", split, " finished after ", summary.epochs_run, " epoch(s)",
+            summary.stopped_early ? " (early stopping)" : "", "; final validation:", metrics.str());
+  log::info("split ", split, " throughput ", summary.images_per_second,
+            " samples/s, data wait ", 100.0 * summary.data_wait_fraction, "% of training time, ",
+            "gradient all-reduce ", summary.allreduce_seconds, " s; MAPS: ", maps_dir);
+}
+
+/// Collective: the whole training once MPI runs.
+void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
+  const auto& topology = runtime.topology();
+  torch::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads) : runtime.fair_thread_count());
+  const auto placement = choose_device(c, topology);
+  auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
+                                                      placement.cuda_index);
+  auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
+  const auto splits = splits_to_train(c);
+  const train::MapsLayout layout(c.maps_dir);
+  for (size_t i = 0; i < splits.size(); ++i) {
+    const int split = static_cast<int>(splits[i]);
+    auto data = train::load_split(c, source, split, cache_budget(c, topology));
+    if (i == 0 && runtime.control().is_main()) {
+      auto json = train::maps_json(c, data, splits, topology.world_size, comm::backend_name(gradients->backend()));
+      auto network = train::build_network(c, data);
+      train::create_maps(layout, json, c.overwrite, *network,
+                         InputSize::from_sample_shape(data.train->input_shape()));
+    }
+    if (runtime.control().is_main()) train::write_split_groups(layout, split, data, c);
+    runtime.control().barrier();
+    train::TrainerContext context{&c, &runtime.control(), gradients.get(), placement.device, layout};
+    const auto summary = train::SplitTrainer(context, split, std::move(data)).run();
+    print_summary(split, summary, c.maps_dir);
+  }
+}
+
+}  // namespace
+
+int launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}) {
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  }
+  return 0;
+}
+
+int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
+  config::TrainConfig config;
+  try {
+    config = config::parse_train_arguments(args);
+    config::resolve_and_validate(config);
+    train::check_maps_destination(config.maps_dir, config.overwrite);
+  } catch (const config::HelpRequested& help) {
+    if (launcher_rank() == 0) std::cout << help.what();
+    return 0;
+  } catch (const ConfigError& error) {
+    // Every rank reaches the same verdict from the same arguments: exit 2 everywhere, print once.
+    if (launcher_rank() == 0) std::cerr << "ERROR: " << error.what() << std::endl;
+    return error.exit_code();
+  }
+  comm::Runtime runtime(argc, argv);
+  try {
+    train_all_splits(config, runtime);
+  } catch (const Error& error) {
+    log::error(error.what(), " (on ", runtime.topology().host, ")");
+    runtime.abort(error.exit_code());
+  } catch (const std::exception& error) {
+    log::error(error.what(), " (on ", runtime.topology().host, ")");
+    runtime.abort(1);
+  }
+  return 0;
+}
+
+}  // namespace cdl::app

@@ -1,0 +1,176 @@
+// TrainConfig: maps.json serialisation and the validation of option combinations.
+#include "cdl/config/train_config.hpp"
+
+#include <algorithm>
+#include <set>
+#include <variant>
+
+#include "cdl/core/error.hpp"
+#include "train_option_table.hpp"
+
+namespace cdl::config {
+namespace {
+
+using Problems = std::vector<std::string>;
+
+template <typename T>
+bool one_of(const T& value, const std::vector<T>& allowed) {
+  return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+void check_choice(const std::string& option, const std::string& value,
+                  const std::vector<std::string>& allowed, Problems& problems) {
+  if (!one_of(value, allowed)) {
+    problems.push_back("--" + option + " '" + value + "' is not one of " + join(allowed));
+  }
+}
+
+void check_at_least(const std::string& option, double value, double minimum, Problems& problems) {
+  if (value < minimum) {
+    problems.push_back("--" + option + " is " + std::to_string(value) + ", expected at least " +
+                       std::to_string(minimum));
+  }
+}
+
+std::vector<std::string> task_metrics(const std::string& task) {
+  if (task == "classification") {
+    return {"BA", "accuracy", "F1_score", "sensitivity", "specificity", "PPV", "NPV", "MCC", "MK",
+            "LR_plus", "LR_minus"};
+  }
+  if (task == "regression") return {"R2_score", "MAE", "RMSE"};
+  return {"MAE", "RMSE", "PSNR", "SSIM"};
+}
+
+void resolve_task_defaults(TrainConfig& c) {
+  const bool classification = c.network_task == "classification";
+  if (c.architecture == "default") {
+    c.architecture = c.network_task == "reconstruction" ? "AE_Conv5_FC3" : "Conv5_FC3";
+  }
+  if (c.label == "default") c.label = classification ? "diagnosis" : "age";
+  if (c.loss == "default") c.loss = classification ? "CrossEntropyLoss" : "MSELoss";
+}
+
+void validate_task(const TrainConfig& c, Problems& problems) {
+  check_choice("loss", c.loss,
+               c.network_task == "classification"
+                   ? std::vector<std::string>{"CrossEntropyLoss", "MultiMarginLoss"}
+                   : std::vector<std::string>{"MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss"},
+               problems);
+  auto allowed = task_metrics(c.network_task);
+  allowed.insert(allowed.begin(), "loss");
+  for (const auto& metric : c.selection_metrics) check_choice("selection_metrics", metric, allowed, problems);
+  if (c.selection_metrics.empty()) problems.push_back("--selection_metrics needs at least one metric");
+  if (c.sampler == "weighted" && c.network_task == "reconstruction") {
+    problems.push_back("--sampler weighted needs labels; reconstruction has none (use random)");
+  }
+}
+
+void validate_optimization(const TrainConfig& c, Problems& problems) {
+  check_choice("optimizer", c.optimizer, {"Adam", "AdamW", "SGD", "Adagrad", "RMSprop"}, problems);
+  check_at_least("epochs", static_cast<double>(c.epochs), 1, problems);
+  check_at_least("batch_size", static_cast<double>(c.batch_size), 1, problems);
+  check_at_least("accumulation_steps", static_cast<double>(c.accumulation_steps), 1, problems);
+  check_at_least("evaluation_steps", static_cast<double>(c.evaluation_steps), 0, problems);
+  check_at_least("patience", static_cast<double>(c.patience), 0, problems);
+  check_at_least("tolerance", c.tolerance, 0, problems);
+  check_at_least("weight_decay", c.weight_decay, 0, problems);
+  check_at_least("threads", static_cast<double>(c.threads), 0, problems);
+  if (!(c.learning_rate > 0)) problems.push_back("--learning_rate must be positive");
+  if (c.dropout < 0 || c.dropout >= 1) problems.push_back("--dropout must be in [0, 1)");
+}
+
+void validate_data(const TrainConfig& c, Problems& problems) {
+  check_choice("mode", c.mode, {"image", "patch", "roi", "slice"}, problems);
+  check_choice("sampler", c.sampler, {"random", "weighted"}, problems);
+  check_choice("slice_mode", c.slice_mode, {"rgb", "single"}, problems);
+  if (c.slice_direction < 0 || c.slice_direction > 2) problems.push_back("--slice_direction must be 0, 1 or 2");
+  if (c.discarded_slices.empty() || c.discarded_slices.size() > 2) {
+    problems.push_back("--discarded_slices takes 1 or 2 integers");
+  }
+  if (c.mode == "roi" && c.roi_list.empty()) problems.push_back("--mode roi needs --roi_list");
+  if (c.mode == "patch" && (c.patch_size < 1 || c.stride_size < 1)) {
+    problems.push_back("--patch_size and --stride_size must be positive");
+  }
+  if (c.diagnoses.empty()) problems.push_back("--diagnoses needs at least one diagnosis");
+  const bool tsv_data = c.data_path.size() > 4 && c.data_path.substr(c.data_path.size() - 4) == ".tsv";
+  if (tsv_data != c.multi_cohort) {
+    problems.push_back(c.multi_cohort ? "--multi_cohort needs DATA to be a cohort TSV (cohort, path)"
+                                      : "DATA '" + c.data_path + "' is a TSV: add --multi_cohort");
+  }
+  if (c.n_splits < 0) problems.push_back("--n_splits must be >= 0");
+  for (int64_t s : c.split) {
+    if (s < 0 || s >= std::max<int64_t>(1, c.n_splits)) {
+      problems.push_back("--split " + std::to_string(s) + " is outside 0.." +
+                         std::to_string(std::max<int64_t>(1, c.n_splits) - 1));
+    }
+  }
+}
+
+void validate_unsupported(const TrainConfig& c, Problems& problems) {
+  const auto refuse = [&](bool used, const std::string& what) {
+    if (used) problems.push_back(what + " is not supported yet by clinicadl-hpc");
+  };
+  refuse(c.multi_network, "--multi_network");
+  refuse(c.ssda_network, "--ssda_network");
+  refuse(c.fully_sharded_data_parallel, "--fully_sharded_data_parallel (gradients are all-reduced instead)");
+  refuse(c.amp, "--amp");
+  refuse(!c.transfer_path.empty(), "--transfer_path");
+  refuse(!c.data_augmentation.empty(), "--data_augmentation");
+  refuse(c.size_reduction, "--size_reduction");
+  refuse(c.profiler, "--profiler");
+  refuse(!c.track_exp.empty(), "--track_exp");
+  refuse(c.emissions_calculator, "--emissions_calculator");
+}
+
+template <typename T>
+void put(nlohmann::ordered_json& json, const std::string& key, const T* value) {
+  json[key] = *value;
+}
+
+}  // namespace
+
+void resolve_and_validate(TrainConfig& c) {
+  Problems problems;
+  check_choice("task", c.network_task, {"classification", "regression", "reconstruction"}, problems);
+  if (problems.empty()) {
+    resolve_task_defaults(c);
+    validate_task(c, problems);
+  }
+  check_choice("gpu", c.gpu, {"auto", "true", "false"}, problems);
+  check_choice("comm_backend", c.comm_backend, {"auto", "mpi", "nccl", "serial"}, problems);
+  check_choice("compensation", c.compensation, {"memory", "time"}, problems);
+  validate_optimization(c, problems);
+  validate_data(c, problems);
+  validate_unsupported(c, problems);
+  if (problems.empty()) return;
+  std::string message = std::to_string(problems.size()) + " problem(s) with the train options:";
+  for (const auto& p : problems) message += "\n  - " + p;
+  throw ConfigError(message);
+}
+
+nlohmann::ordered_json TrainConfig::to_json() const {
+  nlohmann::ordered_json json;
+  auto& self = const_cast<TrainConfig&>(*this);
+  for (const auto& spec : option_specs(self)) {
+    std::visit([&](const auto* value) { put(json, spec.name, value); }, spec.field);
+    if (spec.name == "label") {
+      json["label_code"] = nlohmann::ordered_json::object();
+      for (const auto& [name, code] : label_code) json["label_code"][name] = code;
+    }
+  }
+  if (gpu != "auto") json["gpu"] = gpu == "true";
+  if (network_task == "reconstruction") json["label"] = nullptr;
+  if (network_task != "classification") json["selection_threshold"] = nullptr;
+  json["network_task"] = network_task;
+  json["caps_directory"] = data_path;
+  json["tsv_path"] = tsv_path;
+  return json;
+}
+
+}  // namespace cdl::config

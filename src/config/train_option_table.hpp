@@ -1,0 +1,44 @@
+// Private to config/: the table that binds each train option to its TrainConfig field, its TOML
+// section and its help text. Its order is the order of the keys in maps.json.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cdl/config/train_config.hpp"
+
+namespace cdl::config {
+
+/// Pointer to the TrainConfig field an option fills.
+using Field = std::variant<bool*, int64_t*, double*, std::string*, std::vector<std::string>*,
+                           std::vector<int64_t>*>;
+
+/// One option: `--name` on the command line, `name` in TOML section `section`.
+struct OptionSpec {
+  std::string name;
+  std::string section;
+  Field field;
+  std::string help;
+  std::string negation;    ///< for booleans: the option that sets false (e.g. "no_gpu")
+  std::string short_name;  ///< one-letter alias, or empty
+  /// True for options that take several values.
+  bool is_list() const {
+    return std::holds_alternative<std::vector<std::string>*>(field) ||
+           std::holds_alternative<std::vector<int64_t>*>(field);
+  }
+};
+
+/// The option table bound to `config` (in maps.json order).
+std::vector<OptionSpec> option_specs(TrainConfig& config);
+
+/// True for the TOML sections of ClinicaDL's train_config.toml (plus ours).
+bool is_known_section(const std::string& section);
+
+/// "Model, Architecture, ..." for error messages.
+std::string known_sections();
+
+/// Rewrites ClinicaDL's multi-letter short options (-lr, -wd, -asteps, ...) to long ones.
+std::vector<std::string> expand_short_aliases(const std::vector<std::string>& args);
+
+}  // namespace cdl::config

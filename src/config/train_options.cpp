@@ -1,0 +1,275 @@
+// The option table of `train`: one row per option (name, TOML section, field, help). The table
+// drives the command line, the TOML config file and maps.json, so the three never disagree.
+#include <boost/program_options.hpp>
+#include <toml++/toml.h>
+
+#include <cctype>
+#include <cstdio>
+#include <sstream>
+#include <variant>
+
+#include "cdl/config/train_config.hpp"
+#include "cdl/core/error.hpp"
+#include "train_option_table.hpp"
+
+namespace cdl::config {
+namespace po = boost::program_options;
+namespace {
+
+/// Problems found while reading options; reported together in one ConfigError.
+using Problems = std::vector<std::string>;
+
+bool parse_bool(const std::string& text, bool& ok) {
+  ok = true;
+  if (text == "true" || text == "True" || text == "1" || text == "yes") return true;
+  if (text == "false" || text == "False" || text == "0" || text == "no") return false;
+  ok = false;
+  return false;
+}
+
+template <typename T>
+bool parse_number(const std::string& text, T& value) {
+  std::istringstream in(text);
+  in >> value;
+  return !in.fail() && in.peek() == std::char_traits<char>::eof();
+}
+
+/// Stores `values` into `field`; on failure appends a problem naming `where` and the value.
+void set_field(const Field& field, const std::vector<std::string>& values, const std::string& where,
+               Problems& problems) {
+  const auto fail = [&](const std::string& expected) {
+    std::string seen;
+    for (const auto& v : values) seen += (seen.empty() ? "" : " ") + v;
+    problems.push_back(where + " '" + seen + "' is invalid: expected " + expected);
+  };
+  const bool single = values.size() == 1;
+  std::visit(
+      [&](auto* target) {
+        using T = std::remove_pointer_t<decltype(target)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          bool ok = single;
+          if (single) *target = parse_bool(values[0], ok);
+          if (!ok) fail("true or false");
+        } else if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
+          if (!single || !parse_number(values[0], *target)) {
+            fail(std::is_same_v<T, int64_t> ? "an integer" : "a number");
+          }
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          if (!single) return fail("one value");
+          *target = values[0];
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          *target = values;
+        } else {
+          target->clear();
+          for (const auto& v : values) {
+            int64_t number = 0;
+            if (!parse_number(v, number)) return fail("integers");
+            target->push_back(number);
+          }
+        }
+      },
+      field);
+}
+
+std::string toml_scalar_text(const toml::node& node) {
+  if (auto s = node.value_exact<std::string>()) return *s;
+  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+  if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
+  if (auto d = node.value_exact<double>()) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%.17g", *d);
+    return buffer;
+  }
+  return "<unsupported TOML value>";
+}
+
+std::vector<std::string> toml_values(const toml::node& node) {
+  std::vector<std::string> values;
+  if (const auto* array = node.as_array()) {
+    for (const auto& element : *array) values.push_back(toml_scalar_text(element));
+  } else {
+    values.push_back(toml_scalar_text(node));
+  }
+  return values;
+}
+
+void read_label_code(const toml::node& node, TrainConfig& config, const std::string& where,
+                     Problems& problems) {
+  const auto* table = node.as_table();
+  if (table == nullptr) return problems.push_back(where + " must be a table of label -> code");
+  config.label_code.clear();
+  for (const auto& [key, value] : *table) {
+    auto code = value.value_exact<int64_t>();
+    if (!code) {
+      problems.push_back(where + "." + std::string(key.str()) + " must be an integer code");
+      continue;
+    }
+    config.label_code[std::string(key.str())] = *code;
+  }
+}
+
+const OptionSpec* find_spec(const std::vector<OptionSpec>& specs, const std::string& section,
+                            const std::string& key) {
+  for (const auto& spec : specs) {
+    if (spec.name == key && spec.section == section) return &spec;
+  }
+  return nullptr;
+}
+
+bool is_task_section(const std::string& section) {
+  return section == "Classification" || section == "Regression" || section == "Reconstruction";
+}
+
+/// ClinicaDL's TOML holds one section per task; only the running task's section applies, the
+/// others are checked for unknown keys and skipped. Task options live under "Classification".
+void apply_toml_section(const std::string& file, const std::string& section, const toml::table& table,
+                        TrainConfig& config, const std::vector<OptionSpec>& specs, Problems& problems) {
+  std::string task_section = config.network_task;
+  if (!task_section.empty()) task_section[0] = static_cast<char>(std::toupper(task_section[0]));
+  const bool applies = !is_task_section(section) || section == task_section;
+  const std::string lookup = is_task_section(section) ? "Classification" : section;
+  for (const auto& [key_view, node] : table) {
+    const std::string key(key_view.str());
+    const std::string where = file + ": [" + section + "] " + key;
+    if (key == "label_code") {
+      if (applies) read_label_code(node, config, where, problems);
+    } else if (const auto* spec = find_spec(specs, lookup, key)) {
+      if (applies) set_field(spec->field, toml_values(node), where, problems);
+    } else {
+      problems.push_back(where + " is not a known key of section [" + section + "]");
+    }
+  }
+}
+
+void apply_toml(const std::string& file, TrainConfig& config, Problems& problems) {
+  if (file.size() < 5 || file.substr(file.size() - 5) != ".toml") {
+    problems.push_back("--config_file '" + file + "': expected a .toml file in ClinicaDL's "
+                       "train_config.toml layout");
+    return;
+  }
+  toml::table root;
+  try {
+    root = toml::parse_file(file);
+  } catch (const toml::parse_error& error) {
+    problems.push_back("--config_file '" + file + "' cannot be read: " + std::string(error.description()));
+    return;
+  }
+  const auto specs = option_specs(config);
+  for (const auto& [section_view, node] : root) {
+    const std::string section(section_view.str());
+    const auto* table = node.as_table();
+    if (table == nullptr || !is_known_section(section)) {
+      problems.push_back(file + ": '" + section + "' is not a known section (expected one of " +
+                         known_sections() + ")");
+      continue;
+    }
+    apply_toml_section(file, section, *table, config, specs, problems);
+  }
+}
+
+po::options_description build_description(const std::vector<OptionSpec>& specs) {
+  po::options_description description("train options");
+  description.add_options()("help,h", "print this help")(
+      "config_file,c", po::value<std::string>(), "TOML file in ClinicaDL's train_config.toml layout")(
+      "overwrite,o", po::bool_switch(), "replace an existing MAPS folder");
+  for (const auto& spec : specs) {
+    const std::string names = spec.short_name.empty() ? spec.name : spec.name + "," + spec.short_name;
+    if (std::holds_alternative<bool*>(spec.field)) {
+      description.add_options()(names.c_str(), po::bool_switch(), spec.help.c_str());
+      if (!spec.negation.empty()) {
+        description.add_options()(spec.negation.c_str(), po::bool_switch(), ("opposite of --" + spec.name).c_str());
+      }
+    } else if (spec.is_list()) {
+      description.add_options()(names.c_str(), po::value<std::vector<std::string>>()->multitoken(),
+                                spec.help.c_str());
+    } else {
+      description.add_options()(names.c_str(), po::value<std::string>(), spec.help.c_str());
+    }
+  }
+  description.add_options()("positional", po::value<std::vector<std::string>>(), "");
+  return description;
+}
+
+void apply_command_line(const po::variables_map& values, TrainConfig& config, Problems& problems) {
+  for (const auto& spec : option_specs(config)) {
+    const std::string where = "--" + spec.name;
+    if (std::holds_alternative<bool*>(spec.field)) {
+      const bool set = values.count(spec.name) && values[spec.name].as<bool>();
+      const bool unset = !spec.negation.empty() && values.count(spec.negation) &&
+                         values[spec.negation].as<bool>();
+      if (set && unset) problems.push_back(where + " and --" + spec.negation + " contradict each other");
+      if (set || unset) *std::get<bool*>(spec.field) = set;
+    } else if (values.count(spec.name)) {
+      const auto& value = values[spec.name];
+      set_field(spec.field,
+                spec.is_list() ? value.as<std::vector<std::string>>()
+                               : std::vector<std::string>{value.as<std::string>()},
+                where, problems);
+    }
+  }
+}
+
+void throw_if_problems(const Problems& problems) {
+  if (problems.empty()) return;
+  std::string message = std::to_string(problems.size()) + " problem(s) with the train options:";
+  for (const auto& p : problems) message += "\n  - " + p;
+  message += "\n  hint: clinicadl-hpc train --help lists every option";
+  throw ConfigError(message);
+}
+
+po::variables_map parse_command_line(const std::vector<std::string>& args,
+                                     const po::options_description& description) {
+  po::positional_options_description positional;
+  positional.add("positional", -1);
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(args).options(description).positional(positional).run(), values);
+  } catch (const po::error& error) {
+    CDL_THROW(ConfigError, "train: ", error.what(), "\n  hint: clinicadl-hpc train --help lists every option");
+  }
+  return values;
+}
+
+void read_positionals(const po::variables_map& values, TrainConfig& config) {
+  std::vector<std::string> positionals;
+  if (values.count("positional")) positionals = values["positional"].as<std::vector<std::string>>();
+  if (positionals.size() != 4) {
+    CDL_THROW(ConfigError, "train expects 4 arguments TASK DATA TSV_DIR MAPS_DIR, got ",
+              positionals.size(), "\n  usage: clinicadl-hpc train {classification|regression|"
+              "reconstruction} DATA.h5 SPLIT_DIR MAPS_DIR [options]");
+  }
+  config.network_task = positionals[0];
+  config.data_path = positionals[1];
+  config.tsv_path = positionals[2];
+  config.maps_dir = positionals[3];
+}
+
+}  // namespace
+
+TrainConfig parse_train_arguments(const std::vector<std::string>& args) {
+  TrainConfig config;
+  const auto description = build_description(option_specs(config));
+  const auto values = parse_command_line(expand_short_aliases(args), description);
+  if (values.count("help")) throw HelpRequested(train_usage());
+  read_positionals(values, config);
+  Problems problems;
+  if (values.count("config_file")) {
+    config.config_file = values["config_file"].as<std::string>();
+    apply_toml(config.config_file, config, problems);
+  }
+  apply_command_line(values, config, problems);
+  config.overwrite = values["overwrite"].as<bool>();
+  throw_if_problems(problems);
+  return config;
+}
+
+std::string train_usage() {
+  TrainConfig config;
+  std::ostringstream out;
+  out << "Usage: mpirun -np N clinicadl-hpc train {classification|regression|reconstruction} "
+         "DATA.h5 SPLIT_DIR MAPS_DIR [options]\n"
+      << build_description(option_specs(config));
+  return out.str();
+}
+
+}  // namespace cdl::config

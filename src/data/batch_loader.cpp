@@ -1,0 +1,134 @@
+// Implementation of BatchLoader and make_batch.
+#include "cdl/data/batch_loader.hpp"
+
+#include <chrono>
+
+#include "cdl/core/error.hpp"
+
+namespace cdl::data {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices) {
+  CDL_CHECK(!indices.empty(), "empty batch");
+  std::vector<int64_t> shape = dataset.input_shape_of(indices.front());
+  shape.insert(shape.begin(), static_cast<int64_t>(indices.size()));
+  Batch batch;
+  batch.inputs = torch::empty(shape, torch::kFloat);
+  std::vector<torch::Tensor> labels;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (dataset.input_shape_of(indices[i]) != dataset.input_shape_of(indices.front())) {
+      CDL_THROW(ConfigError, "samples ", indices.front(), " and ", indices[i], " have different ",
+                "shapes and cannot share a batch (cropped ROIs of different sizes)",
+                "\nhint: use --multi_network or uncropped_roi in roi mode");
+    }
+    Sample sample = dataset.get_into(indices[i], batch.inputs[static_cast<int64_t>(i)]);
+    if (sample.label.defined()) labels.push_back(std::move(sample.label));
+    batch.meta.push_back(std::move(sample.meta));
+  }
+  if (dataset.task() == Task::kReconstruction) {
+    batch.labels = batch.inputs;
+  } else {
+    batch.labels = torch::stack(labels);
+    if (dataset.task() == Task::kRegression) batch.labels = batch.labels.reshape({-1, 1});
+  }
+  return batch;
+}
+
+BatchLoader::BatchLoader(std::shared_ptr<const CapsDataset> dataset, std::vector<int64_t> indices,
+                         LoaderOptions options)
+    : dataset_(std::move(dataset)), indices_(std::move(indices)), options_(options) {
+  if (options_.batch_size < 1) {
+    CDL_THROW(ConfigError, "batch_size ", options_.batch_size, "; expected a positive integer");
+  }
+  if (options_.prefetch_batches > 0) thread_ = std::thread([this] { produce(); });
+}
+
+BatchLoader::~BatchLoader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t BatchLoader::num_batches() const {
+  const int64_t n = static_cast<int64_t>(indices_.size());
+  return (n + options_.batch_size - 1) / options_.batch_size;
+}
+
+double BatchLoader::load_seconds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return load_seconds_;
+}
+
+Batch BatchLoader::build(int64_t batch_index) const {
+  const size_t begin = static_cast<size_t>(batch_index * options_.batch_size);
+  const size_t end = std::min(indices_.size(), begin + static_cast<size_t>(options_.batch_size));
+  Batch batch = make_batch(*dataset_, {indices_.begin() + begin, indices_.begin() + end});
+  if (options_.pin_memory && torch::cuda::is_available()) {
+    batch.inputs = batch.inputs.pin_memory();
+    batch.labels = batch.labels.pin_memory();
+  }
+  return batch;
+}
+
+void BatchLoader::produce() {
+  for (int64_t b = 0; b < num_batches(); ++b) {
+    const auto start = Clock::now();
+    Batch batch;
+    try {
+      batch = build(b);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      error_ = std::current_exception();
+      done_ = true;
+      cv_.notify_all();
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    load_seconds_ += seconds_since(start);
+    cv_.wait(lock, [&] {
+      return stop_ || static_cast<int64_t>(queue_.size()) < options_.prefetch_batches;
+    });
+    if (stop_) return;
+    queue_.push_back(std::move(batch));
+    cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  done_ = true;
+  cv_.notify_all();
+}
+
+bool BatchLoader::next(Batch& batch) {
+  const auto start = Clock::now();
+  if (!thread_.joinable()) {  // synchronous mode
+    if (next_sync_ >= num_batches()) return false;
+    batch = build(next_sync_++);
+    const double elapsed = seconds_since(start);
+    wait_seconds_ += elapsed;
+    load_seconds_ += elapsed;
+    return true;
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [&] { return !queue_.empty() || done_; });
+  wait_seconds_ += seconds_since(start);
+  if (!queue_.empty()) {
+    batch = std::move(queue_.front());
+    queue_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  return false;
+}
+
+}  // namespace cdl::data

@@ -1,0 +1,137 @@
+// Implementation of the private HDF5 read helpers (attributes, string datasets, groups).
+#include "h5_read.hpp"
+
+#include "cdl/core/error.hpp"
+#include "cdl/data/h5_handle.hpp"
+
+namespace cdl::data::h5read {
+namespace {
+
+/// Reads `count` strings of file type `type` through `reader(mem_type, buffer)`.
+template <typename Reader>
+std::vector<std::string> read_strings(hid_t type, size_t count, Reader reader) {
+  std::vector<std::string> out;
+  if (H5Tis_variable_str(type) > 0) {
+    H5Datatype mem(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type));
+    std::vector<char*> buffer(count, nullptr);
+    if (reader(mem.get(), buffer.data()) < 0) return out;
+    for (char* s : buffer) {
+      out.emplace_back(s ? s : "");
+      if (s) H5free_memory(s);  // variable-length strings are allocated by the HDF5 library
+    }
+    return out;
+  }
+  const size_t size = H5Tget_size(type);
+  H5Datatype mem(H5Tcopy(H5T_C_S1));
+  H5Tset_size(mem.get(), size);
+  H5Tset_cset(mem.get(), H5Tget_cset(type));  // HDF5 does not convert between character sets
+  H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
+  std::vector<char> buffer(size * count, '\0');
+  if (reader(mem.get(), buffer.data()) < 0) return out;
+  for (size_t i = 0; i < count; ++i) {
+    const char* begin = buffer.data() + i * size;
+    size_t length = 0;
+    while (length < size && begin[length] != '\0') ++length;
+    out.emplace_back(begin, length);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool has_attribute(hid_t loc, const char* name) { return H5Aexists(loc, name) > 0; }
+
+std::optional<std::string> string_attribute(hid_t loc, const char* name) {
+  if (!has_attribute(loc, name)) return std::nullopt;
+  H5Attribute attr(H5Aopen(loc, name, H5P_DEFAULT));
+  if (!attr.valid()) return std::nullopt;
+  H5Datatype type(H5Aget_type(attr.get()));
+  if (H5Tget_class(type.get()) != H5T_STRING) return std::nullopt;
+  H5Dataspace space(H5Aget_space(attr.get()));
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 1) return std::nullopt;
+  auto values = read_strings(type.get(), static_cast<size_t>(n),
+                             [&](hid_t mem, void* buf) { return H5Aread(attr.get(), mem, buf); });
+  if (values.empty()) return std::nullopt;
+  return values.front();
+}
+
+std::optional<int64_t> int_attribute(hid_t loc, const char* name) {
+  if (!has_attribute(loc, name)) return std::nullopt;
+  H5Attribute attr(H5Aopen(loc, name, H5P_DEFAULT));
+  if (!attr.valid()) return std::nullopt;
+  H5Datatype type(H5Aget_type(attr.get()));
+  if (H5Tget_class(type.get()) != H5T_INTEGER) return std::nullopt;
+  int64_t value = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &value) < 0) return std::nullopt;
+  return value;
+}
+
+std::vector<std::string> string_dataset(hid_t file_id, const char* path, const std::string& file) {
+  if (!link_exists(file_id, path)) {
+    CDL_THROW(DataError, "HDF5 file '", file, "' has no dataset '", path,
+              "'\nhint: regenerate the file with `caps2h5 convert`");
+  }
+  H5Dataset dset(H5Dopen2(file_id, path, H5P_DEFAULT));
+  H5Datatype type(H5Dget_type(dset.get()));
+  const std::vector<int64_t> dims = dataset_dims(dset.get());
+  if (!dset.valid() || H5Tget_class(type.get()) != H5T_STRING || dims.size() != 1) {
+    CDL_THROW(DataError, "HDF5 file '", file, "': dataset '", path,
+              "' is not a 1-D string dataset\nhint: regenerate the file with `caps2h5 convert`");
+  }
+  auto values = read_strings(type.get(), static_cast<size_t>(dims[0]), [&](hid_t mem, void* buf) {
+    return H5Dread(dset.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  });
+  if (static_cast<int64_t>(values.size()) != dims[0]) {
+    CDL_THROW(DataError, "HDF5 file '", file, "': cannot read string dataset '", path, "'");
+  }
+  return values;
+}
+
+std::vector<int64_t> dataset_dims(hid_t dataset) {
+  H5Dataspace space(H5Dget_space(dataset));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) return {};
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+bool link_exists(hid_t loc, const char* path) {
+  std::string p(path);
+  // H5Lexists fails on missing intermediate groups: check each prefix in turn.
+  size_t pos = (p.size() > 0 && p[0] == '/') ? 1 : 0;
+  while (true) {
+    const size_t slash = p.find('/', pos);
+    const std::string prefix = p.substr(0, slash);
+    if (!prefix.empty() && prefix != "/" && H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) {
+      return false;
+    }
+    if (slash == std::string::npos) return true;
+    pos = slash + 1;
+  }
+}
+
+std::vector<std::string> group_members(hid_t loc, const char* path) {
+  std::vector<std::string> names;
+  if (!link_exists(loc, path)) return names;
+  H5Group group(H5Gopen2(loc, path, H5P_DEFAULT));
+  if (!group.valid()) return names;
+  H5G_info_t info;
+  if (H5Gget_info(group.get(), &info) < 0) return names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t length = H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i,
+                                              nullptr, 0, H5P_DEFAULT);
+    if (length <= 0) continue;
+    std::string name(static_cast<size_t>(length) + 1, '\0');
+    H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
+                       H5P_DEFAULT);
+    name.resize(static_cast<size_t>(length));
+    names.push_back(name);
+  }
+  return names;
+}
+
+}  // namespace cdl::data::h5read

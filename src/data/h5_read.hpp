@@ -1,0 +1,29 @@
+// Private helpers of the data layer for reading HDF5 attributes and string datasets.
+// Every function assumes the caller holds hdf5_mutex().
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cdl::data::h5read {
+
+/// True when object `loc` has an attribute `name`.
+bool has_attribute(hid_t loc, const char* name);
+/// Reads a string attribute (fixed or variable length); std::nullopt when absent or not a string.
+std::optional<std::string> string_attribute(hid_t loc, const char* name);
+/// Reads an integer scalar attribute; std::nullopt when absent or not an integer.
+std::optional<int64_t> int_attribute(hid_t loc, const char* name);
+/// Reads a 1-D string dataset (fixed or variable length). Throws DataError naming `file`.
+std::vector<std::string> string_dataset(hid_t file_id, const char* path, const std::string& file);
+/// Dimensions of a dataset's dataspace.
+std::vector<int64_t> dataset_dims(hid_t dataset);
+/// True when `path` is a link in `loc` (does not check intermediate groups beyond one level).
+bool link_exists(hid_t loc, const char* path);
+/// Names of the members of group `path` in `loc` (empty if the group is absent).
+std::vector<std::string> group_members(hid_t loc, const char* path);
+
+}  // namespace cdl::data::h5read

@@ -1,0 +1,133 @@
+// Implementation of ClinicaDL-compatible checkpoints.
+#include "cdl/train/checkpoint.hpp"
+
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "cdl/core/atomic_file.hpp"
+#include "cdl/core/error.hpp"
+
+namespace cdl::train {
+namespace {
+
+void collect(const torch::nn::Module& module, const std::string& prefix, StateDict& state) {
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) {
+    state.insert(prefix + p.key(), p.value().detach().to(torch::kCPU).clone());
+  }
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) {
+    state.insert(prefix + b.key(), b.value().detach().to(torch::kCPU).clone());
+  }
+  for (const auto& child : module.named_children()) {
+    collect(*child.value(), prefix + child.key() + ".", state);
+  }
+}
+
+std::vector<char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) CDL_THROW(DataError, "cannot open checkpoint '", path, "'");
+  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const std::string& path, const std::vector<char>& bytes) {
+  write_file_atomically(path, [&](const std::string& temporary) {
+    std::ofstream out(temporary, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) CDL_THROW(DataError, "cannot write '", temporary, "'");
+  });
+}
+
+}  // namespace
+
+StateDict state_dict(const torch::nn::Module& module) {
+  StateDict state;
+  collect(module, "", state);
+  return state;
+}
+
+void load_state_dict(torch::nn::Module& module, const StateDict& state, const std::string& source) {
+  torch::NoGradGuard no_grad;
+  const auto own = state_dict(module);
+  std::set<std::string> missing, unexpected;
+  for (const auto& entry : own) {
+    if (!state.contains(entry.key())) missing.insert(entry.key());
+  }
+  for (const auto& entry : state) {
+    if (!own.contains(entry.key())) unexpected.insert(entry.key());
+  }
+  if (!missing.empty() || !unexpected.empty()) {
+    CDL_THROW(DataError, "checkpoint '", source, "' does not match the network: ", missing.size(),
+              " missing key(s) (e.g. ", missing.empty() ? "-" : *missing.begin(), "), ",
+              unexpected.size(), " unexpected key(s) (e.g. ",
+              unexpected.empty() ? "-" : *unexpected.begin(), ")");
+  }
+  auto params = module.named_parameters();
+  auto buffers = module.named_buffers();
+  for (const auto& entry : state) {
+    auto* target = params.find(entry.key());
+    if (target == nullptr) target = buffers.find(entry.key());
+    if (!target->sizes().equals(entry.value().sizes())) {
+      CDL_THROW(DataError, "checkpoint '", source, "': '", entry.key(), "' has shape ",
+                entry.value().sizes(), ", the network expects ", target->sizes());
+    }
+    target->copy_(entry.value());
+  }
+}
+
+void save_model_checkpoint(const std::string& path, const torch::nn::Module& module, int64_t epoch,
+                           const std::string& name) {
+  c10::impl::GenericDict content(c10::StringType::get(), c10::AnyType::get());
+  content.insert("model", state_dict(module));
+  content.insert("epoch", epoch);
+  content.insert("name", name);
+  write_bytes(path, torch::pickle_save(content));
+}
+
+ModelCheckpoint load_model_checkpoint(const std::string& path) {
+  c10::IValue value;
+  try {
+    value = torch::pickle_load(read_bytes(path));
+  } catch (const c10::Error& error) {
+    CDL_THROW(DataError, "checkpoint '", path, "' cannot be read: ", error.what_without_backtrace());
+  }
+  if (!value.isGenericDict()) CDL_THROW(DataError, "checkpoint '", path, "' is not a dict");
+  auto dict = value.toGenericDict();
+  if (!dict.contains("model") || !dict.contains("epoch") || !dict.contains("name")) {
+    CDL_THROW(DataError, "checkpoint '", path, "' lacks one of the keys model, epoch, name");
+  }
+  ModelCheckpoint checkpoint;
+  for (const auto& entry : dict.at("model").toGenericDict()) {
+    checkpoint.model.insert(entry.key().toStringRef(), entry.value().toTensor());
+  }
+  checkpoint.epoch = dict.at("epoch").toInt();
+  checkpoint.name = dict.at("name").toStringRef();
+  return checkpoint;
+}
+
+void save_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,
+                          int64_t epoch) {
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  archive.write("epoch", torch::tensor(epoch));
+  write_file_atomically(path, [&](const std::string& temporary) { archive.save_to(temporary); });
+}
+
+int64_t load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+    optimizer.load(archive);
+  } catch (const c10::Error& error) {
+    CDL_THROW(DataError, "optimizer state '", path, "' cannot be read: ",
+              error.what_without_backtrace());
+  }
+  torch::Tensor epoch;
+  archive.read("epoch", epoch);
+  return epoch.item<int64_t>();
+}
+
+}  // namespace cdl::train

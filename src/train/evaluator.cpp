@@ -1,0 +1,179 @@
+// Implementation of distributed evaluation.
+#include "cdl/train/evaluator.hpp"
+
+#include <torch/torch.h>
+
+#include "cdl/core/error.hpp"
+#include "cdl/data/batch_loader.hpp"
+
+namespace cdl::train {
+namespace {
+
+/// Rows of one batch: [loss, label, outputs...] as float64.
+torch::Tensor batch_rows(data::Task task, const torch::Tensor& losses, const torch::Tensor& inputs,
+                         const torch::Tensor& labels, const torch::Tensor& outputs) {
+  const int64_t batch = inputs.size(0);
+  std::vector<torch::Tensor> columns{losses.reshape({batch, 1})};
+  if (task == data::Task::kReconstruction) {
+    auto metrics = torch::empty({batch, 4}, torch::kFloat64);
+    for (int64_t i = 0; i < batch; ++i) {
+      const auto values = reconstruction_metrics(inputs[i], outputs[i]);
+      for (int64_t m = 0; m < 4; ++m) metrics[i][m] = values[static_cast<size_t>(m)].second;
+    }
+    columns.push_back(torch::full({batch, 1}, -1.0, torch::kFloat64));
+    columns.push_back(metrics);
+  } else {
+    columns.push_back(labels.reshape({batch, 1}));
+    columns.push_back(outputs.reshape({batch, -1}));
+  }
+  for (auto& c : columns) c = c.to(torch::kCPU, torch::kFloat64);
+  return torch::cat(columns, 1);
+}
+
+MetricList classification_from_rows(const torch::Tensor& rows, int64_t num_classes) {
+  auto labels = rows.select(1, 1).to(torch::kInt64);
+  auto predicted = rows.narrow(1, 2, rows.size(1) - 2).argmax(1);
+  std::vector<int64_t> y_true(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
+  std::vector<int64_t> y_pred(predicted.data_ptr<int64_t>(),
+                              predicted.data_ptr<int64_t>() + predicted.numel());
+  return classification_metrics(y_true, y_pred, num_classes);
+}
+
+MetricList regression_from_rows(const torch::Tensor& rows) {
+  std::vector<double> y_true, y_pred;
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    y_true.push_back(rows[i][1].item<double>());
+    y_pred.push_back(rows[i][2].item<double>());
+  }
+  return regression_metrics(y_true, y_pred);
+}
+
+MetricList reconstruction_from_rows(const torch::Tensor& rows) {
+  MetricList metrics;
+  const auto& names = reconstruction_metric_names();
+  for (size_t m = 0; m < names.size(); ++m) {
+    metrics.emplace_back(names[m], rows.select(1, 2 + static_cast<int64_t>(m)).mean().item<double>());
+  }
+  return metrics;
+}
+
+MetricList metrics_from_rows(const torch::Tensor& rows, const EvaluationOptions& options) {
+  MetricList metrics;
+  if (options.task == data::Task::kClassification) {
+    metrics = classification_from_rows(rows, options.num_classes);
+  } else if (options.task == data::Task::kRegression) {
+    metrics = regression_from_rows(rows);
+  } else {
+    metrics = reconstruction_from_rows(rows);
+  }
+  metrics.emplace_back("loss", rows.select(1, 0).mean().item<double>());
+  return metrics;
+}
+
+/// Runs this rank's block and returns its rows, with the sample index as first column.
+torch::Tensor local_rows(model::Network& network, std::shared_ptr<const data::CapsDataset> dataset,
+                         const std::vector<int64_t>& indices, const EvaluationOptions& options) {
+  data::BatchLoader loader(dataset, indices, {options.batch_size, 2, false});
+  std::vector<torch::Tensor> rows;
+  data::Batch batch;
+  int64_t position = 0;
+  while (loader.next(batch)) {
+    auto inputs = batch.inputs.to(options.device);
+    auto outputs = network.forward(inputs);
+    auto targets = loss_targets(options.task, inputs, batch.labels.to(options.device));
+    auto losses = per_sample_loss(options.loss_name, outputs, targets);
+    auto index_column = torch::tensor(
+        std::vector<int64_t>(indices.begin() + position, indices.begin() + position + batch.size()),
+        torch::kInt64).to(torch::kFloat64).reshape({-1, 1});
+    rows.push_back(torch::cat({index_column, batch_rows(options.task, losses, inputs, batch.labels, outputs)}, 1));
+    position += batch.size();
+  }
+  // index, loss, label, then the outputs: K logits, 1 value or 4 reconstruction metrics.
+  const int64_t outputs = options.task == data::Task::kClassification ? options.num_classes
+                          : options.task == data::Task::kRegression  ? 1
+                                                                     : 4;
+  const int64_t width = 3 + outputs;
+  return rows.empty() ? torch::zeros({0, width}, torch::kFloat64) : torch::cat(rows, 0);
+}
+
+/// Collective: copies rank 0's metric names and values to every rank.
+void share_metrics(MetricList& metrics, comm::Communicator& comm) {
+  std::string names;
+  std::vector<double> numbers;
+  for (const auto& [name, value] : metrics) {
+    names += name + "\t";
+    numbers.push_back(value);
+  }
+  comm.broadcast_string(names, 0);
+  std::vector<std::string> split;
+  for (size_t start = 0, tab; (tab = names.find('\t', start)) != std::string::npos; start = tab + 1) {
+    split.push_back(names.substr(start, tab - start));
+  }
+  auto values = comm.is_main() ? torch::tensor(numbers, torch::kFloat64)
+                               : torch::zeros({static_cast<int64_t>(split.size())}, torch::kFloat64);
+  comm.broadcast(values, 0);
+  metrics.clear();
+  for (size_t i = 0; i < split.size(); ++i) {
+    metrics.emplace_back(split[i], values[static_cast<int64_t>(i)].item<double>());
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& task_metric_names(data::Task task) {
+  if (task == data::Task::kClassification) return classification_metric_names();
+  if (task == data::Task::kRegression) return regression_metric_names();
+  return reconstruction_metric_names();
+}
+
+torch::Tensor loss_targets(data::Task task, const torch::Tensor& inputs, const torch::Tensor& labels) {
+  return task == data::Task::kReconstruction ? inputs : labels;
+}
+
+torch::Tensor per_sample_loss(const std::string& loss_name, const torch::Tensor& outputs,
+                              const torch::Tensor& targets) {
+  namespace F = torch::nn::functional;
+  if (loss_name == "CrossEntropyLoss") {
+    return F::cross_entropy(outputs, targets, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  }
+  if (loss_name == "MultiMarginLoss") {
+    return F::multi_margin_loss(outputs, targets, F::MultiMarginLossFuncOptions().reduction(torch::kNone));
+  }
+  const auto target = targets.to(outputs.dtype()).view_as(outputs);
+  torch::Tensor elementwise;
+  if (loss_name == "MSELoss") {
+    elementwise = (outputs - target).pow(2);
+  } else if (loss_name == "L1Loss") {
+    elementwise = (outputs - target).abs();
+  } else if (loss_name == "HuberLoss") {
+    elementwise = F::huber_loss(outputs, target, F::HuberLossFuncOptions().reduction(torch::kNone));
+  } else if (loss_name == "SmoothL1Loss") {
+    elementwise = F::smooth_l1_loss(outputs, target, F::SmoothL1LossFuncOptions().reduction(torch::kNone));
+  } else {
+    CDL_THROW(ConfigError, "unknown loss '", loss_name, "'");
+  }
+  return elementwise.reshape({outputs.size(0), -1}).mean(1);
+}
+
+Evaluation evaluate(model::Network& network, std::shared_ptr<const data::CapsDataset> dataset,
+                    const std::vector<int64_t>& indices, const EvaluationOptions& options,
+                    comm::Communicator& comm) {
+  torch::NoGradGuard no_grad;
+  network.eval();
+  auto local = local_rows(network, std::move(dataset), indices, options);
+  network.train();
+  auto gathered = comm.gather_rows(local, 0);
+  Evaluation evaluation;
+  if (comm.is_main()) {
+    CDL_CHECK(gathered.size(0) > 0, "evaluation of an empty set");
+    auto index_column = gathered.select(1, 0).to(torch::kInt64).contiguous();
+    evaluation.sample_indices.assign(index_column.data_ptr<int64_t>(),
+                                     index_column.data_ptr<int64_t>() + index_column.numel());
+    evaluation.rows = gathered.narrow(1, 1, gathered.size(1) - 1).contiguous();
+    evaluation.metrics = metrics_from_rows(evaluation.rows, options);
+  }
+  share_metrics(evaluation.metrics, comm);
+  return evaluation;
+}
+
+}  // namespace cdl::train

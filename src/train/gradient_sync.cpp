@@ -1,0 +1,120 @@
+// Implementation of flat-bucket gradient averaging.
+#include "cdl/train/gradient_sync.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <map>
+
+namespace cdl::train {
+namespace {
+
+/// Concatenates `tensors` (flattened) into one contiguous tensor.
+torch::Tensor flatten(const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> views;
+  for (const auto& t : tensors) views.push_back(t.reshape({-1}));
+  return torch::cat(views);
+}
+
+/// Copies consecutive slices of `flat` back into `tensors`.
+void unflatten_into(const torch::Tensor& flat, std::vector<torch::Tensor>& tensors) {
+  int64_t offset = 0;
+  for (auto& t : tensors) {
+    t.copy_(flat.narrow(0, offset, t.numel()).view_as(t));
+    offset += t.numel();
+  }
+}
+
+}  // namespace
+
+GradientSync::GradientSync(torch::nn::Module& module, comm::Communicator& comm,
+                           int64_t bucket_bytes)
+    : comm_(comm) {
+  auto parameters = module.parameters();
+  Bucket current;
+  int64_t current_bytes = 0;
+  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    if (!it->requires_grad()) continue;
+    const int64_t bytes = it->numel() * it->element_size();
+    const bool fits = current.parameters.empty() ||
+                      (current_bytes + bytes <= bucket_bytes &&
+                       current.parameters.front().scalar_type() == it->scalar_type());
+    if (!fits) {
+      buckets_.push_back(std::move(current));
+      current = Bucket{};
+      current_bytes = 0;
+    }
+    current.parameters.push_back(*it);
+    current_bytes += bytes;
+  }
+  if (!current.parameters.empty()) buckets_.push_back(std::move(current));
+  for (auto& bucket : buckets_) {
+    int64_t elements = 0;
+    for (const auto& p : bucket.parameters) elements += p.numel();
+    bucket.flat = torch::zeros({elements}, bucket.parameters.front().options());
+  }
+}
+
+void GradientSync::broadcast_state(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::map<c10::ScalarType, std::vector<torch::Tensor>> by_dtype;
+  for (auto& p : module.parameters()) by_dtype[p.scalar_type()].push_back(p);
+  for (auto& b : module.buffers()) by_dtype[b.scalar_type()].push_back(b);
+  for (auto& [dtype, tensors] : by_dtype) {
+    auto flat = flatten(tensors);
+    comm_.broadcast(flat, 0);
+    unflatten_into(flat, tensors);
+  }
+}
+
+void GradientSync::average_buffers(torch::nn::Module& module) {
+  if (comm_.size() == 1) return;
+  torch::NoGradGuard no_grad;
+  std::map<c10::ScalarType, std::vector<torch::Tensor>> by_dtype;
+  for (auto& b : module.buffers()) {
+    if (b.is_floating_point()) by_dtype[b.scalar_type()].push_back(b);
+  }
+  for (auto& [dtype, tensors] : by_dtype) {
+    auto flat = flatten(tensors);
+    comm_.all_reduce(flat, comm::ReduceOp::kAvg);
+    unflatten_into(flat, tensors);
+  }
+}
+
+void GradientSync::average_gradients() {
+  if (comm_.size() == 1) return;
+  const auto start = std::chrono::steady_clock::now();
+  torch::NoGradGuard no_grad;
+  for (auto& bucket : buckets_) {
+    int64_t offset = 0;
+    for (auto& p : bucket.parameters) {
+      auto slice = bucket.flat.narrow(0, offset, p.numel());
+      if (p.grad().defined()) {
+        slice.copy_(p.grad().reshape({-1}));
+      } else {
+        slice.zero_();
+      }
+      offset += p.numel();
+    }
+    comm_.all_reduce(bucket.flat, comm::ReduceOp::kAvg);
+    offset = 0;
+    for (auto& p : bucket.parameters) {
+      auto slice = bucket.flat.narrow(0, offset, p.numel()).view_as(p);
+      if (p.grad().defined()) {
+        p.mutable_grad().copy_(slice);
+      } else {
+        p.mutable_grad() = slice.clone();
+      }
+      offset += p.numel();
+    }
+  }
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+int64_t GradientSync::bytes_per_update() const {
+  int64_t bytes = 0;
+  for (const auto& bucket : buckets_) bytes += bucket.flat.numel() * bucket.flat.element_size();
+  return bytes;
+}
+
+}  // namespace cdl::train

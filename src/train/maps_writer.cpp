@@ -1,0 +1,170 @@
+// Implementation of MAPS folder creation.
+#include "cdl/train/maps_writer.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "cdl/config.hpp"
+#include "cdl/core/atomic_file.hpp"
+#include "cdl/core/error.hpp"
+#include "cdl/data/part_extractor.hpp"
+#include "cdl/train/tsv_writer.hpp"
+
+namespace cdl::train {
+namespace fs = std::filesystem;
+namespace {
+
+std::string now_text() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[64];
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  return stamp;
+}
+
+/// ClinicaDL's preprocessing dict of the run: the mode keys (the images themselves were
+/// prepared by caps2h5, whose own dict is stored in the .h5 file).
+nlohmann::ordered_json preprocessing_dict(const config::TrainConfig& c) {
+  nlohmann::ordered_json dict = nlohmann::ordered_json::object();
+  dict["mode"] = c.mode;
+  if (c.mode == "patch") {
+    dict["patch_size"] = c.patch_size;
+    dict["stride_size"] = c.stride_size;
+  } else if (c.mode == "slice") {
+    dict["slice_direction"] = c.slice_direction;
+    dict["slice_mode"] = c.slice_mode;
+    dict["discarded_slices"] = c.discarded_slices;
+  } else if (c.mode == "roi") {
+    dict["roi_list"] = c.roi_list;
+    dict["uncropped_roi"] = c.uncropped_roi;
+    dict["roi_background_value"] = 0;
+  }
+  return dict;
+}
+
+std::string environment_text(int world_size, const std::string& backend) {
+  std::ostringstream out;
+  out << "clinicadl-hpc " << CDL_VERSION << " (git " << CDL_GIT_SHA << ")\n"
+      << "LibTorch " << TORCH_VERSION << "\n"
+      << "ranks " << world_size << ", gradient back end " << backend << "\n"
+      << "LibTorch threads per rank " << torch::get_num_threads() << "\n";
+  return out.str();
+}
+
+std::string information_text(const MapsLayout& layout, model::Network& network,
+                             const InputSize& input_size) {
+  std::ostringstream out;
+  out << "MAPS created on " << now_text() << "\nMAPS path: " << fs::absolute(layout.root()).string()
+      << "\nArchitecture: " << network.architecture() << " for input " << input_size.to_string()
+      << "\nModel layers:\n";
+  int64_t total = 0;
+  for (const auto& record : model::trace_layers(network, input_size)) {
+    out << "  " << record.name << "  " << record.description << "  -> " << format_shape(record.output_shape)
+        << "  (" << record.parameters << " parameters)\n";
+    total += record.parameters;
+  }
+  out << "Total parameters: " << total << "\n";
+  network.train();
+  return out.str();
+}
+
+void write_data_table(const std::string& path, const data::TsvTable& table, const std::string& label) {
+  std::vector<std::string> header{"", "participant_id", "session_id", "cohort"};
+  const bool has_label = !label.empty() && table.has_column(label);
+  if (has_label) header.push_back(label);
+  TsvTable out(header);
+  for (int64_t row = 0; row < table.num_rows(); ++row) {
+    std::vector<TsvCell> cells{row, table.at(row, "participant_id"), table.at(row, "session_id"),
+                               table.at(row, "cohort")};
+    if (has_label) cells.emplace_back(table.at(row, label));
+    out.add_row(cells);
+  }
+  out.write(path);
+}
+
+void append_sessions(const std::string& path, const data::TsvTable& table) {
+  std::set<std::pair<std::string, std::string>> sessions;
+  if (fs::exists(path)) {
+    const auto existing = read_tsv(path);
+    for (const auto& row : existing.rows()) sessions.emplace(row.at(0), row.at(1));
+  }
+  for (int64_t row = 0; row < table.num_rows(); ++row) {
+    sessions.emplace(table.at(row, "participant_id"), table.at(row, "session_id"));
+  }
+  TsvTable out({"participant_id", "session_id"});
+  for (const auto& [participant, session] : sessions) out.add_row({participant, session});
+  out.write(path);
+}
+
+}  // namespace
+
+void check_maps_destination(const std::string& maps_dir, bool overwrite) {
+  if (!fs::exists(maps_dir)) return;
+  if (!fs::is_directory(maps_dir)) {
+    CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir, "' exists and is a file; expected a new or empty folder");
+  }
+  if (!fs::is_empty(maps_dir) && !overwrite) {
+    CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir, "' already exists and is not empty; existing "
+              "results are never replaced silently.\n  hint: choose another folder, or add "
+              "--overwrite to delete it first");
+  }
+}
+
+nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& data,
+                                 const std::vector<int64_t>& splits, int world_size,
+                                 const std::string& comm_backend) {
+  auto json = c.to_json();
+  const auto& train = *data.train;
+  if (train.task() == data::Task::kClassification) {
+    nlohmann::ordered_json code = nlohmann::ordered_json::object();
+    for (const auto& [name, value] : train.label_code().entries()) code[name] = value;
+    json["label_code"] = code;
+  } else {
+    json["label_code"] = nullptr;
+  }
+  json["preprocessing_dict"] = preprocessing_dict(c);
+  json["mode"] = c.mode;
+  json["split"] = splits;
+  json["validation"] = c.n_splits <= 1 ? "SingleSplit" : "KFoldSplit";
+  json["num_networks"] = train.parts_per_image();
+  json["output_size"] = train.task() == data::Task::kClassification ? train.label_code().num_classes()
+                        : train.task() == data::Task::kRegression   ? 1
+                                                                    : -1;
+  if (train.task() == data::Task::kReconstruction) json["output_size"] = train.input_shape();
+  json["input_size"] = train.input_shape();
+  json["engine"] = {{"name", "clinicadl-hpc"}, {"version", CDL_VERSION}, {"git", CDL_GIT_SHA},
+                    {"world_size", world_size}, {"comm_backend", comm_backend}};
+  return json;
+}
+
+void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json, bool overwrite,
+                 model::Network& network, const InputSize& input_size) {
+  if (overwrite && fs::exists(layout.root())) fs::remove_all(layout.root());
+  ensure_directory(layout.root());
+  write_text_atomically(layout.maps_json(), json.dump(4) + "\n");
+  write_text_atomically(layout.root() + "/environment.txt",
+                        environment_text(json["engine"]["world_size"].get<int>(),
+                                         json["engine"]["comm_backend"].get<std::string>()));
+  write_text_atomically(layout.root() + "/information.log", information_text(layout, network, input_size));
+}
+
+void write_split_groups(const MapsLayout& layout, int split, const SplitData& data,
+                        const config::TrainConfig& c) {
+  const std::string label = c.network_task == "reconstruction" ? "" : c.label;
+  const nlohmann::ordered_json group_json = {{"caps_directory", c.data_path},
+                                             {"multi_cohort", c.multi_cohort}};
+  const std::pair<std::string, const data::CapsDataset*> groups[] = {
+      {"train", data.train.get()}, {"validation", data.validation.get()}};
+  for (const auto& [group, dataset] : groups) {
+    const auto dir = layout.group_definition(group, split);
+    write_data_table(dir + "/data.tsv", dataset->table(), label);
+    write_text_atomically(dir + "/maps.json", group_json.dump(4) + "\n");
+    append_sessions(layout.root() + "/groups/train+validation.tsv", dataset->table());
+  }
+}
+
+}  // namespace cdl::train

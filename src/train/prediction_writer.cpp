@@ -1,0 +1,196 @@
+// Implementation of the prediction and metrics TSV writers.
+#include "cdl/train/prediction_writer.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include "cdl/core/atomic_file.hpp"
+#include "cdl/data/part_extractor.hpp"
+#include "cdl/train/soft_voting.hpp"
+#include "cdl/train/tsv_writer.hpp"
+
+namespace cdl::train {
+namespace {
+
+std::string mode_of(const data::CapsDataset& dataset) {
+  return data::mode_name(dataset.extractor().config().mode);
+}
+
+std::string id_column_of(const data::CapsDataset& dataset) {
+  return data::id_column(dataset.extractor().config().mode);
+}
+
+std::vector<ClassificationPrediction> classification_rows(const GroupPredictions& p) {
+  const auto& rows = p.evaluation.rows;
+  auto logits = rows.narrow(1, 2, rows.size(1) - 2);
+  auto probabilities = torch::softmax(logits, 1);
+  auto predicted = logits.argmax(1);
+  std::vector<ClassificationPrediction> result;
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    const auto meta = p.dataset->meta(p.evaluation.sample_indices[static_cast<size_t>(i)]);
+    ClassificationPrediction row{meta.participant_id, meta.session_id, meta.part_id,
+                                 static_cast<int64_t>(rows[i][1].item<double>()),
+                                 predicted[i].item<int64_t>(), {}};
+    for (int64_t k = 0; k < probabilities.size(1); ++k) {
+      row.probabilities.push_back(probabilities[i][k].item<double>());
+    }
+    result.push_back(std::move(row));
+  }
+  return result;
+}
+
+std::vector<RegressionPrediction> regression_rows(const GroupPredictions& p) {
+  const auto& rows = p.evaluation.rows;
+  std::vector<RegressionPrediction> result;
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    const auto meta = p.dataset->meta(p.evaluation.sample_indices[static_cast<size_t>(i)]);
+    result.push_back({meta.participant_id, meta.session_id, meta.part_id,
+                      rows[i][1].item<double>(), rows[i][2].item<double>()});
+  }
+  return result;
+}
+
+TsvTable classification_table(const std::vector<ClassificationPrediction>& rows,
+                              const std::string& id_column, size_t classes) {
+  std::vector<std::string> header{"participant_id", "session_id", id_column, "true_label",
+                                  "predicted_label"};
+  for (size_t k = 0; k < classes; ++k) header.push_back("proba" + std::to_string(k));
+  TsvTable table(header);
+  for (const auto& r : rows) {
+    std::vector<TsvCell> cells{r.participant_id, r.session_id, r.part_id, r.true_label,
+                               r.predicted_label};
+    for (double p : r.probabilities) cells.emplace_back(p);
+    table.add_row(cells);
+  }
+  return table;
+}
+
+TsvTable regression_table(const std::vector<RegressionPrediction>& rows, const std::string& id_column) {
+  TsvTable table({"participant_id", "session_id", id_column, "true_label", "predicted_label"});
+  for (const auto& r : rows) {
+    table.add_row({r.participant_id, r.session_id, r.part_id, r.true_label, r.predicted_label});
+  }
+  return table;
+}
+
+TsvTable reconstruction_table(const GroupPredictions& p, const std::string& id_column) {
+  std::vector<std::string> header{"participant_id", "session_id", id_column};
+  for (const auto& name : reconstruction_metric_names()) header.push_back(name);
+  TsvTable table(header);
+  const auto& rows = p.evaluation.rows;
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    const auto meta = p.dataset->meta(p.evaluation.sample_indices[static_cast<size_t>(i)]);
+    std::vector<TsvCell> cells{meta.participant_id, meta.session_id, meta.part_id};
+    for (int64_t m = 0; m < 4; ++m) cells.emplace_back(rows[i][2 + m].item<double>());
+    table.add_row(cells);
+  }
+  return table;
+}
+
+/// ClinicaDL's transposed metrics table: a "Metrics" header row and a "Values" row.
+TsvTable metrics_table(const MetricList& metrics) {
+  std::vector<std::string> header{"Metrics"};
+  std::vector<TsvCell> values{"Values"};
+  for (const auto& [name, value] : metrics) {
+    header.push_back(name);
+    values.emplace_back(value);
+  }
+  TsvTable table(header);
+  table.add_row(values);
+  return table;
+}
+
+/// Ensemble metrics: one header row of names and one row of values (no loss).
+TsvTable plain_metrics_table(const MetricList& metrics) {
+  std::vector<std::string> header;
+  std::vector<TsvCell> values;
+  for (const auto& [name, value] : metrics) {
+    header.push_back(name);
+    values.emplace_back(value);
+  }
+  TsvTable table(header);
+  table.add_row(values);
+  return table;
+}
+
+MetricList classification_image_metrics(const std::vector<ClassificationPrediction>& rows) {
+  std::vector<int64_t> y_true, y_pred;
+  for (const auto& r : rows) {
+    y_true.push_back(r.true_label);
+    y_pred.push_back(r.predicted_label);
+  }
+  return classification_metrics(y_true, y_pred, static_cast<int64_t>(rows.front().probabilities.size()));
+}
+
+MetricList regression_image_metrics(const std::vector<RegressionPrediction>& rows) {
+  std::vector<double> y_true, y_pred;
+  for (const auto& r : rows) {
+    y_true.push_back(r.true_label);
+    y_pred.push_back(r.predicted_label);
+  }
+  return regression_metrics(y_true, y_pred);
+}
+
+void write_description(const std::string& dir, const GroupPredictions& p, const std::string& source) {
+  std::set<std::string> participants;
+  for (int64_t i = 0; i < p.dataset->num_images(); ++i) {
+    participants.insert(p.dataset->table().at(i, "participant_id"));
+  }
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[64];
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  write_text_atomically(dir + "/description.log",
+                        "Prediction " + p.group + " group - " + stamp + "\nData loaded from " +
+                            source + "\nNumber of participants: " +
+                            std::to_string(participants.size()) + "\nNumber of sessions: " +
+                            std::to_string(p.dataset->num_images()) + "\n");
+}
+
+/// The image-level prediction table and metrics of a multi-part mode.
+std::pair<TsvTable, TsvTable> ensemble_tables(const GroupPredictions& p, const GroupPredictions& validation,
+                                              double threshold, const std::string& id_column) {
+  if (p.dataset->task() == data::Task::kClassification) {
+    const auto weights = soft_voting_weights(classification_rows(validation), threshold);
+    const auto images = soft_voting(classification_rows(p), weights);
+    return {classification_table(images, id_column, images.front().probabilities.size()),
+            plain_metrics_table(classification_image_metrics(images))};
+  }
+  const auto images = mean_voting(regression_rows(p));
+  return {regression_table(images, id_column), plain_metrics_table(regression_image_metrics(images))};
+}
+
+}  // namespace
+
+void write_group_predictions(const std::string& dir, const GroupPredictions& predictions,
+                             const GroupPredictions& validation, double selection_threshold,
+                             const std::string& data_source) {
+  const auto& dataset = *predictions.dataset;
+  const std::string id_column = id_column_of(dataset);
+  const std::string prefix = dir + "/" + predictions.group + "_";
+  TsvTable part_table = dataset.task() == data::Task::kClassification
+                            ? classification_table(classification_rows(predictions), id_column,
+                                                   static_cast<size_t>(predictions.evaluation.rows.size(1) - 2))
+                        : dataset.task() == data::Task::kRegression
+                            ? regression_table(regression_rows(predictions), id_column)
+                            : reconstruction_table(predictions, id_column);
+  const auto metrics = metrics_table(predictions.evaluation.metrics);
+  const std::string mode = mode_of(dataset);
+  part_table.write(prefix + mode + "_level_prediction.tsv");
+  metrics.write(prefix + mode + "_level_metrics.tsv");
+  if (mode != "image" && dataset.task() != data::Task::kReconstruction) {
+    if (dataset.parts_per_image() > 1) {
+      const auto [images, image_metrics] = ensemble_tables(predictions, validation, selection_threshold, id_column);
+      images.write(prefix + "image_level_prediction.tsv");
+      image_metrics.write(prefix + "image_level_metrics.tsv");
+    } else {
+      part_table.write(prefix + "image_level_prediction.tsv");
+      metrics.write(prefix + "image_level_metrics.tsv");
+    }
+  }
+  write_description(dir, predictions, data_source);
+}
+
+}  // namespace cdl::train

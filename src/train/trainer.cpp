@@ -1,0 +1,326 @@
+// Implementation of the split trainer: the epoch loop reads like ClinicaDL's (reference 4.2) with
+// the deliberate differences of design section 6.
+#include "cdl/train/trainer.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "cdl/core/atomic_file.hpp"
+#include "cdl/core/error.hpp"
+#include "cdl/core/logging.hpp"
+#include "cdl/data/batch_loader.hpp"
+#include "cdl/data/label_code.hpp"
+#include "cdl/data/part_extractor.hpp"
+#include "cdl/data/shard_plan.hpp"
+#include "cdl/data/split_reader.hpp"
+#include "cdl/model/model_registry.hpp"
+#include "cdl/train/adaptive_lr.hpp"
+#include "cdl/train/checkpoint.hpp"
+#include "cdl/train/early_stopping.hpp"
+#include "cdl/train/evaluator.hpp"
+#include "cdl/train/gradient_sync.hpp"
+#include "cdl/train/model_selection.hpp"
+#include "cdl/train/prediction_writer.hpp"
+#include "cdl/train/tsv_writer.hpp"
+#include "cdl/train/update_step.hpp"
+
+namespace cdl::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+data::Task task_of(const std::string& name) {
+  if (name == "classification") return data::Task::kClassification;
+  if (name == "regression") return data::Task::kRegression;
+  return data::Task::kReconstruction;
+}
+
+data::ModeConfig mode_config(const config::TrainConfig& c) {
+  data::ModeConfig mode;
+  mode.mode = data::parse_mode(c.mode);
+  mode.patch_size = c.patch_size;
+  mode.stride_size = c.stride_size;
+  mode.slice_direction = static_cast<int>(c.slice_direction);
+  mode.slice_rgb = c.slice_mode == "rgb";
+  mode.discarded_slices = c.discarded_slices;
+  mode.roi_list = c.roi_list;
+  mode.uncropped_roi = c.uncropped_roi;
+  return mode;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::TrainConfig& c,
+                                                        std::vector<torch::Tensor> parameters) {
+  namespace optim = torch::optim;
+  const double lr = c.learning_rate, wd = c.weight_decay;
+  if (c.optimizer == "AdamW") {
+    return std::make_unique<optim::AdamW>(parameters, optim::AdamWOptions(lr).weight_decay(wd));
+  }
+  if (c.optimizer == "SGD") {
+    return std::make_unique<optim::SGD>(parameters, optim::SGDOptions(lr).weight_decay(wd));
+  }
+  if (c.optimizer == "Adagrad") {
+    return std::make_unique<optim::Adagrad>(parameters, optim::AdagradOptions(lr).weight_decay(wd));
+  }
+  if (c.optimizer == "RMSprop") {
+    return std::make_unique<optim::RMSprop>(parameters, optim::RMSpropOptions(lr).weight_decay(wd));
+  }
+  return std::make_unique<optim::Adam>(parameters, optim::AdamOptions(lr).weight_decay(wd));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+std::vector<TsvCell> log_cells(const MetricList& metrics, const std::vector<std::string>& names) {
+  std::vector<TsvCell> cells;
+  for (const auto& [name, value] : aggregate_class_metrics(metrics, names)) cells.emplace_back(value);
+  return cells;
+}
+
+}  // namespace
+
+SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::DataSource> source,
+                     int split, int64_t cache_bytes) {
+  data::SplitOptions split_options;
+  split_options.diagnoses = c.diagnoses;
+  split_options.baseline = c.baseline;
+  split_options.valid_longitudinal = c.valid_longitudinal;
+  split_options.n_splits = static_cast<int>(c.n_splits);
+  split_options.multi_cohort = c.multi_cohort;
+  auto tables = data::read_split(c.tsv_path, split, split_options);
+  data::DatasetOptions options;
+  options.task = task_of(c.network_task);
+  options.label_column = options.task == data::Task::kReconstruction ? "" : c.label;
+  options.mode = mode_config(c);
+  options.normalize = c.normalize;
+  options.cache_bytes = cache_bytes;
+  if (!c.label_code.empty()) options.label_code = data::LabelCode(c.label_code);
+  SplitData data;
+  auto train = std::make_shared<data::CapsDataset>(source, tables.train, options);
+  options.label_code = train->label_code();  // validation uses the training code
+  data.validation = std::make_shared<data::CapsDataset>(source, tables.validation, options);
+  data.train = train;
+  return data;
+}
+
+model::NetworkPtr build_network(const config::TrainConfig& c, const SplitData& data) {
+  model::NetworkOptions options;
+  options.input_size = InputSize::from_sample_shape(data.train->input_shape());
+  options.dropout = c.dropout;
+  options.latent_space_size = c.latent_space_size;
+  options.output_size = data.train->task() == data::Task::kClassification
+                            ? data.train->label_code().num_classes()
+                            : 1;
+  return model::builtin_registry().create(c.architecture, options);
+}
+
+/// The state and the steps of one split's training.
+class SplitTrainer::Impl {
+ public:
+  Impl(TrainerContext context, int split, SplitData data)
+      : ctx_(context), c_(*context.config), split_(split), data_(std::move(data)) {}
+
+  SplitSummary run();
+
+ private:
+  void setup();
+  void train_epoch(int64_t epoch);
+  void end_epoch(int64_t epoch, int64_t last_iteration);
+  void log_row(int64_t epoch, int64_t iteration, const Evaluation& train, const Evaluation& valid);
+  std::pair<Evaluation, Evaluation> evaluate_both();
+  void save_checkpoints(int64_t epoch, const std::vector<std::string>& improved);
+  bool decide_stop(double validation_loss);
+  void final_evaluations();
+  void load_best(const std::string& metric);
+
+  TrainerContext ctx_;
+  const config::TrainConfig& c_;
+  int split_;
+  SplitData data_;
+  model::NetworkPtr network_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<GradientSync> sync_;
+  std::unique_ptr<data::ShardPlan> train_plan_, train_eval_plan_, valid_eval_plan_;
+  std::unique_ptr<UpdateStep> step_;
+  std::unique_ptr<RetainBest> retain_best_;
+  std::unique_ptr<EarlyStopping> early_stopping_;
+  std::unique_ptr<AdaptiveLearningRate> adaptive_lr_;
+  EvaluationOptions eval_options_;
+  Clock::time_point start_ = Clock::now();
+  SplitSummary summary_;
+  double train_seconds_ = 0.0, wait_seconds_ = 0.0;
+  int64_t samples_trained_ = 0;
+};
+
+void SplitTrainer::Impl::setup() {
+  torch::manual_seed(static_cast<uint64_t>(c_.seed));
+  network_ = build_network(c_, data_);
+  network_->to(ctx_.device);
+  network_->train();
+  sync_ = std::make_unique<GradientSync>(*network_, *ctx_.gradients);
+  sync_->broadcast_state(*network_);
+  optimizer_ = make_optimizer(c_, network_->parameters());
+  data::ShardPlanOptions plan;
+  plan.rank = ctx_.control->rank();
+  plan.world_size = ctx_.control->size();
+  plan.seed = static_cast<uint64_t>(c_.seed);
+  plan.batch_size = c_.batch_size;
+  plan.sampler = data::parse_sampler(c_.sampler);
+  const auto& train = *data_.train;
+  const bool weighted = plan.sampler == data::SamplerKind::kWeighted;
+  train_plan_ = std::make_unique<data::ShardPlan>(train.num_images(), train.parts_per_image(), plan,
+                                                  train.image_strata(),
+                                                  weighted ? train.sampler_weights() : std::vector<double>{});
+  plan.sampler = data::SamplerKind::kRandom;
+  train_eval_plan_ = std::make_unique<data::ShardPlan>(train.num_images(), train.parts_per_image(), plan);
+  valid_eval_plan_ = std::make_unique<data::ShardPlan>(
+      data_.validation->num_images(), data_.validation->parts_per_image(), plan);
+  step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, c_.batch_size, c_.accumulation_steps,
+                                       train_plan_->train_samples_per_rank());
+  retain_best_ = std::make_unique<RetainBest>(c_.selection_metrics);
+  early_stopping_ = std::make_unique<EarlyStopping>(static_cast<int>(c_.patience), c_.tolerance);
+  if (c_.adaptive_learning_rate) adaptive_lr_ = std::make_unique<AdaptiveLearningRate>(c_.learning_rate);
+  eval_options_ = {train.task(), c_.loss, std::max<int64_t>(1, train.label_code().num_classes()),
+                   c_.batch_size, ctx_.device};
+}
+
+std::pair<Evaluation, Evaluation> SplitTrainer::Impl::evaluate_both() {
+  sync_->average_buffers(*network_);  // every rank evaluates with the same BatchNorm statistics
+  auto train = evaluate(*network_, data_.train, train_eval_plan_->eval_indices(), eval_options_,
+                        *ctx_.control);
+  auto valid = evaluate(*network_, data_.validation, valid_eval_plan_->eval_indices(), eval_options_,
+                        *ctx_.control);
+  return {std::move(train), std::move(valid)};
+}
+
+void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const Evaluation& train,
+                                 const Evaluation& valid) {
+  if (!ctx_.control->is_main()) return;
+  auto names = task_metric_names(eval_options_.task);
+  names.push_back("loss");
+  std::vector<TsvCell> row{epoch, iteration, seconds_since(start_)};
+  for (const auto& cell : log_cells(train.metrics, names)) row.push_back(cell);
+  for (const auto& cell : log_cells(valid.metrics, names)) row.push_back(cell);
+  append_tsv_row(ctx_.layout.training_tsv(split_), training_tsv_header(task_metric_names(eval_options_.task)),
+                 row);
+}
+
+void SplitTrainer::Impl::train_epoch(int64_t epoch) {
+  const auto epoch_start = Clock::now();
+  data::BatchLoader loader(data_.train, train_plan_->train_indices(epoch), {c_.batch_size, 2, false});
+  data::Batch batch;
+  int64_t index = 0;
+  while (loader.next(batch)) {
+    auto inputs = batch.inputs.to(ctx_.device);
+    auto outputs = network_->forward(inputs);
+    auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.device));
+    const bool updated = step_->accumulate(per_sample_loss(c_.loss, outputs, targets).mean(), index);
+    samples_trained_ += batch.size();
+    const int64_t updates_in_epoch = (index + 1 + c_.accumulation_steps - 1) / c_.accumulation_steps;
+    if (updated && c_.evaluation_steps > 0 && updates_in_epoch % c_.evaluation_steps == 0 &&
+        index + 1 < step_->batches_per_epoch()) {
+      auto [train, valid] = evaluate_both();
+      log_row(epoch, index, train, valid);
+    }
+    ++index;
+  }
+  CDL_CHECK(index == step_->batches_per_epoch(), "epoch ran ", index, " micro-batches, expected ",
+            step_->batches_per_epoch());
+  wait_seconds_ += loader.wait_seconds();
+  train_seconds_ += seconds_since(epoch_start);
+  end_epoch(epoch, index - 1);
+}
+
+void SplitTrainer::Impl::save_checkpoints(int64_t epoch, const std::vector<std::string>& improved) {
+  if (!ctx_.control->is_main()) return;
+  const auto& name = network_->architecture();
+  save_model_checkpoint(ctx_.layout.checkpoint(split_), *network_, epoch, name);
+  if (c_.save_all_models) save_model_checkpoint(ctx_.layout.all_models(split_, epoch), *network_, epoch, name);
+  for (const auto& metric : improved) {
+    save_model_checkpoint(ctx_.layout.best_model(split_, metric), *network_, epoch, name);
+  }
+  save_optimizer_state(ctx_.layout.optimizer(split_), *optimizer_, epoch);
+}
+
+void SplitTrainer::Impl::end_epoch(int64_t epoch, int64_t last_iteration) {
+  auto [train, valid] = evaluate_both();
+  log_row(epoch, last_iteration, train, valid);
+  const double loss = metric_value(valid.metrics, "loss");
+  log::info("split ", split_, " epoch ", epoch, ": train loss ", metric_value(train.metrics, "loss"),
+            ", validation loss ", loss);
+  // Every rank holds the same validation metrics, so every rank's RetainBest agrees.
+  const auto improved = retain_best_->step(valid.metrics);
+  save_checkpoints(epoch, improved);
+  if (adaptive_lr_) set_learning_rate(*optimizer_, adaptive_lr_->step(loss));
+  summary_.final_validation = valid.metrics;
+  ctx_.control->barrier();
+}
+
+bool SplitTrainer::Impl::decide_stop(double validation_loss) {
+  int stop = 0;
+  if (ctx_.control->is_main()) stop = early_stopping_->step(validation_loss) ? 1 : 0;
+  auto decision = torch::tensor({stop}, torch::kInt32);
+  ctx_.control->broadcast(decision, 0);
+  return decision.item<int>() == 1;
+}
+
+void SplitTrainer::Impl::load_best(const std::string& metric) {
+  if (ctx_.control->is_main()) {
+    load_state_dict(*network_, load_model_checkpoint(ctx_.layout.best_model(split_, metric)).model,
+                    ctx_.layout.best_model(split_, metric));
+  }
+  sync_->broadcast_state(*network_);
+}
+
+void SplitTrainer::Impl::final_evaluations() {
+  for (const auto& metric : c_.selection_metrics) {
+    load_best(metric);
+    auto [train, valid] = evaluate_both();
+    if (!ctx_.control->is_main()) continue;
+    GroupPredictions train_group{"train", data_.train, std::move(train)};
+    GroupPredictions valid_group{"validation", data_.validation, std::move(valid)};
+    const auto dir = [&](const std::string& group) { return ctx_.layout.group_dir(split_, metric, group); };
+    write_group_predictions(dir("train"), train_group, valid_group, c_.selection_threshold, c_.data_path);
+    write_group_predictions(dir("validation"), valid_group, valid_group, c_.selection_threshold,
+                            c_.data_path);
+  }
+}
+
+SplitSummary SplitTrainer::Impl::run() {
+  setup();
+  double last_valid_loss = std::numeric_limits<double>::quiet_NaN();
+  int64_t epoch = 0;
+  for (; epoch < c_.epochs; ++epoch) {
+    if (epoch > 0 && decide_stop(last_valid_loss)) {
+      summary_.stopped_early = true;
+      log::info("split ", split_, ": early stopping after epoch ", epoch - 1);
+      break;
+    }
+    train_epoch(epoch);
+    last_valid_loss = metric_value(summary_.final_validation, "loss");
+  }
+  summary_.epochs_run = epoch;
+  final_evaluations();
+  if (ctx_.control->is_main()) std::filesystem::remove_all(ctx_.layout.tmp_dir(split_));
+  summary_.images_per_second =
+      train_seconds_ > 0 ? samples_trained_ * ctx_.control->size() / train_seconds_ : 0.0;
+  summary_.data_wait_fraction = train_seconds_ > 0 ? wait_seconds_ / train_seconds_ : 0.0;
+  summary_.allreduce_seconds = sync_->seconds();
+  ctx_.control->barrier();
+  return summary_;
+}
+
+SplitTrainer::SplitTrainer(TrainerContext context, int split, SplitData data)
+    : impl_(std::make_unique<Impl>(context, split, std::move(data))) {}
+
+SplitTrainer::~SplitTrainer() = default;
+
+SplitSummary SplitTrainer::run() { return impl_->run(); }
+
+}  // namespace cdl::train

@@ -1,0 +1,175 @@
+// Checks of the MAPS folders written by the integration runs (tests/integration/CMakeLists.txt):
+// file tree, TSV columns, learning, sample coverage with uneven ranks, checkpoint round trip.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cdl/config/train_config.hpp"
+#include "cdl/data/split_reader.hpp"
+#include "cdl/data/tsv_table.hpp"
+#include "cdl/train/checkpoint.hpp"
+#include "cdl/train/trainer.hpp"
+
+namespace cdl {
+namespace {
+namespace fs = std::filesystem;
+
+std::string tiny(const std::string& relative) {
+  const char* root = std::getenv("CDL_TINY_DIR");
+  return std::string(root ? root : "tiny") + "/" + relative;
+}
+
+data::TsvTable read(const std::string& relative) { return data::TsvTable::read(tiny(relative)); }
+
+std::set<std::pair<std::string, std::string>> sessions(const data::TsvTable& table) {
+  std::set<std::pair<std::string, std::string>> result;
+  for (int64_t r = 0; r < table.num_rows(); ++r) {
+    result.emplace(table.at(r, "participant_id"), table.at(r, "session_id"));
+  }
+  return result;
+}
+
+/// Metric row of a ClinicaDL metrics TSV ("Metrics" header, "Values" row).
+double metric(const std::string& relative, const std::string& name) {
+  const auto table = read(relative);
+  return std::stod(table.at(0, name));
+}
+
+const std::vector<std::string> kClassificationMetrics{
+    "BA", "accuracy", "F1_score", "sensitivity", "specificity", "PPV", "NPV", "MCC", "MK",
+    "LR_plus", "LR_minus"};
+
+std::vector<std::string> expected_training_columns(const std::vector<std::string>& metrics) {
+  std::vector<std::string> columns{"epoch", "iteration", "time"};
+  for (const char* suffix : {"_train", "_valid"}) {
+    for (const auto& m : metrics) columns.push_back(m + suffix);
+    columns.push_back(std::string("loss") + suffix);
+  }
+  return columns;
+}
+
+TEST(ClassificationMaps, TreeMatchesClinicaDL) {
+  for (const char* file :
+       {"maps.json", "environment.txt", "information.log", "groups/train+validation.tsv",
+        "groups/train/split-0/data.tsv", "groups/train/split-0/maps.json",
+        "groups/validation/split-0/data.tsv", "split-0/training_logs/training.tsv",
+        "split-0/best-loss/model.pth.tar", "split-0/best-BA/model.pth.tar",
+        "split-0/best-loss/validation/validation_image_level_prediction.tsv",
+        "split-0/best-loss/validation/validation_image_level_metrics.tsv",
+        "split-0/best-loss/train/train_image_level_prediction.tsv",
+        "split-0/best-BA/validation/description.log"}) {
+    EXPECT_TRUE(fs::exists(tiny("maps_classification/") + file)) << file;
+  }
+  EXPECT_FALSE(fs::exists(tiny("maps_classification/split-0/tmp"))) << "tmp/ is removed at the end";
+}
+
+TEST(ClassificationMaps, MapsJsonHasClinicaDLKeysInOrder) {
+  std::ifstream in(tiny("maps_classification/maps.json"));
+  const auto json = nlohmann::ordered_json::parse(in);
+  EXPECT_EQ(json.begin().key(), "architecture");
+  EXPECT_EQ(json["architecture"], "Conv5_FC3");
+  EXPECT_EQ(json["label_code"]["AD"], 0);
+  EXPECT_EQ(json["label_code"]["CN"], 1);
+  EXPECT_EQ(json["output_size"], 2);
+  EXPECT_EQ(json["input_size"], (std::vector<int64_t>{1, 32, 40, 32}));
+  EXPECT_EQ(json["validation"], "SingleSplit");
+  EXPECT_EQ(json["network_task"], "classification");
+  EXPECT_EQ(json["gpu"], false);
+  EXPECT_EQ(json["engine"]["world_size"], 2);
+}
+
+TEST(ClassificationMaps, TrainingLogHasEpochAndInnerRows) {
+  const auto log = read("maps_classification/split-0/training_logs/training.tsv");
+  EXPECT_EQ(log.columns(), expected_training_columns(kClassificationMetrics));
+  // 30 training images over 2 ranks, batch 2: 8 micro-batches = 8 updates per epoch; with
+  // evaluation_steps 4 there is one inner row (iteration 3) and one end row (iteration 7).
+  ASSERT_EQ(log.num_rows(), 20);
+  EXPECT_EQ(log.at(0, "epoch"), "0");
+  EXPECT_EQ(log.at(0, "iteration"), "3");
+  EXPECT_EQ(log.at(1, "iteration"), "7");
+  EXPECT_EQ(log.at(19, "epoch"), "9");
+}
+
+TEST(ClassificationMaps, ValidationBalancedAccuracyIsWellAboveChance) {
+  const double ba = metric("maps_classification/split-0/best-loss/validation/"
+                           "validation_image_level_metrics.tsv", "BA");
+  EXPECT_GT(ba, 0.75);
+}
+
+TEST(ClassificationMaps, CheckpointLoadsBackAndPredictsIdentically) {
+  config::TrainConfig config;
+  config.network_task = "classification";
+  config.data_path = tiny("data.h5");
+  config.tsv_path = tiny("splits");
+  config::resolve_and_validate(config);
+  auto source = std::make_shared<const data::DataSource>(data::DataSource::open(config.data_path));
+  const auto split = train::load_split(config, source, 0, 0);
+  auto network = train::build_network(config, split);
+  const auto checkpoint = train::load_model_checkpoint(tiny("maps_classification/split-0/best-loss/model.pth.tar"));
+  EXPECT_EQ(checkpoint.name, "Conv5_FC3");
+  train::load_state_dict(*network, checkpoint.model, "best-loss");
+  network->eval();
+  torch::NoGradGuard no_grad;
+  const auto predictions =
+      read("maps_classification/split-0/best-loss/validation/validation_image_level_prediction.tsv");
+  ASSERT_EQ(predictions.num_rows(), split.validation->num_images());
+  for (int64_t i = 0; i < split.validation->num_images(); ++i) {
+    const auto sample = split.validation->get(i);
+    ASSERT_EQ(sample.meta.participant_id, predictions.at(i, "participant_id"));
+    const auto probabilities = torch::softmax(network->forward(sample.input.unsqueeze(0)), 1);
+    EXPECT_NEAR(probabilities[0][0].item<double>(), std::stod(predictions.at(i, "proba0")), 1e-5);
+    EXPECT_NEAR(probabilities[0][1].item<double>(), std::stod(predictions.at(i, "proba1")), 1e-5);
+  }
+}
+
+TEST(RegressionMaps, ColumnsAndFiniteMetrics) {
+  const auto log = read("maps_regression/split-0/training_logs/training.tsv");
+  EXPECT_EQ(log.columns(), expected_training_columns({"R2_score", "MAE", "RMSE"}));
+  EXPECT_EQ(log.num_rows(), 3);
+  const auto predictions = read("maps_regression/split-0/best-loss/validation/validation_image_level_prediction.tsv");
+  EXPECT_EQ(predictions.columns(), (std::vector<std::string>{"participant_id", "session_id", "image_id",
+                                                              "true_label", "predicted_label"}));
+  EXPECT_TRUE(std::isfinite(metric("maps_regression/split-0/best-loss/validation/validation_image_level_metrics.tsv", "MAE")));
+}
+
+TEST(ReconstructionMaps, RanWithoutMpirunAndWroteReconstructionMetrics) {
+  const auto log = read("maps_reconstruction/split-0/training_logs/training.tsv");
+  EXPECT_EQ(log.columns(), expected_training_columns({"MAE", "RMSE", "PSNR", "SSIM"}));
+  const auto predictions = read("maps_reconstruction/split-0/best-loss/train/train_image_level_prediction.tsv");
+  EXPECT_EQ(predictions.columns(), (std::vector<std::string>{"participant_id", "session_id", "image_id",
+                                                              "MAE", "RMSE", "PSNR", "SSIM"}));
+  EXPECT_EQ(predictions.num_rows(), read("splits/train.tsv").num_rows());
+  std::ifstream in(tiny("maps_reconstruction/maps.json"));
+  EXPECT_EQ(nlohmann::json::parse(in)["engine"]["world_size"], 1);
+}
+
+TEST(UnevenThreeRanksMaps, EverySampleEvaluatedExactlyOnce) {
+  const auto expected = sessions(read("splits/validation_baseline.tsv"));
+  ASSERT_EQ(expected.size() % 3 != 0, true) << "the validation set must not divide by 3";
+  const auto predictions = read("maps_uneven/split-0/best-loss/validation/validation_image_level_prediction.tsv");
+  EXPECT_EQ(static_cast<size_t>(predictions.num_rows()), expected.size());
+  EXPECT_EQ(sessions(predictions), expected);
+  EXPECT_EQ(read("maps_uneven/split-0/training_logs/training.tsv").num_rows(), 2);
+}
+
+TEST(PatchesMaps, PartAndImageLevelFiles) {
+  // 32x40x32 with 16/16 patches: 2 x 2 x 2 = 8 parts per image.
+  const std::string dir = "maps_patch/split-0/best-loss/validation/";
+  const auto images = read("splits/validation_baseline.tsv").num_rows();
+  const auto parts = read(dir + "validation_patch_level_prediction.tsv");
+  EXPECT_EQ(parts.num_rows(), 8 * images);
+  EXPECT_EQ(parts.columns()[2], "patch_id");
+  const auto ensemble = read(dir + "validation_image_level_prediction.tsv");
+  EXPECT_EQ(ensemble.num_rows(), images);
+  EXPECT_TRUE(fs::exists(tiny(dir + "validation_image_level_metrics.tsv")));
+  std::ifstream in(tiny("maps_patch/maps.json"));
+  EXPECT_EQ(nlohmann::json::parse(in)["num_networks"], 8);
+}
+
+}  // namespace
+}  // namespace cdl

@@ -1,0 +1,124 @@
+// Data-parallel equivalence: W ranks with accumulation 1 train the same weights as 1 rank with
+// accumulation W on the same samples; initial weights come from rank 0; buckets reduce exactly.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "cdl/comm/mpi_communicator.hpp"
+#include "cdl/comm/serial_communicator.hpp"
+#include "cdl/model/model_registry.hpp"
+#include "cdl/train/gradient_sync.hpp"
+#include "cdl/train/update_step.hpp"
+#include "mpi_test_support.hpp"
+
+namespace cdl::train {
+namespace {
+
+constexpr int64_t kBatch = 2;
+constexpr int64_t kUpdates = 3;
+
+model::NetworkPtr small_network(int64_t seed) {
+  torch::manual_seed(seed);
+  model::NetworkOptions options;
+  options.input_size = parse_input_size("1@12x16x12");
+  auto network = model::builtin_registry().create("Conv5_FC3", options);
+  network->eval();  // BatchNorm on running statistics, dropout off: no batch dependence
+  return network;
+}
+
+/// Micro-batch `index` of a fixed synthetic data set (same on every rank).
+std::pair<torch::Tensor, torch::Tensor> micro_batch(int64_t index) {
+  auto generator = at::detail::createCPUGenerator(1000 + index);
+  auto x = at::rand({kBatch, 1, 12, 16, 12}, generator);
+  auto y = torch::tensor({index % 2, (index + 1) % 2}, torch::kInt64);
+  return {x, y};
+}
+
+/// Trains `network` for kUpdates updates; this rank feeds micro-batches index*stride + offset.
+void train(model::Network& network, comm::Communicator& comm, int64_t accumulation, int64_t stride,
+           int64_t offset) {
+  torch::optim::Adam optimizer(network.parameters(), torch::optim::AdamOptions(1e-3));
+  GradientSync sync(network, comm, /*bucket_bytes=*/64 * 1024);  // several buckets
+  sync.broadcast_state(network);
+  const int64_t batches = kUpdates * accumulation;
+  UpdateStep step(optimizer, sync, kBatch, accumulation, batches * kBatch);
+  for (int64_t i = 0; i < batches; ++i) {
+    auto [x, y] = micro_batch(i * stride + offset);
+    step.accumulate(torch::cross_entropy_loss(network.forward(x), y), i);
+  }
+  EXPECT_EQ(step.updates(), kUpdates);
+}
+
+TEST(DataParallelTest, RanksTimesAccumulationOneEqualsOneRankTimesAccumulationW) {
+  comm::MpiCommunicator world(MPI_COMM_WORLD);
+  const int rank = world.rank(), size = world.size();
+  // Every rank starts from different weights: broadcast_state must make them rank 0's.
+  auto distributed = small_network(/*seed=*/rank == 0 ? 7 : 100 + rank);
+  train(*distributed, world, /*accumulation=*/1, /*stride=*/size, /*offset=*/rank);
+
+  comm::SerialCommunicator alone;
+  auto reference = small_network(7);
+  train(*reference, alone, /*accumulation=*/size, /*stride=*/1, /*offset=*/0);
+
+  auto a = distributed->named_parameters();
+  auto b = reference->named_parameters();
+  for (const auto& p : a) {
+    const double difference = (p.value() - b[p.key()]).abs().max().item<double>();
+    EXPECT_LT(difference, 1e-5) << p.key();
+  }
+}
+
+TEST(DataParallelTest, AveragedGradientsAreTheMeanOfRankValues) {
+  comm::MpiCommunicator world(MPI_COMM_WORLD);
+  torch::nn::Linear layer(3, 2);
+  GradientSync sync(*layer, world, /*bucket_bytes=*/8);  // one bucket per tensor at least
+  for (auto& p : layer->parameters()) p.mutable_grad() = torch::full_like(p, world.rank() + 1.0);
+  sync.average_gradients();
+  const double mean = (world.size() + 1) / 2.0;
+  for (auto& p : layer->parameters()) EXPECT_TRUE(torch::allclose(p.grad(), torch::full_like(p, mean)));
+  EXPECT_GE(sync.bucket_count(), 2u);
+  EXPECT_EQ(sync.bytes_per_update(), (3 * 2 + 2) * 4);
+}
+
+TEST(DataParallelTest, TrailingPartialVirtualBatchIsReducedToo) {
+  // 5 micro-batches with accumulation 2: updates after micro-batches 2, 4 and the trailing 5th.
+  comm::MpiCommunicator world(MPI_COMM_WORLD);
+  auto network = small_network(3);
+  torch::optim::SGD optimizer(network->parameters(), torch::optim::SGDOptions(0.1));
+  GradientSync sync(*network, world);
+  sync.broadcast_state(*network);
+  UpdateStep step(optimizer, sync, kBatch, 2, 5 * kBatch);
+  std::vector<bool> updated;
+  for (int64_t i = 0; i < 5; ++i) {
+    auto [x, y] = micro_batch(i);
+    updated.push_back(step.accumulate(torch::cross_entropy_loss(network->forward(x), y), i));
+  }
+  EXPECT_EQ(updated, (std::vector<bool>{false, true, false, true, true}));
+  // Every rank holds identical weights after the reductions.
+  auto weights = network->named_parameters()["fc.6.weight"].clone();
+  auto reference = weights.clone();
+  world.broadcast(reference, 0);
+  EXPECT_TRUE(torch::equal(weights, reference));
+}
+
+}  // namespace
+}  // namespace cdl::train
+
+namespace cdl::train {
+namespace {
+
+TEST(DataParallelTest, BatchNormStatisticsAreAveragedAcrossRanks) {
+  comm::MpiCommunicator world(MPI_COMM_WORLD);
+  torch::nn::BatchNorm1d norm(2);
+  GradientSync sync(*norm, world);
+  norm->running_mean.fill_(static_cast<double>(world.rank()));
+  norm->running_var.fill_(2.0 * world.rank());
+  norm->num_batches_tracked.fill_(5);
+  sync.average_buffers(*norm);
+  const double mean_rank = (world.size() - 1) / 2.0;
+  EXPECT_TRUE(torch::allclose(norm->running_mean, torch::full({2}, mean_rank)));
+  EXPECT_TRUE(torch::allclose(norm->running_var, torch::full({2}, 2.0 * mean_rank)));
+  EXPECT_EQ(norm->num_batches_tracked.item<int64_t>(), 5);
+}
+
+}  // namespace
+}  // namespace cdl::train

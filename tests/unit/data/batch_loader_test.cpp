@@ -1,0 +1,261 @@
+// Tests of CapsDataset and BatchLoader: batch contents, labels per task, prefetch, errors, cache.
+#include "cdl/data/batch_loader.hpp"
+#include "cdl/data/shard_plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <numeric>
+
+#include "cdl/core/error.hpp"
+#include "cdl/data/transforms.hpp"
+#include "test_files.hpp"
+
+namespace cdl::data {
+namespace {
+
+using testing::arange_spec;
+using testing::StoreSpec;
+using testing::TempDir;
+using testing::write_store;
+
+/// A store of 5 images [1, 4, 5, 6] and a table of them with diagnosis and age.
+class DatasetFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    spec_ = arange_spec(5, 4, 5, 6);
+    write_store(dir_.file("data.h5"), spec_);
+    source_ = std::make_shared<DataSource>(DataSource::open(dir_.file("data.h5")));
+    table_ = TsvTable({"participant_id", "session_id", "diagnosis", "age", "cohort"}, "t.tsv");
+    const std::vector<std::string> dx{"CN", "AD", "CN", "AD", "CN"};
+    for (int i = 4; i >= 0; --i) {  // table order differs from file order
+      table_.add_row(
+          {"sub-" + std::to_string(100 + i), "ses-M000", dx[i], std::to_string(60 + i), "single"},
+          "t.tsv", 6 - i);
+    }
+  }
+  std::shared_ptr<CapsDataset> make(Task task, ModeConfig mode = {}, int64_t cache = 0) {
+    DatasetOptions o;
+    o.task = task;
+    o.mode = mode;
+    o.cache_bytes = cache;
+    return std::make_shared<CapsDataset>(source_, table_, o);
+  }
+
+  TempDir dir_;
+  StoreSpec spec_;
+  std::shared_ptr<DataSource> source_;
+  TsvTable table_;
+};
+
+TEST_F(DatasetFixture, ClassificationSampleIsNormalisedImageWithCode) {
+  const auto ds = make(Task::kClassification);
+  EXPECT_EQ(ds->size(), 5);
+  EXPECT_EQ(ds->label_code().entries(),
+            (std::vector<std::pair<std::string, int64_t>>{{"AD", 0}, {"CN", 1}}));
+  EXPECT_EQ(ds->class_codes(), (std::vector<int64_t>{1, 0, 1, 0, 1}));  // table order: 104..100
+  const Sample s = ds->get(1);                                          // table row 1 = sub-103
+  EXPECT_EQ(s.meta.participant_id, "sub-103");
+  EXPECT_EQ(s.meta.cohort, "single");
+  EXPECT_EQ(s.label.item<int64_t>(), 0);
+  EXPECT_TRUE(torch::allclose(s.input, minmax_normalize(spec_.images[3])));
+  EXPECT_EQ(ds->input_shape(), (std::vector<int64_t>{1, 4, 5, 6}));
+}
+
+TEST_F(DatasetFixture, LoaderYieldsBatchesInOrderWithLabelsAndMeta) {
+  const auto ds = make(Task::kClassification);
+  BatchLoader loader(ds, {4, 0, 2, 1, 3}, LoaderOptions{2, 2});
+  EXPECT_EQ(loader.num_batches(), 3);
+  Batch b;
+  std::vector<int64_t> seen;
+  std::vector<int64_t> sizes;
+  while (loader.next(b)) {
+    sizes.push_back(b.size());
+    EXPECT_EQ(b.inputs.sizes()[0], b.size());
+    EXPECT_EQ(b.inputs.scalar_type(), torch::kFloat);
+    EXPECT_EQ(b.labels.scalar_type(), torch::kLong);
+    for (int64_t i = 0; i < b.size(); ++i) {
+      seen.push_back(b.meta[i].sample_index);
+      EXPECT_EQ(b.labels[i].item<int64_t>(), ds->class_codes()[b.meta[i].image_index]);
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<int64_t>{4, 0, 2, 1, 3}));
+  EXPECT_EQ(sizes, (std::vector<int64_t>{2, 2, 1}));
+  EXPECT_FALSE(loader.next(b));
+  EXPECT_GE(loader.wait_seconds(), 0.0);
+  EXPECT_GT(loader.load_seconds(), 0.0);
+}
+
+TEST_F(DatasetFixture, RegressionAndReconstructionTargets) {
+  const auto reg = make(Task::kRegression);
+  const Batch b = make_batch(*reg, {0, 4});
+  EXPECT_EQ(b.labels.sizes().vec(), (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(b.labels[0][0].item<float>(), 64.0f);
+  EXPECT_EQ(b.labels[1][0].item<float>(), 60.0f);
+  const auto rec = make(Task::kReconstruction);
+  const Batch r = make_batch(*rec, {2});
+  EXPECT_TRUE(torch::equal(r.labels, r.inputs));
+  EXPECT_THROW(rec->sampler_weights(), ConfigError);
+}
+
+TEST_F(DatasetFixture, PatchModeSamplesAndSyncLoaderMatchPrefetch) {
+  ModeConfig mode;
+  mode.mode = Mode::kPatch;
+  mode.patch_size = 2;
+  mode.stride_size = 2;
+  const auto ds = make(Task::kClassification, mode);
+  ASSERT_EQ(ds->parts_per_image(), 12);
+  EXPECT_EQ(ds->size(), 60);
+  const SampleMeta m = ds->meta(12 + 7);
+  EXPECT_EQ(m.image_index, 1);
+  EXPECT_EQ(m.part_id, 7);
+  BatchLoader sync(ds, {19, 3, 59}, LoaderOptions{2, 0});
+  BatchLoader prefetch(ds, {19, 3, 59}, LoaderOptions{2, 1});
+  Batch a, b;
+  while (sync.next(a)) {
+    ASSERT_TRUE(prefetch.next(b));
+    EXPECT_TRUE(torch::equal(a.inputs, b.inputs));
+    EXPECT_EQ(a.inputs.sizes().vec(), (std::vector<int64_t>{a.size(), 1, 2, 2, 2}));
+  }
+  EXPECT_FALSE(prefetch.next(b));
+}
+
+TEST_F(DatasetFixture, PrefetchRethrowsTheIoThreadErrorAfterTheGoodBatches) {
+  const auto ds = make(Task::kClassification);
+  BatchLoader loader(ds, {0, 1, 999, 2}, LoaderOptions{1, 2});
+  Batch b;
+  EXPECT_TRUE(loader.next(b));
+  EXPECT_TRUE(loader.next(b));
+  EXPECT_THROW(loader.next(b), InternalError);
+  EXPECT_FALSE(loader.next(b));
+}
+
+TEST(BatchLoaderTest, ReadErrorOfATruncatedFileIsRethrownAsDataError) {
+  TempDir dir;
+  StoreSpec spec = arange_spec(4, 16, 16, 16);
+  spec.images = torch::rand({4, 1, 16, 16, 16});
+  spec.deflate = true;
+  write_store(dir.file("d.h5"), spec);
+  auto source = std::make_shared<DataSource>(DataSource::open(dir.file("d.h5")));
+  TsvTable table({"participant_id", "session_id", "diagnosis"}, "t.tsv");
+  for (int i = 0; i < 4; ++i) table.add_row({spec.participants[i], "ses-M000", "AD"});
+  auto ds = std::make_shared<CapsDataset>(source, table, DatasetOptions{});
+  std::filesystem::resize_file(dir.file("d.h5"), 4096);  // chunks are gone, handles still open
+  BatchLoader loader(ds, {3}, LoaderOptions{1, 2});
+  Batch b;
+  EXPECT_THROW(loader.next(b), DataError);
+}
+
+TEST_F(DatasetFixture, DestructorDoesNotHangWithUnconsumedBatches) {
+  const auto ds = make(Task::kClassification);
+  for (int k = 0; k < 3; ++k) {
+    BatchLoader loader(ds, {0, 1, 2, 3, 4, 0, 1, 2}, LoaderOptions{1, 1});
+    Batch b;
+    if (k > 0) loader.next(b);
+  }
+  SUCCEED();
+}
+
+TEST_F(DatasetFixture, CacheKeepsImagesWithinBudget) {
+  const int64_t image_bytes = 4 * 5 * 6 * 4;
+  const auto ds = make(Task::kClassification, {}, 2 * image_bytes);
+  for (int64_t i = 0; i < 5; ++i) ds->get(i);
+  EXPECT_EQ(ds->cache().bytes(), 2 * image_bytes);
+  ds->get(0);
+  ds->get(1);
+  EXPECT_EQ(ds->cache().hits(), 2);
+  const auto uncached = make(Task::kClassification);
+  EXPECT_TRUE(torch::equal(uncached->get(0).input, ds->get(0).input));
+  EXPECT_EQ(uncached->cache().bytes(), 0);
+}
+
+TEST_F(DatasetFixture, MissingSessionAndUnknownCohortAreReported) {
+  table_.add_row({"sub-999", "ses-M000", "AD", "70", "single"}, "t.tsv", 7);
+  try {
+    make(Task::kClassification);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("sub-999"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("t.tsv' line 7"), std::string::npos) << msg;
+  }
+  table_ = table_.filter([](int64_t r) { return r < 5; });
+  table_.set_column("cohort", "ADNI");
+  EXPECT_THROW(make(Task::kClassification), ConfigError);
+}
+
+TEST_F(DatasetFixture, NoLabelsGivesMinusOne) {
+  table_ = TsvTable({"participant_id", "session_id"}, "p.tsv");
+  table_.add_row({"sub-101", "ses-M000"});
+  DatasetOptions o;
+  o.no_labels = true;
+  const auto ds = std::make_shared<CapsDataset>(source_, table_, o);
+  EXPECT_EQ(make_batch(*ds, {0}).labels[0].item<int64_t>(), -1);
+  EXPECT_EQ(ds->table().at(0, "cohort"), "single");
+}
+
+TEST(CapsDatasetTest, Float16StoreWithNanIsCachedConvertedAndCleaned) {
+  TempDir dir;
+  StoreSpec spec = arange_spec(2, 3, 4, 5);
+  spec.images = spec.images / 100.0;
+  spec.images[1][0][0][0][0] = NAN;
+  spec.float16 = true;
+  write_store(dir.file("h.h5"), spec);
+  auto source = std::make_shared<DataSource>(DataSource::open(dir.file("h.h5")));
+  TsvTable table({"participant_id", "session_id", "diagnosis"}, "t.tsv");
+  for (int i = 0; i < 2; ++i) table.add_row({spec.participants[i], "ses-M000", "CN"});
+  DatasetOptions o;
+  o.cache_bytes = 1 << 20;
+  const auto ds = std::make_shared<CapsDataset>(source, table, o);
+  const torch::Tensor first = ds->get(0).input;
+  EXPECT_TRUE(
+      torch::allclose(first, minmax_normalize(spec.images[0].to(torch::kHalf).to(torch::kFloat))));
+  EXPECT_EQ(ds->cache().bytes(), 2 * 3 * 4 * 5);  // kept as float16
+  const torch::Tensor second = ds->get(1).input;
+  EXPECT_TRUE(torch::isfinite(second).all().item<bool>());
+  EXPECT_EQ(second.min().item<float>(), 0.0f);
+  EXPECT_EQ(second.max().item<float>(), 1.0f);
+  EXPECT_EQ(second[0][0][0][0].item<float>(), 0.0f);  // the NaN became 0, the minimum
+}
+
+TEST(ImageCacheTest, AvailableMemoryIsKnownOnLinux) { EXPECT_GT(available_memory_bytes(), 0); }
+
+TEST_F(DatasetFixture, ThreeSimulatedRanksTrainEqualBatchesAndEvaluateEverySampleOnce) {
+  ModeConfig mode;
+  mode.mode = Mode::kSlice;
+  mode.slice_direction = 2;
+  mode.slice_rgb = false;
+  const auto ds = make(Task::kClassification, mode);  // 5 images x 6 slices = 30 samples
+  std::vector<int64_t> train_batches, gathered;
+  for (int rank = 0; rank < 3; ++rank) {
+    ShardPlanOptions o;
+    o.rank = rank;
+    o.world_size = 3;
+    o.batch_size = 4;
+    const ShardPlan plan(ds->num_images(), ds->parts_per_image(), o, ds->image_strata());
+    BatchLoader train(ds, plan.train_indices(3), LoaderOptions{4, 2});
+    Batch b;
+    int64_t n = 0;
+    while (train.next(b)) ++n;
+    train_batches.push_back(n);
+    BatchLoader eval(ds, plan.eval_indices(), LoaderOptions{4, 2});
+    while (eval.next(b)) {
+      for (const auto& m : b.meta) gathered.push_back(m.sample_index);
+    }
+  }
+  EXPECT_EQ(train_batches, (std::vector<int64_t>{3, 3, 3}));
+  std::vector<int64_t> expected(30);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(gathered, expected);
+}
+
+TEST_F(DatasetFixture, WeightsForTheWeightedSampler) {
+  const auto ds = make(Task::kClassification);
+  const auto w = ds->sampler_weights();
+  EXPECT_DOUBLE_EQ(w[0], 1.0 / 3);  // CN: 3 images
+  EXPECT_DOUBLE_EQ(w[1], 0.5);      // AD: 2 images
+  EXPECT_EQ(make(Task::kRegression)->sampler_weights().size(), 5u);
+}
+
+}  // namespace
+}  // namespace cdl::data

@@ -1,0 +1,105 @@
+// Atomic file writing: the real name only ever holds a complete file, and no temporary remains.
+#include "cdl/core/atomic_file.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "cdl/core/error.hpp"
+
+namespace cdl {
+namespace {
+
+namespace fs = std::filesystem;
+
+class AtomicFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("cdl_atomic_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Names of every entry below dir_ containing ".tmp.".
+  std::vector<std::string> temporaries() const {
+    std::vector<std::string> found;
+    for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
+      if (entry.path().filename().string().find(".tmp.") != std::string::npos) {
+        found.push_back(entry.path().string());
+      }
+    }
+    return found;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(AtomicFileTest, WritesCreatesParentsAndLeavesNoTemporary) {
+  const auto path = (dir_ / "a" / "b" / "file.tsv").string();
+  write_text_atomically(path, "x\ty\n1\t2\n");
+  EXPECT_EQ(read_text_file(path), "x\ty\n1\t2\n");
+  write_text_atomically(path, "replaced\n");
+  EXPECT_EQ(read_text_file(path), "replaced\n");
+  EXPECT_TRUE(temporaries().empty());
+}
+
+TEST_F(AtomicFileTest, TemporaryNameCarriesThePid) {
+  EXPECT_EQ(temporary_path("/x/model.pth.tar"),
+            "/x/model.pth.tar.tmp." + std::to_string(::getpid()));
+}
+
+TEST_F(AtomicFileTest, FailingWriterNeverLeavesAPartialFile) {
+  const auto path = (dir_ / "checkpoint.bin").string();
+  write_text_atomically(path, "old complete content");
+  auto partial_then_throw = [](const std::string& tmp) {
+    std::ofstream(tmp) << "half of the new";
+    throw std::runtime_error("disk went away");
+  };
+  EXPECT_THROW(write_file_atomically(path, partial_then_throw), std::runtime_error);
+  EXPECT_EQ(read_text_file(path), "old complete content");
+  EXPECT_TRUE(temporaries().empty());
+  // Same for a first write: the real name must not appear at all.
+  const auto fresh = (dir_ / "fresh.bin").string();
+  EXPECT_THROW(write_file_atomically(fresh, partial_then_throw), std::runtime_error);
+  EXPECT_FALSE(fs::exists(fresh));
+  EXPECT_TRUE(temporaries().empty());
+}
+
+TEST_F(AtomicFileTest, WriterThatCreatesNothingIsAnError) {
+  const auto path = (dir_ / "nothing.txt").string();
+  EXPECT_THROW(write_file_atomically(path, [](const std::string&) {}), DataError);
+  EXPECT_FALSE(fs::exists(path));
+}
+
+TEST_F(AtomicFileTest, CallbackWriterReceivesTheTemporaryPath) {
+  const auto path = (dir_ / "cb.txt").string();
+  std::string seen;
+  write_file_atomically(path, [&seen](const std::string& tmp) {
+    seen = tmp;
+    std::ofstream(tmp) << "payload";
+  });
+  EXPECT_EQ(seen, temporary_path(path));
+  EXPECT_EQ(read_text_file(path), "payload");
+  EXPECT_TRUE(temporaries().empty());
+}
+
+TEST_F(AtomicFileTest, EnsureDirectory) {
+  const auto nested = (dir_ / "x" / "y" / "z").string();
+  ensure_directory(nested);
+  ensure_directory(nested);  // idempotent
+  EXPECT_TRUE(fs::is_directory(nested));
+  const auto file = (dir_ / "plain").string();
+  write_text_atomically(file, "f");
+  EXPECT_THROW(ensure_directory(file), DataError);
+  EXPECT_THROW(write_text_atomically((dir_ / "plain" / "child").string(), "c"), DataError);
+  EXPECT_THROW(read_text_file((dir_ / "absent").string()), DataError);
+}
+
+}  // namespace
+}  // namespace cdl
