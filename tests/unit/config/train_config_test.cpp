@@ -1,0 +1,158 @@
+// Train options: command line, ClinicaDL's TOML layout, precedence, validation of combinations
+// and maps.json order.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cdl/config/option_names.hpp"
+#include "cdl/config/train_config.hpp"
+#include "cdl/core/error.hpp"
+
+namespace cdl::config {
+namespace {
+
+std::vector<std::string> args(std::vector<std::string> options) {
+  std::vector<std::string> all{"classification", "data.h5", "splits", "maps"};
+  all.insert(all.end(), options.begin(), options.end());
+  return all;
+}
+
+std::string write_toml(const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("cdl_config_test_" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+std::string error_of(const std::vector<std::string>& arguments) {
+  try {
+    auto config = parse_train_arguments(arguments);
+    resolve_and_validate(config);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(TrainConfigTest, DefaultsAreClinicaDLs) {
+  auto c = parse_train_arguments(args({}));
+  resolve_and_validate(c);
+  EXPECT_EQ(c.architecture, "Conv5_FC3");
+  EXPECT_EQ(c.label, "diagnosis");
+  EXPECT_EQ(c.loss, "CrossEntropyLoss");
+  EXPECT_EQ(c.batch_size, 8);
+  EXPECT_EQ(c.epochs, 20);
+  EXPECT_DOUBLE_EQ(c.learning_rate, 1e-4);
+  EXPECT_DOUBLE_EQ(c.weight_decay, 1e-4);
+  EXPECT_EQ(c.diagnoses, (std::vector<std::string>{"AD", "CN"}));
+  EXPECT_EQ(c.selection_metrics, (std::vector<std::string>{"loss"}));
+  EXPECT_TRUE(c.normalize);
+}
+
+TEST(TrainConfigTest, TaskDefaultsForRegressionAndReconstruction) {
+  auto regression = parse_train_arguments({"regression", "d.h5", "s", "m"});
+  resolve_and_validate(regression);
+  EXPECT_EQ(regression.label, "age");
+  EXPECT_EQ(regression.loss, "MSELoss");
+  auto reconstruction = parse_train_arguments({"reconstruction", "d.h5", "s", "m"});
+  resolve_and_validate(reconstruction);
+  EXPECT_EQ(reconstruction.architecture, "AE_Conv5_FC3");
+}
+
+TEST(TrainConfigTest, CommandLineValuesListsFlagsAndAliases) {
+  auto c = parse_train_arguments(args({"--batch_size", "4", "-lr", "0.001", "--diagnoses", "AD", "MCI",
+                                       "CN", "--unnormalize", "--baseline", "-a", "ResNet3D",
+                                       "--discarded_slices", "3", "4"}));
+  EXPECT_EQ(c.batch_size, 4);
+  EXPECT_DOUBLE_EQ(c.learning_rate, 0.001);
+  EXPECT_EQ(c.diagnoses, (std::vector<std::string>{"AD", "MCI", "CN"}));
+  EXPECT_FALSE(c.normalize);
+  EXPECT_TRUE(c.baseline);
+  EXPECT_EQ(c.architecture, "ResNet3D");
+  EXPECT_EQ(c.discarded_slices, (std::vector<int64_t>{3, 4}));
+}
+
+TEST(TrainConfigTest, DashesAreAcceptedForUnderscores) {
+  const char* argv[] = {"clinicadl-hpc", "train", "--batch-size=3", "--learning-rate", "0.5", "a-b"};
+  EXPECT_EQ(normalize_option_names(6, argv, 2),
+            (std::vector<std::string>{"--batch_size=3", "--learning_rate", "0.5", "a-b"}));
+}
+
+TEST(TrainConfigTest, TomlIsReadAndCommandLineWins) {
+  const auto file = write_toml(
+      "[Computational]\nbatch_size = 16\n[Optimization]\nepochs = 7\nlearning_rate = 0.01\n"
+      "[Data]\ndiagnoses = [\"AD\", \"MCI\"]\nnormalize = false\n"
+      "[Classification]\nselection_metrics = [\"BA\", \"loss\"]\nlabel_code = { AD = 1, MCI = 0 }\n"
+      "[Regression]\nlabel = \"age\"\n");
+  auto c = parse_train_arguments(args({"--config_file", file, "--epochs", "3"}));
+  EXPECT_EQ(c.batch_size, 16);
+  EXPECT_EQ(c.epochs, 3);  // command line beats the file
+  EXPECT_DOUBLE_EQ(c.learning_rate, 0.01);
+  EXPECT_EQ(c.diagnoses, (std::vector<std::string>{"AD", "MCI"}));
+  EXPECT_FALSE(c.normalize);
+  EXPECT_EQ(c.selection_metrics, (std::vector<std::string>{"BA", "loss"}));
+  EXPECT_EQ(c.label_code, (std::map<std::string, int64_t>{{"AD", 1}, {"MCI", 0}}));
+  EXPECT_EQ(c.label, "default") << "the [Regression] section does not apply to classification";
+  std::remove(file.c_str());
+}
+
+TEST(TrainConfigTest, EveryProblemIsReportedAtOnce) {
+  const auto file = write_toml("[Optimization]\nepoks = 3\n[Nonsense]\nx = 1\n");
+  const auto message = error_of(args({"--config_file", file, "--batch_size", "many", "--epochs", "x"}));
+  EXPECT_NE(message.find("4 problem(s)"), std::string::npos) << message;
+  EXPECT_NE(message.find("[Optimization] epoks is not a known key"), std::string::npos) << message;
+  EXPECT_NE(message.find("'Nonsense' is not a known section"), std::string::npos) << message;
+  EXPECT_NE(message.find("--batch_size 'many' is invalid: expected an integer"), std::string::npos);
+  std::remove(file.c_str());
+}
+
+TEST(TrainConfigTest, InvalidCombinationsAreRefusedTogether) {
+  const auto message = error_of(args({"--optimizer", "Adamm", "--selection_metrics", "R2_score",
+                                      "--mode", "roi", "--accumulation_steps", "0", "--dropout", "1.5"}));
+  EXPECT_NE(message.find("5 problem(s)"), std::string::npos) << message;
+  EXPECT_NE(message.find("--optimizer 'Adamm' is not one of"), std::string::npos);
+  EXPECT_NE(message.find("--selection_metrics 'R2_score'"), std::string::npos);
+  EXPECT_NE(message.find("--mode roi needs --roi_list"), std::string::npos);
+  EXPECT_NE(message.find("--accumulation_steps"), std::string::npos);
+  EXPECT_NE(message.find("--dropout"), std::string::npos);
+}
+
+TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
+  EXPECT_NE(error_of(args({"--normalize", "--unnormalize"})).find("contradict"), std::string::npos);
+  EXPECT_NE(error_of(args({"--multi_network"})).find("not supported yet"), std::string::npos);
+  EXPECT_NE(error_of({"classification", "d.h5", "s"}).find("expects 4 arguments"), std::string::npos);
+  EXPECT_NE(error_of({"segmentation", "d.h5", "s", "m"}).find("--task 'segmentation'"), std::string::npos);
+  EXPECT_EQ(error_of(args({"--sampler", "weighted"})), "");
+  EXPECT_NE(error_of({"reconstruction", "d.h5", "s", "m", "--sampler", "weighted"}).find("needs labels"),
+            std::string::npos);
+}
+
+TEST(TrainConfigTest, MapsJsonFollowsClinicaDLKeyOrder) {
+  auto c = parse_train_arguments(args({"--gpu", "false"}));
+  resolve_and_validate(c);
+  const auto json = c.to_json();
+  std::vector<std::string> keys;
+  for (auto it = json.begin(); it != json.end(); ++it) keys.push_back(it.key());
+  ASSERT_GE(keys.size(), 20u);
+  EXPECT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + 6),
+            (std::vector<std::string>{"architecture", "multi_network", "ssda_network", "dropout",
+                                      "latent_space_size", "feature_size"}));
+  const auto position = [&](const std::string& key) {
+    return std::find(keys.begin(), keys.end(), key) - keys.begin();
+  };
+  EXPECT_EQ(position("label_code"), position("label") + 1);
+  EXPECT_LT(position("batch_size"), position("seed"));
+  EXPECT_LT(position("n_splits"), position("epochs"));
+  EXPECT_EQ(json["gpu"], false);
+  EXPECT_EQ(json["network_task"], "classification");
+}
+
+TEST(TrainConfigTest, HelpIsNotAnError) {
+  EXPECT_THROW(parse_train_arguments({"--help"}), HelpRequested);
+  EXPECT_NE(train_usage().find("--accumulation_steps"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cdl::config
