@@ -61,6 +61,7 @@ void print_summary(int split, const train::SplitSummary& summary, const std::str
 void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
   const auto& topology = runtime.topology();
   torch::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads) : runtime.fair_thread_count());
+  if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   const auto placement = choose_device(c, topology);
   auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
                                                       placement.cuda_index);

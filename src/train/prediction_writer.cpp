@@ -116,21 +116,24 @@ TsvTable plain_metrics_table(const MetricList& metrics) {
   return table;
 }
 
-MetricList classification_image_metrics(const std::vector<ClassificationPrediction>& rows) {
-  std::vector<int64_t> y_true, y_pred;
+/// The (true, predicted) label columns of prediction rows.
+template <typename Row>
+auto label_columns(const std::vector<Row>& rows) {
+  std::pair<std::vector<decltype(Row::true_label)>, std::vector<decltype(Row::true_label)>> columns;
   for (const auto& r : rows) {
-    y_true.push_back(r.true_label);
-    y_pred.push_back(r.predicted_label);
+    columns.first.push_back(r.true_label);
+    columns.second.push_back(r.predicted_label);
   }
+  return columns;
+}
+
+MetricList classification_image_metrics(const std::vector<ClassificationPrediction>& rows) {
+  const auto [y_true, y_pred] = label_columns(rows);
   return classification_metrics(y_true, y_pred, static_cast<int64_t>(rows.front().probabilities.size()));
 }
 
 MetricList regression_image_metrics(const std::vector<RegressionPrediction>& rows) {
-  std::vector<double> y_true, y_pred;
-  for (const auto& r : rows) {
-    y_true.push_back(r.true_label);
-    y_pred.push_back(r.predicted_label);
-  }
+  const auto [y_true, y_pred] = label_columns(rows);
   return regression_metrics(y_true, y_pred);
 }
 

@@ -172,6 +172,9 @@ void SplitTrainer::Impl::setup() {
   plan.seed = static_cast<uint64_t>(c_.seed);
   plan.batch_size = c_.batch_size;
   plan.sampler = data::parse_sampler(c_.sampler);
+  // Each rank keeps the samples it was dealt at epoch 0 (only their order changes per epoch), so
+  // it reads, and caches, only its own shard.
+  plan.fixed_shards = true;
   const auto& train = *data_.train;
   const bool weighted = plan.sampler == data::SamplerKind::kWeighted;
   train_plan_ = std::make_unique<data::ShardPlan>(train.num_images(), train.parts_per_image(), plan,

@@ -171,5 +171,35 @@ TEST(PatchesMaps, PartAndImageLevelFiles) {
   EXPECT_EQ(nlohmann::json::parse(in)["num_networks"], 8);
 }
 
+/// Part ids of the rows of the first image of a part-level prediction table.
+std::vector<std::string> first_image_part_ids(const data::TsvTable& table, const std::string& column) {
+  std::vector<std::string> ids;
+  for (int64_t r = 0; r < table.num_rows() && table.at(r, "participant_id") == table.at(0, "participant_id"); ++r) {
+    ids.push_back(table.at(r, column));
+  }
+  return ids;
+}
+
+TEST(RoisMaps, OnePartPerRoiAndSoftVotedImages) {
+  const std::string dir = "maps_roi/split-0/best-loss/validation/";
+  const auto parts = read(dir + "validation_roi_level_prediction.tsv");
+  EXPECT_EQ(first_image_part_ids(parts, "roi_id"), (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(read(dir + "validation_image_level_prediction.tsv").num_rows(),
+            read("splits/validation_baseline.tsv").num_rows());
+}
+
+TEST(SlicesMaps, AbsoluteSliceIdsAfterDiscardedSlices) {
+  // Axial direction of 32x40x32 with 10 slices discarded at each end: slices 10..21.
+  const std::string dir = "maps_slice/split-0/best-loss/validation/";
+  const auto parts = read(dir + "validation_slice_level_prediction.tsv");
+  std::vector<std::string> expected;
+  for (int s = 10; s <= 21; ++s) expected.push_back(std::to_string(s));
+  EXPECT_EQ(first_image_part_ids(parts, "slice_id"), expected);
+  std::ifstream in(tiny("maps_slice/maps.json"));
+  const auto json = nlohmann::json::parse(in);
+  EXPECT_EQ(json["input_size"], (std::vector<int64_t>{3, 32, 40}));
+  EXPECT_EQ(json["num_networks"], 12);
+}
+
 }  // namespace
 }  // namespace cdl
