@@ -166,6 +166,7 @@ Evaluation evaluate(model::Network& network, std::shared_ptr<const data::CapsDat
   Evaluation evaluation;
   if (comm.is_main()) {
     CDL_CHECK(gathered.size(0) > 0, "evaluation of an empty set");
+    gathered = gathered.index_select(0, gathered.select(1, 0).argsort());  // dataset order
     auto index_column = gathered.select(1, 0).to(torch::kInt64).contiguous();
     evaluation.sample_indices.assign(index_column.data_ptr<int64_t>(),
                                      index_column.data_ptr<int64_t>() + index_column.numel());

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -83,6 +84,18 @@ std::vector<TsvCell> log_cells(const MetricList& metrics, const std::vector<std:
   return cells;
 }
 
+/// The training samples this rank evaluates: its own (fixed) shard without the wrap-around
+/// padding, so it evaluates the images it already caches; the shards partition the set, so every
+/// sample is evaluated exactly once. The weighted sampler draws new shards every epoch: then the
+/// set is cut into contiguous blocks instead.
+std::vector<int64_t> train_evaluation_indices(const data::ShardPlan& plan, bool weighted) {
+  if (weighted) return plan.eval_indices();
+  auto indices = plan.train_indices(0);
+  std::sort(indices.begin(), indices.end());
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  return indices;
+}
+
 }  // namespace
 
 SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::DataSource> source,
@@ -146,7 +159,8 @@ class SplitTrainer::Impl {
   model::NetworkPtr network_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<GradientSync> sync_;
-  std::unique_ptr<data::ShardPlan> train_plan_, train_eval_plan_, valid_eval_plan_;
+  std::unique_ptr<data::ShardPlan> train_plan_, valid_eval_plan_;
+  std::vector<int64_t> train_eval_indices_;
   std::unique_ptr<UpdateStep> step_;
   std::unique_ptr<RetainBest> retain_best_;
   std::unique_ptr<EarlyStopping> early_stopping_;
@@ -180,8 +194,8 @@ void SplitTrainer::Impl::setup() {
   train_plan_ = std::make_unique<data::ShardPlan>(train.num_images(), train.parts_per_image(), plan,
                                                   train.image_strata(),
                                                   weighted ? train.sampler_weights() : std::vector<double>{});
+  train_eval_indices_ = train_evaluation_indices(*train_plan_, weighted);
   plan.sampler = data::SamplerKind::kRandom;
-  train_eval_plan_ = std::make_unique<data::ShardPlan>(train.num_images(), train.parts_per_image(), plan);
   valid_eval_plan_ = std::make_unique<data::ShardPlan>(
       data_.validation->num_images(), data_.validation->parts_per_image(), plan);
   step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, c_.batch_size, c_.accumulation_steps,
@@ -195,8 +209,7 @@ void SplitTrainer::Impl::setup() {
 
 std::pair<Evaluation, Evaluation> SplitTrainer::Impl::evaluate_both() {
   sync_->average_buffers(*network_);  // every rank evaluates with the same BatchNorm statistics
-  auto train = evaluate(*network_, data_.train, train_eval_plan_->eval_indices(), eval_options_,
-                        *ctx_.control);
+  auto train = evaluate(*network_, data_.train, train_eval_indices_, eval_options_, *ctx_.control);
   auto valid = evaluate(*network_, data_.validation, valid_eval_plan_->eval_indices(), eval_options_,
                         *ctx_.control);
   return {std::move(train), std::move(valid)};

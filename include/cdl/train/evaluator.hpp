@@ -40,8 +40,8 @@ struct EvaluationOptions {
   torch::Device device = torch::kCPU;
 };
 
-/// Collective: evaluates `network` (eval mode, no grad) on `indices` (this rank's block; ranks
-/// may hold different counts, no sample twice), gathers rows on rank 0 in rank order, computes
+/// Collective: evaluates `network` (eval mode, no grad) on `indices` (this rank's samples; ranks
+/// may hold different counts, no sample twice), gathers rows on rank 0 in dataset order, computes
 /// the metrics there and broadcasts them. Puts the network back in train mode.
 Evaluation evaluate(model::Network& network, std::shared_ptr<const data::CapsDataset> dataset,
                     const std::vector<int64_t>& indices, const EvaluationOptions& options,

@@ -155,6 +155,11 @@ TEST(UnevenThreeRanksMaps, EverySampleEvaluatedExactlyOnce) {
   EXPECT_EQ(static_cast<size_t>(predictions.num_rows()), expected.size());
   EXPECT_EQ(sessions(predictions), expected);
   EXPECT_EQ(read("maps_uneven/split-0/training_logs/training.tsv").num_rows(), 2);
+  // The train set is evaluated by each rank on its own shard: still every session exactly once.
+  const auto train = read("maps_uneven/split-0/best-loss/train/train_image_level_prediction.tsv");
+  const auto train_expected = sessions(read("splits/train.tsv"));
+  EXPECT_EQ(static_cast<size_t>(train.num_rows()), train_expected.size());
+  EXPECT_EQ(sessions(train), train_expected);
 }
 
 TEST(PatchesMaps, PartAndImageLevelFiles) {
