@@ -90,23 +90,15 @@ TsvTable reconstruction_table(const GroupPredictions& p, const std::string& id_c
   return table;
 }
 
-/// ClinicaDL's transposed metrics table: a "Metrics" header row and a "Values" row.
-TsvTable metrics_table(const MetricList& metrics) {
-  std::vector<std::string> header{"Metrics"};
-  std::vector<TsvCell> values{"Values"};
-  for (const auto& [name, value] : metrics) {
-    header.push_back(name);
-    values.emplace_back(value);
-  }
-  TsvTable table(header);
-  table.add_row(values);
-  return table;
-}
-
-/// Ensemble metrics: one header row of names and one row of values (no loss).
-TsvTable plain_metrics_table(const MetricList& metrics) {
+/// A metrics table: a header row of names and one row of values. ClinicaDL labels the part-level
+/// tables ("Metrics" / "Values" first column); its ensemble tables have no label column.
+TsvTable metrics_table(const MetricList& metrics, bool labelled = true) {
   std::vector<std::string> header;
   std::vector<TsvCell> values;
+  if (labelled) {
+    header.push_back("Metrics");
+    values.emplace_back("Values");
+  }
   for (const auto& [name, value] : metrics) {
     header.push_back(name);
     values.emplace_back(value);
@@ -159,10 +151,10 @@ std::pair<TsvTable, TsvTable> ensemble_tables(const GroupPredictions& p, const G
     const auto weights = soft_voting_weights(classification_rows(validation), threshold);
     const auto images = soft_voting(classification_rows(p), weights);
     return {classification_table(images, id_column, images.front().probabilities.size()),
-            plain_metrics_table(classification_image_metrics(images))};
+            metrics_table(classification_image_metrics(images), false)};
   }
   const auto images = mean_voting(regression_rows(p));
-  return {regression_table(images, id_column), plain_metrics_table(regression_image_metrics(images))};
+  return {regression_table(images, id_column), metrics_table(regression_image_metrics(images), false)};
 }
 
 }  // namespace
