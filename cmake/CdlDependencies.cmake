@@ -5,6 +5,16 @@
 find_package(Threads REQUIRED)
 
 # --- LibTorch -----------------------------------------------------------------------------------
+# TorchConfig looks for its own libraries (c10, ...) after the system folders, so with a second
+# LibTorch installed system-wide (Debian's libtorch-dev beside PyPI's wheel) it would mix the two.
+# Search the chosen LibTorch's lib/ first.
+find_path(CDL_TORCH_CONFIG_DIR TorchConfig.cmake
+          HINTS ${Torch_DIR} ${CMAKE_PREFIX_PATH} $ENV{Torch_DIR} $ENV{CMAKE_PREFIX_PATH}
+          PATH_SUFFIXES . Torch share/cmake/Torch lib/cmake/Torch NO_DEFAULT_PATH)
+if(CDL_TORCH_CONFIG_DIR)
+  get_filename_component(CDL_TORCH_PREFIX "${CDL_TORCH_CONFIG_DIR}/../../.." ABSOLUTE)
+  list(PREPEND CMAKE_LIBRARY_PATH "${CDL_TORCH_PREFIX}/lib")
+endif()
 find_package(Torch REQUIRED)
 add_library(cdl_torch INTERFACE)
 add_library(cdl::torch ALIAS cdl_torch)
@@ -59,10 +69,13 @@ endif()
 # --- CUDA and NCCL (optional) -------------------------------------------------------------------
 set(CDL_WITH_CUDA01 0)
 set(CDL_WITH_NCCL01 0)
+set(CDL_WITH_CUDA_TORCH01 0)
 if(WITH_CUDA)
   find_package(CUDAToolkit REQUIRED)
   set(CDL_WITH_CUDA01 1)
-  if(NOT TORCH_CUDA_LIBRARIES AND NOT CAFFE2_USE_CUDA)
+  if(TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA)
+    set(CDL_WITH_CUDA_TORCH01 1)
+  else()
     if(CDL_ALLOW_CPU_TORCH_WITH_CUDA)
       message(WARNING "LibTorch is a CPU-only build: the CUDA/NCCL code is compiled for checking, "
                       "but tensors stay on the CPU at run time, so NCCL is never selected.")
@@ -75,8 +88,16 @@ if(WITH_CUDA)
   endif()
 endif()
 if(WITH_NCCL)
+  # One NCCL per process: a LibTorch wheel ships the NCCL it was built against (nvidia/nccl beside
+  # torch/), which may be newer than the toolkit's; prefer it unless NCCL_ROOT says otherwise.
+  if(NOT NCCL_ROOT AND NOT NCCL_LIBRARY AND CDL_TORCH_PREFIX AND EXISTS "${CDL_TORCH_PREFIX}/../nvidia/nccl/include/nccl.h")
+    get_filename_component(NCCL_ROOT "${CDL_TORCH_PREFIX}/../nvidia/nccl" ABSOLUTE)
+  endif()
   find_package(NCCL REQUIRED)
   set(CDL_WITH_NCCL01 1)
+  # Every binary that links LibTorch links this NCCL too, so the linker and the loader resolve
+  # LibTorch's own NCCL symbols against the same library as ours.
+  target_link_libraries(cdl_torch INTERFACE NCCL::NCCL)
 endif()
 
 # --- Version stamp ------------------------------------------------------------------------------

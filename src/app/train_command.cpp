@@ -61,8 +61,15 @@ void print_summary(int split, const train::SplitSummary& summary, const std::str
 void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
   const auto& topology = runtime.topology();
   torch::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads) : runtime.fair_thread_count());
-  if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   const auto placement = choose_device(c, topology);
+  train::configure_device_libraries(placement.device, c.deterministic);
+  if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+  const auto compute = train::resolve_compute(placement.device, c.amp, c.channels_last, c.normalize);
+  if (c.amp) {
+    log::info("mixed precision: autocast in ", compute.amp_dtype == torch::kHalf ? "float16 with "
+              "loss scaling" : "bfloat16", " on ", placement.device.str(),
+              compute.channels_last ? ", channels_last_3d" : "");
+  }
   auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
                                                       placement.cuda_index);
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
@@ -70,7 +77,8 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
   const train::MapsLayout layout(c.maps_dir);
   for (size_t i = 0; i < splits.size(); ++i) {
     const int split = static_cast<int>(splits[i]);
-    auto data = train::load_split(c, source, split, cache_budget(c, topology));
+    auto data = train::load_split(c, source, split, cache_budget(c, topology),
+                                  /*host_transforms=*/!compute.transform_on_device);
     if (i == 0 && runtime.control().is_main()) {
       auto json = train::maps_json(c, data, splits, topology.world_size, comm::backend_name(gradients->backend()));
       auto network = train::build_network(c, data);
@@ -79,7 +87,7 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
     }
     if (runtime.control().is_main()) train::write_split_groups(layout, split, data, c);
     runtime.control().barrier();
-    train::TrainerContext context{&c, &runtime.control(), gradients.get(), placement.device, layout};
+    train::TrainerContext context{&c, &runtime.control(), gradients.get(), compute, layout};
     const auto summary = train::SplitTrainer(context, split, std::move(data)).run();
     print_summary(split, summary, c.maps_dir);
   }

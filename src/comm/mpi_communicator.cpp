@@ -1,9 +1,14 @@
 // Implementation of the MPI back end.
 #include "cdl/comm/mpi_communicator.hpp"
 
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <limits>
+
+#if defined(OPEN_MPI) && OPEN_MPI && __has_include(<mpi-ext.h>)
+#include <mpi-ext.h>  // MPIX_CUDA_AWARE_SUPPORT, MPIX_Query_cuda_support
+#endif
 
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
@@ -35,9 +40,9 @@ MPI_Op mpi_op(ReduceOp op) {
   return MPI_SUM;
 }
 
-void check_cpu_contiguous(const torch::Tensor& tensor, const char* op) {
-  if (!tensor.defined() || !tensor.device().is_cpu() || !tensor.is_contiguous()) {
-    CDL_THROW(CommError, "mpi back end: ", op, " needs a defined, contiguous CPU tensor");
+void check_contiguous(const torch::Tensor& tensor, const char* op) {
+  if (!tensor.defined() || !tensor.is_contiguous() || (!tensor.is_cpu() && !tensor.is_cuda())) {
+    CDL_THROW(CommError, "mpi back end: ", op, " needs a defined, contiguous CPU or CUDA tensor");
   }
 }
 
@@ -72,24 +77,57 @@ MpiCommunicator::~MpiCommunicator() {
   if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
 }
 
+bool MpiCommunicator::cuda_aware() {
+#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
+  return MPIX_Query_cuda_support() == 1;
+#else
+  return false;
+#endif
+}
+
+torch::Tensor MpiCommunicator::host_view(const torch::Tensor& tensor, bool copy_in) {
+  if (tensor.is_cpu()) return tensor;
+  if (cuda_aware()) {
+    torch::cuda::synchronize(tensor.device().index());  // MPI must see finished values
+    return tensor;
+  }
+  if (!staging_.defined() || staging_.scalar_type() != tensor.scalar_type() ||
+      staging_.numel() < tensor.numel()) {
+    staging_ = torch::empty({tensor.numel()},
+                            torch::TensorOptions(tensor.scalar_type()).pinned_memory(true));
+  }
+  auto host = staging_.narrow(0, 0, tensor.numel()).view(tensor.sizes());
+  if (copy_in) host.copy_(tensor);  // blocking device-to-host copy
+  return host;
+}
+
+void MpiCommunicator::copy_back(const torch::Tensor& host, torch::Tensor& tensor) {
+  if (host.data_ptr() != tensor.data_ptr()) tensor.copy_(host);
+}
+
 void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
-  check_cpu_contiguous(tensor, "all_reduce");
+  check_contiguous(tensor, "all_reduce");
   if (op == ReduceOp::kAvg && !tensor.is_floating_point()) {
     CDL_THROW(CommError, "all_reduce kAvg needs a floating-point tensor, got ", tensor.dtype());
   }
-  CDL_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), checked_count(tensor.numel()),
-                              mpi_type(tensor), mpi_op(op), comm_));
+  auto host = host_view(tensor, /*copy_in=*/true);
+  CDL_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, host.data_ptr(), checked_count(host.numel()),
+                              mpi_type(host), mpi_op(op), comm_));
+  copy_back(host, tensor);
   if (op == ReduceOp::kAvg) tensor.div_(size_);
 }
 
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
-  check_cpu_contiguous(tensor, "broadcast");
-  CDL_CHECK_MPI(MPI_Bcast(tensor.data_ptr(), checked_count(tensor.numel()), mpi_type(tensor), root,
+  check_contiguous(tensor, "broadcast");
+  auto host = host_view(tensor, /*copy_in=*/rank_ == root);
+  CDL_CHECK_MPI(MPI_Bcast(host.data_ptr(), checked_count(host.numel()), mpi_type(host), root,
                           comm_));
+  copy_back(host, tensor);
 }
 
-torch::Tensor MpiCommunicator::gather_rows(const torch::Tensor& local, int root) {
-  check_cpu_contiguous(local, "gather_rows");
+torch::Tensor MpiCommunicator::gather_rows(const torch::Tensor& input, int root) {
+  check_contiguous(input, "gather_rows");
+  const torch::Tensor local = input.to(torch::kCPU);  // rows are gathered on the host
   CDL_CHECK(local.dim() >= 1, "gather_rows needs at least one dimension");
   int64_t row_bytes = local.element_size();
   for (int64_t d = 1; d < local.dim(); ++d) row_bytes *= local.size(d);

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <thread>
 
+#include <torch/cuda.h>
+
 #include "cdl/comm/mpi_communicator.hpp"
 #include "cdl/comm/serial_communicator.hpp"
 #include "cdl/config.hpp"
@@ -82,7 +84,20 @@ std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::str
 #if CDL_WITH_NCCL
   if (!on_cuda) {
     CDL_THROW(ConfigError, "--comm_backend nccl needs the model on a CUDA device; "
-              "hint: use --gpu, or --comm_backend mpi on CPUs");
+              "hint: use --gpu true, or --comm_backend mpi on CPUs");
+  }
+  // NCCL needs one GPU per rank; decide on every rank together, before NCCL is touched.
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  if (control_->any_of(topology_.local_size > gpus)) {
+    if (requested == "auto") {
+      log::info("more ranks per node than GPUs: gradients go through MPI (staged through host "
+                "memory), not NCCL");
+      return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+    }
+    CDL_THROW(ConfigError, "--comm_backend nccl needs one GPU per rank, but a node runs more ranks "
+              "than it has GPUs (this node, ", topology_.host, ": ", topology_.local_size,
+              " rank(s), ", gpus, " GPU(s)); hint: start at most one rank per GPU (e.g. srun "
+              "--ntasks-per-node=<GPUs per node>), or use --comm_backend mpi to let ranks share a GPU");
   }
   auto& mpi = static_cast<MpiCommunicator&>(*control_);
   return std::make_unique<NcclCommunicator>(mpi, cuda_device);

@@ -119,7 +119,6 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   refuse(c.multi_network, "--multi_network");
   refuse(c.ssda_network, "--ssda_network");
   refuse(c.fully_sharded_data_parallel, "--fully_sharded_data_parallel (gradients are all-reduced instead)");
-  refuse(c.amp, "--amp");
   refuse(!c.transfer_path.empty(), "--transfer_path");
   refuse(!c.data_augmentation.empty(), "--data_augmentation");
   refuse(c.size_reduction, "--size_reduction");
@@ -144,6 +143,7 @@ void resolve_and_validate(TrainConfig& c) {
   }
   check_choice("gpu", c.gpu, {"auto", "true", "false"}, problems);
   check_choice("comm_backend", c.comm_backend, {"auto", "mpi", "nccl", "serial"}, problems);
+  check_choice("channels_last", c.channels_last, {"auto", "true", "false"}, problems);
   check_choice("compensation", c.compensation, {"memory", "time"}, problems);
   validate_optimization(c, problems);
   validate_data(c, problems);

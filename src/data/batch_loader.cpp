@@ -16,12 +16,12 @@ double seconds_since(Clock::time_point start) {
 
 }  // namespace
 
-Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices) {
+Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices, bool pinned) {
   CDL_CHECK(!indices.empty(), "empty batch");
   std::vector<int64_t> shape = dataset.input_shape_of(indices.front());
   shape.insert(shape.begin(), static_cast<int64_t>(indices.size()));
   Batch batch;
-  batch.inputs = torch::empty(shape, torch::kFloat);
+  batch.inputs = torch::empty(shape, torch::TensorOptions(torch::kFloat).pinned_memory(pinned));
   std::vector<torch::Tensor> labels;
   for (size_t i = 0; i < indices.size(); ++i) {
     if (dataset.input_shape_of(indices[i]) != dataset.input_shape_of(indices.front())) {
@@ -73,11 +73,9 @@ double BatchLoader::load_seconds() const {
 Batch BatchLoader::build(int64_t batch_index) const {
   const size_t begin = static_cast<size_t>(batch_index * options_.batch_size);
   const size_t end = std::min(indices_.size(), begin + static_cast<size_t>(options_.batch_size));
-  Batch batch = make_batch(*dataset_, {indices_.begin() + begin, indices_.begin() + end});
-  if (options_.pin_memory && torch::cuda::is_available()) {
-    batch.inputs = batch.inputs.pin_memory();
-    batch.labels = batch.labels.pin_memory();
-  }
+  const bool pinned = options_.stager && options_.stager->wants_pinned_memory();
+  Batch batch = make_batch(*dataset_, {indices_.begin() + begin, indices_.begin() + end}, pinned);
+  if (options_.stager) options_.stager->stage(batch);
   return batch;
 }
 
@@ -113,6 +111,7 @@ bool BatchLoader::next(Batch& batch) {
   if (!thread_.joinable()) {  // synchronous mode
     if (next_sync_ >= num_batches()) return false;
     batch = build(next_sync_++);
+    if (options_.stager) options_.stager->ready(batch);
     const double elapsed = seconds_since(start);
     wait_seconds_ += elapsed;
     load_seconds_ += elapsed;
@@ -125,6 +124,8 @@ bool BatchLoader::next(Batch& batch) {
     batch = std::move(queue_.front());
     queue_.pop_front();
     cv_.notify_all();
+    lock.unlock();
+    if (options_.stager) options_.stager->ready(batch);
     return true;
   }
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));

@@ -118,7 +118,9 @@ Sample CapsDataset::get_into(int64_t index, torch::Tensor out) const {
   sample.meta = meta(index);
   const int64_t part = options_.fixed_part >= 0 ? options_.fixed_part : index % parts_per_image();
   const torch::Tensor x = extractor_->extract(load_image(sample.meta.image_index), part);
-  if (transform_into(x, options_.normalize, out) && !warned_nan_.exchange(true)) {
+  if (!options_.transform) {
+    out.copy_(x);
+  } else if (transform_into(x, options_.normalize, out) && !warned_nan_.exchange(true)) {
     log::warn("image ", sample.meta.participant_id, " ", sample.meta.session_id,
               " contains NaN or infinite values: NaN -> 0, +/-inf -> float limits",
               " (warned once per set)");

@@ -15,12 +15,18 @@
 namespace cdl::train {
 namespace {
 
+/// A contiguous host copy (weights may live on a GPU or in channels_last_3d layout): what a CPU
+/// and Python's torch.load read back.
+torch::Tensor on_host(const torch::Tensor& tensor) {
+  return tensor.detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous);
+}
+
 void collect(const torch::nn::Module& module, const std::string& prefix, StateDict& state) {
   for (const auto& p : module.named_parameters(/*recurse=*/false)) {
-    state.insert(prefix + p.key(), p.value().detach().to(torch::kCPU).clone());
+    state.insert(prefix + p.key(), on_host(p.value()));
   }
   for (const auto& b : module.named_buffers(/*recurse=*/false)) {
-    state.insert(prefix + b.key(), b.value().detach().to(torch::kCPU).clone());
+    state.insert(prefix + b.key(), on_host(b.value()));
   }
   for (const auto& child : module.named_children()) {
     collect(*child.value(), prefix + child.key() + ".", state);
@@ -109,24 +115,33 @@ ModelCheckpoint load_model_checkpoint(const std::string& path) {
 }
 
 void save_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,
-                          int64_t epoch) {
+                          int64_t epoch, const GradScaler* scaler) {
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
   archive.write("epoch", torch::tensor(epoch));
+  if (scaler != nullptr && scaler->enabled()) {
+    archive.write("grad_scaler_scale", torch::tensor(scaler->scale_value(), torch::kFloat64));
+    archive.write("grad_scaler_growth_tracker", torch::tensor(scaler->growth_tracker()));
+  }
   write_file_atomically(path, [&](const std::string& temporary) { archive.save_to(temporary); });
 }
 
-int64_t load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer) {
+int64_t load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,
+                             GradScaler* scaler) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(path, torch::kCPU);  // a state written on a GPU loads anywhere
     optimizer.load(archive);
   } catch (const c10::Error& error) {
     CDL_THROW(DataError, "optimizer state '", path, "' cannot be read: ",
               error.what_without_backtrace());
   }
-  torch::Tensor epoch;
+  torch::Tensor epoch, scale, tracker;
   archive.read("epoch", epoch);
+  if (scaler != nullptr && archive.try_read("grad_scaler_scale", scale) &&
+      archive.try_read("grad_scaler_growth_tracker", tracker)) {
+    scaler->restore(scale.item<double>(), tracker.item<int64_t>());
+  }
   return epoch.item<int64_t>();
 }
 

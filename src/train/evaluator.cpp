@@ -73,14 +73,14 @@ MetricList metrics_from_rows(const torch::Tensor& rows, const EvaluationOptions&
 /// Runs this rank's block and returns its rows, with the sample index as first column.
 torch::Tensor local_rows(model::Network& network, std::shared_ptr<const data::CapsDataset> dataset,
                          const std::vector<int64_t>& indices, const EvaluationOptions& options) {
-  data::BatchLoader loader(dataset, indices, {options.batch_size, 2, false});
+  data::BatchLoader loader(dataset, indices, {options.batch_size, 2, options.stager});
   std::vector<torch::Tensor> rows;
   data::Batch batch;
   int64_t position = 0;
   while (loader.next(batch)) {
-    auto inputs = batch.inputs.to(options.device);
-    auto outputs = network.forward(inputs);
-    auto targets = loss_targets(options.task, inputs, batch.labels.to(options.device));
+    auto inputs = prepare_inputs(batch.inputs, options.compute);
+    auto outputs = forward_in_float(network, inputs, options.compute);
+    auto targets = loss_targets(options.task, inputs, batch.labels.to(options.compute.device));
     auto losses = per_sample_loss(options.loss_name, outputs, targets);
     auto index_column = torch::tensor(
         std::vector<int64_t>(indices.begin() + position, indices.begin() + position + batch.size()),

@@ -21,6 +21,7 @@
 #include "cdl/train/checkpoint.hpp"
 #include "cdl/train/early_stopping.hpp"
 #include "cdl/train/evaluator.hpp"
+#include "cdl/train/grad_scaler.hpp"
 #include "cdl/train/gradient_sync.hpp"
 #include "cdl/train/model_selection.hpp"
 #include "cdl/train/prediction_writer.hpp"
@@ -99,7 +100,7 @@ std::vector<int64_t> train_evaluation_indices(const data::ShardPlan& plan, bool 
 }  // namespace
 
 SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::DataSource> source,
-                     int split, int64_t cache_bytes) {
+                     int split, int64_t cache_bytes, bool host_transforms) {
   data::SplitOptions split_options;
   split_options.diagnoses = c.diagnoses;
   split_options.baseline = c.baseline;
@@ -112,6 +113,7 @@ SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::D
   options.label_column = options.task == data::Task::kReconstruction ? "" : c.label;
   options.mode = mode_config(c);
   options.normalize = c.normalize;
+  options.transform = host_transforms;
   options.cache_bytes = cache_bytes;
   if (!c.label_code.empty()) options.label_code = data::LabelCode(c.label_code);
   SplitData data;
@@ -161,6 +163,7 @@ class SplitTrainer::Impl {
   std::unique_ptr<GradientSync> sync_;
   std::unique_ptr<data::ShardPlan> train_plan_, valid_eval_plan_;
   std::vector<int64_t> train_eval_indices_;
+  std::unique_ptr<GradScaler> scaler_;
   std::unique_ptr<UpdateStep> step_;
   std::unique_ptr<RetainBest> retain_best_;
   std::unique_ptr<EarlyStopping> early_stopping_;
@@ -175,7 +178,8 @@ class SplitTrainer::Impl {
 void SplitTrainer::Impl::setup() {
   torch::manual_seed(static_cast<uint64_t>(c_.seed));
   network_ = build_network(c_, data_);
-  network_->to(ctx_.device);
+  network_->to(ctx_.compute.device);
+  apply_memory_format(*network_, ctx_.compute);
   network_->train();
   sync_ = std::make_unique<GradientSync>(*network_, *ctx_.gradients);
   sync_->broadcast_state(*network_);
@@ -198,13 +202,14 @@ void SplitTrainer::Impl::setup() {
   plan.sampler = data::SamplerKind::kRandom;
   valid_eval_plan_ = std::make_unique<data::ShardPlan>(
       data_.validation->num_images(), data_.validation->parts_per_image(), plan);
+  scaler_ = std::make_unique<GradScaler>(needs_loss_scaling(ctx_.compute));
   step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, c_.batch_size, c_.accumulation_steps,
-                                       train_plan_->train_samples_per_rank());
+                                       train_plan_->train_samples_per_rank(), scaler_.get());
   retain_best_ = std::make_unique<RetainBest>(c_.selection_metrics);
   early_stopping_ = std::make_unique<EarlyStopping>(static_cast<int>(c_.patience), c_.tolerance);
   if (c_.adaptive_learning_rate) adaptive_lr_ = std::make_unique<AdaptiveLearningRate>(c_.learning_rate);
   eval_options_ = {train.task(), c_.loss, std::max<int64_t>(1, train.label_code().num_classes()),
-                   c_.batch_size, ctx_.device};
+                   c_.batch_size, ctx_.compute, make_batch_stager(ctx_.compute)};
 }
 
 std::pair<Evaluation, Evaluation> SplitTrainer::Impl::evaluate_both() {
@@ -229,13 +234,14 @@ void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const Evaluat
 
 void SplitTrainer::Impl::train_epoch(int64_t epoch) {
   const auto epoch_start = Clock::now();
-  data::BatchLoader loader(data_.train, train_plan_->train_indices(epoch), {c_.batch_size, 2, false});
+  data::BatchLoader loader(data_.train, train_plan_->train_indices(epoch),
+                           {c_.batch_size, 2, eval_options_.stager});
   data::Batch batch;
   int64_t index = 0;
   while (loader.next(batch)) {
-    auto inputs = batch.inputs.to(ctx_.device);
-    auto outputs = network_->forward(inputs);
-    auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.device));
+    auto inputs = prepare_inputs(batch.inputs, ctx_.compute);
+    auto outputs = forward_in_float(*network_, inputs, ctx_.compute);
+    auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
     const bool updated = step_->accumulate(per_sample_loss(c_.loss, outputs, targets).mean(), index);
     samples_trained_ += batch.size();
     const int64_t updates_in_epoch = (index + 1 + c_.accumulation_steps - 1) / c_.accumulation_steps;
@@ -261,7 +267,7 @@ void SplitTrainer::Impl::save_checkpoints(int64_t epoch, const std::vector<std::
   for (const auto& metric : improved) {
     save_model_checkpoint(ctx_.layout.best_model(split_, metric), *network_, epoch, name);
   }
-  save_optimizer_state(ctx_.layout.optimizer(split_), *optimizer_, epoch);
+  save_optimizer_state(ctx_.layout.optimizer(split_), *optimizer_, epoch, scaler_.get());
 }
 
 void SplitTrainer::Impl::end_epoch(int64_t epoch, int64_t last_iteration) {

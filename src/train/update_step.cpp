@@ -10,9 +10,10 @@
 namespace cdl::train {
 
 UpdateStep::UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, int64_t batch_size,
-                       int64_t accumulation_steps, int64_t samples_per_epoch)
+                       int64_t accumulation_steps, int64_t samples_per_epoch, GradScaler* scaler)
     : optimizer_(optimizer),
       sync_(sync),
+      scaler_(scaler != nullptr && scaler->enabled() ? scaler : nullptr),
       batch_size_(batch_size),
       accumulation_(accumulation_steps),
       samples_(samples_per_epoch),
@@ -35,11 +36,21 @@ bool UpdateStep::accumulate(const torch::Tensor& mean_loss, int64_t index) {
   CDL_CHECK(index >= 0 && index < batches_, "micro-batch ", index, " outside the epoch");
   const double share = static_cast<double>(micro_batch_samples(index)) /
                        static_cast<double>(virtual_batch_samples(index));
-  (mean_loss * share).backward();
+  const torch::Tensor weighted = mean_loss * share;
+  (scaler_ != nullptr ? scaler_->scale(weighted) : weighted).backward();
   const bool boundary = (index + 1) % accumulation_ == 0 || index + 1 == batches_;
   if (!boundary) return false;
   sync_.average_gradients();
-  optimizer_.step();
+  bool finite = true;
+  if (scaler_ != nullptr) {
+    std::vector<torch::Tensor> parameters;
+    for (const auto& group : optimizer_.param_groups()) {
+      parameters.insert(parameters.end(), group.params().begin(), group.params().end());
+    }
+    finite = scaler_->unscale_and_check(parameters);
+    scaler_->update(finite);
+  }
+  if (finite) optimizer_.step();
   optimizer_.zero_grad();
   ++updates_;
   return true;

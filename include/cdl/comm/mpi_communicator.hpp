@@ -8,8 +8,10 @@
 namespace cdl::comm {
 
 /// A Communicator over MPI. Owns an `MPI_Comm_dup` of the communicator it is given, so its
-/// traffic never collides with anyone else's. Works on contiguous CPU tensors of float32,
-/// float64, int32, int64, uint8 and bool.
+/// traffic never collides with anyone else's. Works on contiguous tensors of float32, float64,
+/// int32, int64, uint8 and bool. CUDA tensors are handed to MPI directly when the library says it
+/// is CUDA-aware (Open MPI's MPIX_Query_cuda_support), else staged through a page-locked host
+/// buffer (so ranks that share a GPU, or clusters without NCCL, still train on GPUs).
 class MpiCommunicator final : public Communicator {
  public:
   /// Collective over `parent`: duplicates it.
@@ -28,7 +30,17 @@ class MpiCommunicator final : public Communicator {
   /// The underlying (duplicated) MPI communicator.
   MPI_Comm handle() const { return comm_; }
 
+  /// True when MPI reads and writes CUDA device memory itself (no host staging).
+  static bool cuda_aware();
+
  private:
+  /// The host tensor MPI works on for `tensor`: the tensor itself on the CPU (or on a GPU with
+  /// CUDA-aware MPI), else a page-locked staging copy. `copy_in` fills it from `tensor`.
+  torch::Tensor host_view(const torch::Tensor& tensor, bool copy_in);
+  /// Copies `host` back into `tensor` when host_view staged it.
+  static void copy_back(const torch::Tensor& host, torch::Tensor& tensor);
+
+  torch::Tensor staging_;  ///< reused page-locked buffer for CUDA tensors
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;

@@ -47,6 +47,7 @@ struct TrainConfig {
   bool amp = false;
   std::string comm_backend = "auto";  ///< ours: auto | mpi | nccl | serial
   int64_t threads = 0;                ///< ours: LibTorch threads per rank, 0 = fair share
+  std::string channels_last = "auto";  ///< ours: auto | true | false
   // Reproducibility.
   int64_t seed = 0;
   bool deterministic = false;

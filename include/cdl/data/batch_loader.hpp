@@ -22,18 +22,36 @@ struct Batch {
   torch::Tensor inputs;          ///< float32 [B, C, ...]
   torch::Tensor labels;          ///< int64 [B] | float32 [B, 1] | inputs (reconstruction)
   std::vector<SampleMeta> meta;  ///< one per sample, in batch order
+  std::shared_ptr<void> transfer;  ///< a BatchStager's in-flight copy (e.g. a CUDA event), or null
   /// Number of samples B.
   int64_t size() const { return static_cast<int64_t>(meta.size()); }
 };
 
 /// Builds the batch of `indices` synchronously (stack of CapsDataset::get). Throws what get throws.
-Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices);
+/// With `pinned`, the inputs are assembled directly in page-locked memory (needs CUDA).
+Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices,
+                 bool pinned = false);
+
+/// Moves finished batches towards the device that consumes them, ahead of use: stage() runs on
+/// the loader's I/O thread right after a batch is built (e.g. an asynchronous copy to a GPU on a
+/// side stream), ready() on the consumer's thread before the batch is handed out (e.g. makes the
+/// consumer's stream wait for that copy). Implementations live where the device is known (train).
+class BatchStager {
+ public:
+  virtual ~BatchStager() = default;
+  /// True when batches should be built in page-locked (pinned) host memory.
+  virtual bool wants_pinned_memory() const = 0;
+  /// I/O thread: starts moving `batch`; may replace its tensors and set `batch.transfer`.
+  virtual void stage(Batch& batch) = 0;
+  /// Consumer thread: returns once `batch` may be used by the consumer's work.
+  virtual void ready(Batch& batch) = 0;
+};
 
 /// Options of a BatchLoader.
 struct LoaderOptions {
   int64_t batch_size = 1;        ///< samples per batch (the last batch may be smaller)
   int64_t prefetch_batches = 2;  ///< queue depth of the I/O thread; 0 = no thread (synchronous)
-  bool pin_memory = false;       ///< pin batches in page-locked memory when CUDA is available
+  std::shared_ptr<BatchStager> stager;  ///< moves batches to the device ahead of use (optional)
 };
 
 /// Iterates once over `indices` in order, `batch_size` samples per batch. With prefetch_batches

@@ -27,6 +27,7 @@ struct DatasetOptions {
   LabelCode label_code;      ///< classification; empty = LabelCode::from_table(this table)
   ModeConfig mode;           ///< image / patch / slice / roi options
   bool normalize = true;     ///< MinMax per sample (per part outside image mode; reference 4.13)
+  bool transform = true;     ///< NaN removal + MinMax here; false: raw samples (done on a GPU)
   int64_t fixed_part = -1;   ///< >= 0 (multi-network): one sample per image, this part
   int64_t cache_bytes = 0;   ///< image cache budget in bytes (0 = no cache)
   bool no_labels = false;    ///< predict --no_labels: labels not read, every label is -1

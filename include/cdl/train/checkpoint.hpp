@@ -2,6 +2,8 @@
 // them: {"model": state dict with ClinicaDL's key names, "epoch": int, "name": architecture}.
 #pragma once
 
+#include "cdl/train/grad_scaler.hpp"
+
 #include <ATen/core/Dict.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
@@ -36,11 +38,14 @@ void save_model_checkpoint(const std::string& path, const torch::nn::Module& mod
 /// Throws DataError naming the file when it is missing or malformed.
 ModelCheckpoint load_model_checkpoint(const std::string& path);
 
-/// Writes the optimizer state (LibTorch archive) with its epoch, atomically.
+/// Writes the optimizer state (LibTorch archive) with its epoch, and the loss scaler's state
+/// when `scaler` is enabled, atomically.
 void save_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,
-                          int64_t epoch);
+                          int64_t epoch, const GradScaler* scaler = nullptr);
 
-/// Restores an optimizer state written by save_optimizer_state; returns its epoch.
-int64_t load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer);
+/// Restores an optimizer state written by save_optimizer_state (and the scaler's, when both the
+/// file and `scaler` have one); returns its epoch.
+int64_t load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,
+                             GradScaler* scaler = nullptr);
 
 }  // namespace cdl::train

@@ -11,6 +11,7 @@
 #include "cdl/comm/communicator.hpp"
 #include "cdl/data/caps_dataset.hpp"
 #include "cdl/model/network.hpp"
+#include "cdl/train/compute.hpp"
 #include "cdl/train/metrics.hpp"
 
 namespace cdl::train {
@@ -37,7 +38,8 @@ struct EvaluationOptions {
   std::string loss_name = "CrossEntropyLoss";
   int64_t num_classes = 2;
   int64_t batch_size = 8;
-  torch::Device device = torch::kCPU;
+  ComputeOptions compute;                      ///< device, autocast, layout, device transforms
+  std::shared_ptr<data::BatchStager> stager;  ///< copies batches to the device ahead (or null)
 };
 
 /// Collective: evaluates `network` (eval mode, no grad) on `indices` (this rank's samples; ranks

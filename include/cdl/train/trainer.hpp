@@ -12,6 +12,7 @@
 #include "cdl/data/caps_dataset.hpp"
 #include "cdl/data/data_source.hpp"
 #include "cdl/model/network.hpp"
+#include "cdl/train/compute.hpp"
 #include "cdl/train/maps_layout.hpp"
 
 namespace cdl::train {
@@ -23,10 +24,12 @@ struct SplitData {
 };
 
 /// Builds the datasets of `split` from the options (split tables, labels, mode, cache). Not
-/// collective; deterministic, so every rank builds the same sets. Throws ConfigError/DataError.
+/// collective; deterministic, so every rank builds the same sets. With `host_transforms` false
+/// the samples come out raw (NaN removal and MinMax are left to the device, see ComputeOptions).
+/// Throws ConfigError/DataError.
 SplitData load_split(const config::TrainConfig& config,
                      std::shared_ptr<const data::DataSource> source, int split,
-                     int64_t cache_bytes);
+                     int64_t cache_bytes, bool host_transforms = true);
 
 /// Builds the network of `config` for the sample shape and label code of `data`.
 model::NetworkPtr build_network(const config::TrainConfig& config, const SplitData& data);
@@ -36,7 +39,7 @@ struct TrainerContext {
   const config::TrainConfig* config = nullptr;
   comm::Communicator* control = nullptr;    ///< MPI: gathers, decisions
   comm::Communicator* gradients = nullptr;  ///< MPI or NCCL: gradient averaging
-  torch::Device device = torch::kCPU;
+  ComputeOptions compute;                   ///< device, autocast, memory layout
   MapsLayout layout{""};
 };
 

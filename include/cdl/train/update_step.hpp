@@ -6,6 +6,7 @@
 
 #include <torch/optim/optimizer.h>
 
+#include "cdl/train/grad_scaler.hpp"
 #include "cdl/train/gradient_sync.hpp"
 
 namespace cdl::train {
@@ -15,8 +16,9 @@ class UpdateStep {
  public:
   /// `samples_per_epoch`: samples this rank sees per epoch (identical on all ranks);
   /// micro-batches hold `batch_size` samples except possibly the last one of the epoch.
+  /// `scaler` (optional, float16 autocast) scales the loss and may skip an overflowing step.
   UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, int64_t batch_size,
-             int64_t accumulation_steps, int64_t samples_per_epoch);
+             int64_t accumulation_steps, int64_t samples_per_epoch, GradScaler* scaler = nullptr);
 
   /// Micro-batches per epoch.
   int64_t batches_per_epoch() const { return batches_; }
@@ -25,7 +27,8 @@ class UpdateStep {
   /// (0-based within the epoch) weighted by its share of its virtual batch; when `index` closes
   /// a virtual batch (every accumulation_steps micro-batches, and the last micro-batch of the
   /// epoch), averages gradients over the ranks, steps the optimizer and zeroes the gradients.
-  /// Returns true when the weights were updated.
+  /// With an enabled scaler, a virtual batch whose averaged gradients are not finite is skipped
+  /// (on every rank alike) and the scale backs off. Returns true at update boundaries.
   bool accumulate(const torch::Tensor& mean_loss, int64_t index);
 
   /// Weight updates performed so far.
@@ -39,6 +42,7 @@ class UpdateStep {
 
   torch::optim::Optimizer& optimizer_;
   GradientSync& sync_;
+  GradScaler* scaler_;
   int64_t batch_size_;
   int64_t accumulation_;
   int64_t samples_;

@@ -2,6 +2,7 @@
 #include "cdl/model/architectures/autoencoders.hpp"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 
@@ -26,7 +27,12 @@ struct InverseLayer {
 template <typename ConvImpl, size_t D>
 InverseLayer invert_conv(const ConvImpl& c, int dimension) {
   const auto& o = c.options;
+  // LibTorch 1.13 has its own variant (c10::get); 2.x uses std::variant (std::get).
+#if TORCH_VERSION_MAJOR >= 2
+  const auto padding = std::get<torch::ExpandingArray<D>>(o.padding());
+#else
   const auto padding = c10::get<torch::ExpandingArray<D>>(o.padding());
+#endif
   return {InverseLayer::Kind::kConvTranspose,
           conv_transpose(dimension, o.out_channels(), o.in_channels(), (*o.kernel_size())[0],
                          (*o.stride())[0], (*padding)[0]),

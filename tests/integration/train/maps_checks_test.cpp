@@ -101,6 +101,20 @@ TEST(ClassificationMaps, ValidationBalancedAccuracyIsWellAboveChance) {
   EXPECT_GT(ba, 0.75);
 }
 
+TEST(AmpCpuMaps, Bf16AutocastLearnsAndSavesFloat32Weights) {
+  const auto log = read("maps_amp/split-0/training_logs/training.tsv");
+  ASSERT_EQ(log.num_rows(), 8);
+  EXPECT_LT(std::stod(log.at(7, "loss_train")), 0.8 * std::stod(log.at(0, "loss_train")));
+  EXPECT_GT(metric("maps_amp/split-0/best-loss/validation/validation_image_level_metrics.tsv", "BA"),
+            0.7);
+  const auto json = nlohmann::json::parse(std::ifstream(tiny("maps_amp/maps.json")));
+  EXPECT_EQ(json.at("amp"), true);
+  const auto checkpoint = train::load_model_checkpoint(tiny("maps_amp/split-0/best-loss/model.pth.tar"));
+  for (const auto& entry : checkpoint.model) {
+    if (entry.value().is_floating_point()) EXPECT_EQ(entry.value().scalar_type(), torch::kFloat) << entry.key();
+  }
+}
+
 TEST(ClassificationMaps, CheckpointLoadsBackAndPredictsIdentically) {
   config::TrainConfig config;
   config.network_task = "classification";
