@@ -1,5 +1,6 @@
 // Subject-level stratified split / k-fold. Rows keep every column of the label table, sorted by
 // (participant_id, session_id) and de-duplicated; "baseline" = smallest session_id.
+#include "cdl/core/file_tree.hpp"
 #include "caps2h5/splitter.hpp"
 
 #include <algorithm>
@@ -150,13 +151,13 @@ nlohmann::ordered_json common_json(const SplitOptions& o) {
 template <typename Body>
 std::string write_atomically(const fs::path& dir, Body body) {
   const fs::path tmp = dir.string() + ".tmp";
-  fs::remove_all(tmp);
+  cdl::remove_tree(tmp);
   try {
     body(tmp);
     fs::rename(tmp, dir);
   } catch (...) {
     std::error_code ec;
-    fs::remove_all(tmp, ec);
+    cdl::remove_tree(tmp, ec);
     throw;
   }
   return dir.string();

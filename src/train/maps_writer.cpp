@@ -1,4 +1,5 @@
 // Implementation of MAPS folder creation.
+#include "cdl/core/file_tree.hpp"
 #include "cdl/train/maps_writer.hpp"
 
 #include <torch/torch.h>
@@ -143,7 +144,7 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& 
 
 void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json, bool overwrite,
                  model::Network& network, const InputSize& input_size) {
-  if (overwrite && fs::exists(layout.root())) fs::remove_all(layout.root());
+  if (overwrite && fs::exists(layout.root())) cdl::remove_tree(layout.root());
   ensure_directory(layout.root());
   write_text_atomically(layout.maps_json(), json.dump(4) + "\n");
   write_text_atomically(layout.root() + "/environment.txt",

@@ -1,5 +1,6 @@
 // Implementation of the split trainer: the epoch loop reads like ClinicaDL's (reference 4.2) with
 // the deliberate differences of design section 6.
+#include "cdl/core/file_tree.hpp"
 #include "cdl/train/trainer.hpp"
 
 #include <torch/torch.h>
@@ -329,7 +330,7 @@ SplitSummary SplitTrainer::Impl::run() {
   }
   summary_.epochs_run = epoch;
   final_evaluations();
-  if (ctx_.control->is_main()) std::filesystem::remove_all(ctx_.layout.tmp_dir(split_));
+  if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_));
   summary_.images_per_second =
       train_seconds_ > 0 ? samples_trained_ * ctx_.control->size() / train_seconds_ : 0.0;
   summary_.data_wait_fraction = train_seconds_ > 0 ? wait_seconds_ / train_seconds_ : 0.0;

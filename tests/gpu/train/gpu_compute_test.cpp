@@ -21,6 +21,7 @@ const torch::Device kGpu(torch::kCUDA, 0);
 /// An input size each architecture accepts, small enough for a quick test.
 std::string input_size_for(const std::string& name) {
   if (name == "resnet18") return "3@64x64";
+  if (name == "ResNet3D" || name == "SqueezeExcitationCNN") return "1@64x64x64";  // 5 pools of 3
   return "1@32x40x32";
 }
 

@@ -25,7 +25,9 @@ check() {  # NAME: the run learned
 }
 "$trainer" train classification "$work/data.h5" "$work/split" "$work/fp32" --comm_backend "$backend" "${common[@]}"
 check fp32
-mpirun -np 2 "$trainer" train classification "$work/data.h5" "$work/split" "$work/mpi2" --comm_backend mpi "${common[@]}"
+# Same global batch as the 1-rank run (2 ranks x 2 samples).
+mpirun -np 2 "$trainer" train classification "$work/data.h5" "$work/split" "$work/mpi2" --comm_backend mpi \
+  "${common[@]}" --batch_size 2
 check mpi2
 "$trainer" train classification "$work/data.h5" "$work/split" "$work/amp" --comm_backend "$backend" --amp "${common[@]}"
 check amp

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "cdl/core/file_tree.hpp"
 #include "caps2h5/converter.hpp"
 #include "caps2h5/h5_image_reader.hpp"
 #include "caps2h5/synthetic.hpp"
@@ -26,7 +27,7 @@ class SharedDir {
     MPI_Bcast(&pid, 1, MPI_LONG, 0, MPI_COMM_WORLD);
     path_ = fs::temp_directory_path() / ("caps2h5_mpi_" + std::to_string(pid));
     if (cdl::testing::world_rank() == 0) {
-      fs::remove_all(path_);
+      cdl::remove_tree(path_);
       fs::create_directories(path_);
     }
     MPI_Barrier(MPI_COMM_WORLD);
@@ -34,7 +35,7 @@ class SharedDir {
   ~SharedDir() {
     MPI_Barrier(MPI_COMM_WORLD);
     std::error_code ec;
-    if (cdl::testing::world_rank() == 0) fs::remove_all(path_, ec);
+    if (cdl::testing::world_rank() == 0) cdl::remove_tree(path_, ec);
   }
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }
 

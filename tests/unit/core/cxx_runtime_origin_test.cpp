@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <unistd.h>
+
+#include "cdl/core/file_tree.hpp"
 
 namespace {
 
@@ -46,12 +49,22 @@ TEST(CxxRuntimeOrigin, SharedSymbolsResolveToTheSystemRuntime) {
   EXPECT_THAT(defining_library(kSharedSymbols[0]), testing::HasSubstr("libstdc++"));
 }
 
-TEST(CxxRuntimeOrigin, RemoveAllWorksWithLibTorchLoaded) {
-  const auto root = std::filesystem::temp_directory_path() / ("cdl_remove_all_" + std::to_string(getpid()));
+TEST(RemoveTree, RemovesNestedFoldersFilesAndLinksButNeverFollowsLinks) {
+  const auto root = std::filesystem::temp_directory_path() / ("cdl_remove_tree_" + std::to_string(getpid()));
+  const auto keep = root.string() + "_kept";
   std::filesystem::create_directories(root / "a" / "b");
+  std::filesystem::create_directories(keep);
   std::ofstream(root / "a" / "b" / "file.txt") << "x";
-  EXPECT_EQ(std::filesystem::remove_all(root), 4u);
+  std::ofstream(keep + "/precious.txt") << "y";
+  std::filesystem::create_directory_symlink(keep, root / "link");
+  EXPECT_EQ(cdl::remove_tree(root), 5u);  // root, a, b, file.txt, link
   EXPECT_FALSE(std::filesystem::exists(root));
+  EXPECT_TRUE(std::filesystem::exists(keep + "/precious.txt"));  // the link's target survives
+  EXPECT_EQ(cdl::remove_tree(root), 0u);                          // absent: nothing to do
+  std::error_code error;
+  EXPECT_EQ(cdl::remove_tree(keep, error), 2u);
+  EXPECT_FALSE(error);
 }
+
 
 }  // namespace

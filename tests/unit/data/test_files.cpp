@@ -1,4 +1,5 @@
 // Implementation of the data-suite test helpers (temp folders, tiny HDF5 stores).
+#include "cdl/core/file_tree.hpp"
 #include "test_files.hpp"
 
 #include <hdf5.h>
@@ -101,13 +102,13 @@ TempDir::TempDir() {
   path_ = (fs::temp_directory_path() /
            ("cdl_data_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++)))
               .string();
-  fs::remove_all(path_);
+  cdl::remove_tree(path_);
   fs::create_directories(path_);
 }
 
 TempDir::~TempDir() {
   std::error_code ignored;
-  fs::remove_all(path_, ignored);
+  cdl::remove_tree(path_, ignored);
 }
 
 std::string TempDir::file(const std::string& relative) const {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cdl/core/file_tree.hpp"
 #include "caps2h5/converter.hpp"
 #include "caps2h5/nifti_io.hpp"
 
@@ -19,12 +20,12 @@ class TempDir {
     static int counter = 0;
     path_ = std::filesystem::temp_directory_path() /
             ("caps2h5_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
+    cdl::remove_tree(path_);
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    cdl::remove_tree(path_, ec);
   }
   /// `name` inside the folder.
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }

@@ -1,4 +1,5 @@
 // Atomic file writing: the real name only ever holds a complete file, and no temporary remains.
+#include "cdl/core/file_tree.hpp"
 #include "cdl/core/atomic_file.hpp"
 
 #include <gtest/gtest.h>
@@ -21,10 +22,10 @@ class AtomicFileTest : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() /
            ("cdl_atomic_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
+    cdl::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { cdl::remove_tree(dir_); }
 
   // Names of every entry below dir_ containing ".tmp.".
   std::vector<std::string> temporaries() const {

@@ -1,4 +1,5 @@
 // TSV formatting as pandas writes ClinicaDL's MAPS files (Python float repr), and atomic appends.
+#include "cdl/core/file_tree.hpp"
 #include "cdl/train/tsv_writer.hpp"
 
 #include <gtest/gtest.h>
@@ -77,9 +78,9 @@ class TsvFileTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() /
            ("cdl_tsv_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    cdl::remove_tree(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { cdl::remove_tree(dir_); }
   fs::path dir_;
 };
 
