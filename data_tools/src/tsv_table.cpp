@@ -30,6 +30,7 @@ TsvTable TsvTable::read(const std::string& path) {
   table.path_ = path;
   std::string line;
   if (!std::getline(in, line)) CDL_THROW(ConfigError, "TSV file '", path, "' is empty");
+  if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 BOM (Excel), as pandas
   table.columns_ = split_tabs(line);
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty() || line == "\r") continue;

@@ -86,7 +86,7 @@ int run_list_models(const std::vector<std::string>& args) {
       "print the layers (always done with --architecture; kept for ClinicaDL compatibility)");
   po::variables_map values;
   try {
-    po::store(po::command_line_parser(args).options(description).run(), values);
+    po::store(po::command_line_parser(args).options(description).style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing).run(), values);
     po::notify(values);
   } catch (const po::error& error) {
     CDL_THROW(ConfigError, "list_models: ", error.what(), "\n", description);

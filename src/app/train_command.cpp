@@ -11,6 +11,7 @@
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/train/maps_claim.hpp"
 #include "cdl/train/maps_writer.hpp"
 #include "cdl/train/trainer.hpp"
 
@@ -52,9 +53,12 @@ void print_summary(int split, const train::SplitSummary& summary, const std::str
   for (const auto& [name, value] : summary.final_validation) metrics << " " << name << "=" << value;
   log::info("split ", split, " finished after ", summary.epochs_run, " epoch(s)",
             summary.stopped_early ? " (early stopping)" : "", "; final validation:", metrics.str());
-  log::info("split ", split, " throughput ", summary.images_per_second,
-            " samples/s, data wait ", 100.0 * summary.data_wait_fraction, "% of training time, ",
-            "gradient all-reduce ", summary.allreduce_seconds, " s; MAPS: ", maps_dir);
+  log::info("split ", split, " throughput ", summary.steady_images_per_second, " samples/s",
+            summary.epochs_run > 1 ? " after the first epoch (" : " (", summary.images_per_second,
+            " over all epochs; ", summary.samples_are_parts ? "samples are parts: patches, ROIs or "
+            "slices" : "samples are images", "), data wait ", 100.0 * summary.data_wait_fraction,
+            "% of training time, gradient all-reduce ", summary.allreduce_seconds, " s; MAPS: ",
+            maps_dir);
 }
 
 /// Collective: the whole training once MPI runs.
@@ -75,6 +79,7 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
   const auto splits = splits_to_train(c);
   const train::MapsLayout layout(c.maps_dir);
+  std::unique_ptr<train::MapsClaim> claim;  // main rank: this job alone writes the MAPS
   for (size_t i = 0; i < splits.size(); ++i) {
     const int split = static_cast<int>(splits[i]);
     auto data = train::load_split(c, source, split, cache_budget(c, topology),
@@ -82,7 +87,8 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
     if (i == 0 && runtime.control().is_main()) {
       auto json = train::maps_json(c, data, splits, topology.world_size, comm::backend_name(gradients->backend()));
       auto network = train::build_network(c, data);
-      train::create_maps(layout, json, c.overwrite, *network,
+      claim = std::make_unique<train::MapsClaim>(c.maps_dir, c.overwrite);
+      train::create_maps(layout, json, *network,
                          InputSize::from_sample_shape(data.train->input_shape()));
     }
     if (runtime.control().is_main()) train::write_split_groups(layout, split, data, c);
@@ -107,7 +113,8 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
   try {
     config = config::parse_train_arguments(args);
     config::resolve_and_validate(config);
-    train::check_maps_destination(config.maps_dir, config.overwrite);
+    train::check_maps_destination(config.maps_dir, config.overwrite,
+                                  {config.data_path, config.tsv_path, config.config_file});
   } catch (const config::HelpRequested& help) {
     if (launcher_rank() == 0) std::cout << help.what();
     return 0;

@@ -222,8 +222,11 @@ po::variables_map parse_command_line(const std::vector<std::string>& args,
   po::positional_options_description positional;
   positional.add("positional", -1);
   po::variables_map values;
+  // No prefix guessing (--epoch for --epochs): ClinicaDL does not guess, and a guess hides typos.
+  const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
   try {
-    po::store(po::command_line_parser(args).options(description).positional(positional).run(), values);
+    po::store(po::command_line_parser(args).options(description).positional(positional).style(style).run(),
+              values);
   } catch (const po::error& error) {
     CDL_THROW(ConfigError, "train: ", error.what(), "\n  hint: clinicadl-hpc train --help lists every option");
   }

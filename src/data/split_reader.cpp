@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "cdl/core/error.hpp"
 #include "cdl/data/data_source.hpp"
@@ -150,18 +151,63 @@ TsvTable read_split_table(const std::string& file, const std::vector<std::string
   return kept;
 }
 
+namespace {
+
+/// Throws when a (cohort, participant, session) appears twice in `table`: it would be trained on
+/// and evaluated twice.
+void check_no_duplicate_sessions(const TsvTable& table) {
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t> first_row;
+  for (int64_t r = 0; r < table.num_rows(); ++r) {
+    const auto key = std::make_tuple(table.at(r, "cohort"), table.at(r, "participant_id"),
+                                     table.at(r, "session_id"));
+    const auto [it, inserted] = first_row.emplace(key, r);
+    if (!inserted) {
+      CDL_THROW(ConfigError, "session ", std::get<1>(key), " ", std::get<2>(key), " appears twice: ",
+                table.location(it->second), " and ", table.location(r),
+                "; each session may appear once per set\n  hint: remove the duplicate row");
+    }
+  }
+}
+
+/// Throws when a participant is in both sets: the validation metrics would be optimistic (leak).
+void check_no_participant_in_both(const SplitTables& tables) {
+  std::map<std::pair<std::string, std::string>, int64_t> train_row;
+  for (int64_t r = 0; r < tables.train.num_rows(); ++r) {
+    train_row.emplace(std::make_pair(tables.train.at(r, "cohort"), tables.train.at(r, "participant_id")), r);
+  }
+  for (int64_t r = 0; r < tables.validation.num_rows(); ++r) {
+    const auto key = std::make_pair(tables.validation.at(r, "cohort"), tables.validation.at(r, "participant_id"));
+    const auto it = train_row.find(key);
+    if (it == train_row.end()) continue;
+    CDL_THROW(ConfigError, "participant ", key.second, " is in the training set (",
+              tables.train.location(it->second), ") and in the validation set (",
+              tables.validation.location(r), "): data leak; expected disjoint participants\n  "
+              "hint: make the split with `caps2h5 split`/`kfold` or ClinicaDL's tsvtools, which "
+              "split by participant");
+  }
+}
+
+SplitTables checked(SplitTables tables) {
+  check_no_duplicate_sessions(tables.train);
+  check_no_duplicate_sessions(tables.validation);
+  check_no_participant_in_both(tables);
+  return tables;
+}
+
+}  // namespace
+
 SplitTables read_split(const std::string& tsv_dir, int split, const SplitOptions& options) {
   check_multi_cohort_kind(tsv_dir, options.multi_cohort);
   if (options.n_splits > 1 && (split < 0 || split >= options.n_splits)) {
     CDL_THROW(ConfigError, "split ", split, " requested but n_splits is ", options.n_splits,
               "; expected 0 <= split < n_splits");
   }
-  if (options.multi_cohort) return read_multi_cohort(tsv_dir, split, options);
+  if (options.multi_cohort) return checked(read_multi_cohort(tsv_dir, split, options));
   if (!fs::is_directory(tsv_dir)) {
     CDL_THROW(ConfigError, "TSV_DIR '", tsv_dir, "' is not a folder",
               "\nhint: give the output folder of `clinicadl tsvtools split` or `kfold`");
   }
-  return read_cohort_split(tsv_dir, split, options, options.diagnoses, kSingleCohort);
+  return checked(read_cohort_split(tsv_dir, split, options, options.diagnoses, kSingleCohort));
 }
 
 std::vector<std::string> parse_diagnoses(const std::string& cell) {

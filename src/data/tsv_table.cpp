@@ -64,6 +64,7 @@ TsvTable TsvTable::read(const std::string& path) {
               "'participant_id<TAB>session_id<TAB>diagnosis'");
   }
   strip_cr(line);
+  if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 BOM (Excel), as pandas
   TsvTable table(split_tabs(line), path);
   int64_t line_number = 1;
   while (std::getline(in, line)) {

@@ -103,15 +103,47 @@ void append_sessions(const std::string& path, const data::TsvTable& table) {
 
 }  // namespace
 
-void check_maps_destination(const std::string& maps_dir, bool overwrite) {
+namespace {
+
+/// True when `inner` is `outer` or lies below it (both made absolute and normalised).
+bool lies_within(const fs::path& inner, const fs::path& outer) {
+  std::error_code error;
+  const auto a = fs::weakly_canonical(fs::absolute(inner), error);
+  const auto b = fs::weakly_canonical(fs::absolute(outer), error);
+  auto it = a.begin();
+  for (const auto& part : b) {
+    if (part.empty()) continue;  // trailing separator
+    if (it == a.end() || *it != part) return false;
+    ++it;
+  }
+  return true;
+}
+
+}  // namespace
+
+void check_maps_destination(const std::string& maps_dir, bool overwrite,
+                            const std::vector<std::string>& inputs) {
   if (!fs::exists(maps_dir)) return;
   if (!fs::is_directory(maps_dir)) {
     CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir, "' exists and is a file; expected a new or empty folder");
   }
-  if (!fs::is_empty(maps_dir) && !overwrite) {
+  if (fs::is_empty(maps_dir)) return;
+  if (!overwrite) {
     CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir, "' already exists and is not empty; existing "
               "results are never replaced silently.\n  hint: choose another folder, or add "
               "--overwrite to delete it first");
+  }
+  if (!fs::exists(fs::path(maps_dir) / "maps.json")) {
+    CDL_THROW(ConfigError, "--overwrite replaces only a MAPS folder, and MAPS_DIR '", maps_dir,
+              "' is not one (it has no maps.json); nothing was deleted.\n  hint: choose a new "
+              "folder for MAPS_DIR");
+  }
+  for (const auto& input : inputs) {
+    if (!input.empty() && fs::exists(input) && lies_within(input, maps_dir)) {
+      CDL_THROW(ConfigError, "--overwrite would delete the input '", input, "', which lies in "
+                "MAPS_DIR '", maps_dir, "'; nothing was deleted.\n  hint: keep data, split "
+                "tables and config files outside the MAPS folder, or choose another MAPS_DIR");
+    }
   }
 }
 
@@ -142,9 +174,8 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& 
   return json;
 }
 
-void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json, bool overwrite,
+void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json,
                  model::Network& network, const InputSize& input_size) {
-  if (overwrite && fs::exists(layout.root())) cdl::remove_tree(layout.root());
   ensure_directory(layout.root());
   write_text_atomically(layout.maps_json(), json.dump(4) + "\n");
   write_text_atomically(layout.root() + "/environment.txt",

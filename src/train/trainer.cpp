@@ -20,6 +20,7 @@
 #include "cdl/model/model_registry.hpp"
 #include "cdl/train/adaptive_lr.hpp"
 #include "cdl/train/checkpoint.hpp"
+#include "cdl/train/divergence_guard.hpp"
 #include "cdl/train/early_stopping.hpp"
 #include "cdl/train/evaluator.hpp"
 #include "cdl/train/grad_scaler.hpp"
@@ -98,6 +99,24 @@ std::vector<int64_t> train_evaluation_indices(const data::ShardPlan& plan, bool 
   return indices;
 }
 
+/// Throws ConfigError when a classifier would see a single class in training (it would learn to
+/// answer that class, with loss 0 and accuracy 1, and look perfect).
+void check_trainable(const data::CapsDataset& train, int split, const std::string& label) {
+  if (train.task() != data::Task::kClassification || train.num_images() == 0) return;
+  const auto& codes = train.class_codes();
+  if (std::find_if(codes.begin(), codes.end(), [&](int64_t c) { return c != codes.front(); }) !=
+      codes.end()) {
+    return;
+  }
+  std::string name = std::to_string(codes.front());
+  for (const auto& [class_name, code] : train.label_code().entries()) {
+    if (code == codes.front()) name = class_name;
+  }
+  CDL_THROW(ConfigError, "the training set of split ", split, " (", train.table().source(),
+            ") holds one class only ('", name, "' in column ", label, "); a classifier needs at least "
+            "two\n  hint: check --diagnoses and the split tables");
+}
+
 }  // namespace
 
 SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::DataSource> source,
@@ -119,6 +138,7 @@ SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::D
   if (!c.label_code.empty()) options.label_code = data::LabelCode(c.label_code);
   SplitData data;
   auto train = std::make_shared<data::CapsDataset>(source, tables.train, options);
+  check_trainable(*train, split, c.label);
   options.label_code = train->label_code();  // validation uses the training code
   data.validation = std::make_shared<data::CapsDataset>(source, tables.validation, options);
   data.train = train;
@@ -165,6 +185,7 @@ class SplitTrainer::Impl {
   std::unique_ptr<data::ShardPlan> train_plan_, valid_eval_plan_;
   std::vector<int64_t> train_eval_indices_;
   std::unique_ptr<GradScaler> scaler_;
+  std::unique_ptr<DivergenceGuard> divergence_;
   std::unique_ptr<UpdateStep> step_;
   std::unique_ptr<RetainBest> retain_best_;
   std::unique_ptr<EarlyStopping> early_stopping_;
@@ -174,6 +195,8 @@ class SplitTrainer::Impl {
   SplitSummary summary_;
   double train_seconds_ = 0.0, wait_seconds_ = 0.0;
   int64_t samples_trained_ = 0;
+  double first_epoch_seconds_ = 0.0;  // warm-up (cuDNN autotuning, cache filling), reported apart
+  int64_t first_epoch_samples_ = 0;
 };
 
 void SplitTrainer::Impl::setup() {
@@ -204,6 +227,7 @@ void SplitTrainer::Impl::setup() {
   valid_eval_plan_ = std::make_unique<data::ShardPlan>(
       data_.validation->num_images(), data_.validation->parts_per_image(), plan);
   scaler_ = std::make_unique<GradScaler>(needs_loss_scaling(ctx_.compute));
+  divergence_ = std::make_unique<DivergenceGuard>(ctx_.control->rank());
   step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, c_.batch_size, c_.accumulation_steps,
                                        train_plan_->train_samples_per_rank(), scaler_.get());
   retain_best_ = std::make_unique<RetainBest>(c_.selection_metrics);
@@ -243,7 +267,9 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch) {
     auto inputs = prepare_inputs(batch.inputs, ctx_.compute);
     auto outputs = forward_in_float(*network_, inputs, ctx_.compute);
     auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
-    const bool updated = step_->accumulate(per_sample_loss(c_.loss, outputs, targets).mean(), index);
+    const auto loss = per_sample_loss(c_.loss, outputs, targets).mean();
+    const bool updated = step_->accumulate(loss, index);
+    divergence_->watch(loss, epoch, index);
     samples_trained_ += batch.size();
     const int64_t updates_in_epoch = (index + 1 + c_.accumulation_steps - 1) / c_.accumulation_steps;
     if (updated && c_.evaluation_steps > 0 && updates_in_epoch % c_.evaluation_steps == 0 &&
@@ -253,10 +279,16 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch) {
     }
     ++index;
   }
+  divergence_->flush();
   CDL_CHECK(index == step_->batches_per_epoch(), "epoch ran ", index, " micro-batches, expected ",
             step_->batches_per_epoch());
   wait_seconds_ += loader.wait_seconds();
+  if (ctx_.compute.device.is_cuda()) torch::cuda::synchronize(ctx_.compute.device.index());
   train_seconds_ += seconds_since(epoch_start);
+  if (epoch == 0) {
+    first_epoch_seconds_ = train_seconds_;
+    first_epoch_samples_ = samples_trained_;
+  }
   end_epoch(epoch, index - 1);
 }
 
@@ -331,8 +363,14 @@ SplitSummary SplitTrainer::Impl::run() {
   summary_.epochs_run = epoch;
   final_evaluations();
   if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_));
-  summary_.images_per_second =
-      train_seconds_ > 0 ? samples_trained_ * ctx_.control->size() / train_seconds_ : 0.0;
+  const auto rate = [&](int64_t samples, double seconds) {
+    return seconds > 0 ? static_cast<double>(samples) * ctx_.control->size() / seconds : 0.0;
+  };
+  summary_.images_per_second = rate(samples_trained_, train_seconds_);
+  summary_.samples_are_parts = c_.mode != "image";
+  summary_.steady_images_per_second =
+      epoch > 1 ? rate(samples_trained_ - first_epoch_samples_, train_seconds_ - first_epoch_seconds_)
+                : summary_.images_per_second;
   summary_.data_wait_fraction = train_seconds_ > 0 ? wait_seconds_ / train_seconds_ : 0.0;
   summary_.allreduce_seconds = sync_->seconds();
   ctx_.control->barrier();

@@ -35,6 +35,13 @@ class CommError : public Error {
   using Error::Error;
 };
 
+/// The training itself failed (e.g. it diverged: the loss became NaN or infinite). Exit status 3.
+class TrainingError : public Error {
+ public:
+  using Error::Error;
+  int exit_code() const override { return 3; }
+};
+
 /// A broken internal invariant: a bug in clinicadl-hpc, never the user's fault.
 class InternalError : public Error {
  public:

@@ -14,8 +14,11 @@
 namespace cdl::train {
 
 /// Not collective, deterministic: throws ConfigError when `maps_dir` is a file, or an existing
-/// non-empty folder and `overwrite` is false (existing output is never silently replaced).
-void check_maps_destination(const std::string& maps_dir, bool overwrite);
+/// non-empty folder and `overwrite` is false (existing output is never silently replaced). With
+/// `overwrite`, a non-empty folder must be a MAPS (hold maps.json) and hold none of `inputs`
+/// (DATA, TSV_DIR, the config file): --overwrite never deletes what this program did not write.
+void check_maps_destination(const std::string& maps_dir, bool overwrite,
+                            const std::vector<std::string>& inputs = {});
 
 /// maps.json content: the options in ClinicaDL's key order, completed with what the data and
 /// the network resolved (label_code, preprocessing_dict, mode, num_networks, input/output size).
@@ -23,8 +26,9 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& config, const SplitD
                                  const std::vector<int64_t>& splits, int world_size,
                                  const std::string& comm_backend);
 
-/// Main rank: (re)creates the MAPS root and writes maps.json, environment.txt, information.log.
-void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json, bool overwrite,
+/// Main rank, with the MAPS claimed (MapsClaim): writes maps.json, environment.txt and
+/// information.log into the MAPS root.
+void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json,
                  model::Network& network, const InputSize& input_size);
 
 /// Main rank: groups/train+validation.tsv (accumulated over splits) and

@@ -48,7 +48,9 @@ struct SplitSummary {
   int64_t epochs_run = 0;
   bool stopped_early = false;
   std::vector<std::pair<std::string, double>> final_validation;  ///< last epoch's metrics
-  double images_per_second = 0.0;   ///< training throughput over all ranks
+  double images_per_second = 0.0;   ///< training throughput over all ranks, every epoch
+  double steady_images_per_second = 0.0;  ///< the same without epoch 0 (warm-up), if more ran
+  bool samples_are_parts = false;   ///< samples are patches, ROIs or slices (not whole images)
   double data_wait_fraction = 0.0;  ///< share of training time spent waiting for data (rank 0)
   double allreduce_seconds = 0.0;   ///< time in gradient averaging (rank 0)
 };

@@ -122,6 +122,10 @@ TEST(TrainConfigTest, InvalidCombinationsAreRefusedTogether) {
 TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   EXPECT_NE(error_of(args({"--normalize", "--unnormalize"})).find("contradict"), std::string::npos);
   EXPECT_NE(error_of(args({"--multi_network"})).find("not supported yet"), std::string::npos);
+  // Prefixes are not guessed (ClinicaDL does not guess): --epoch is not --epochs.
+  EXPECT_NE(error_of(args({"--epoch", "3"})).find("epoch"), std::string::npos);
+  EXPECT_NE(error_of(args({"--batch", "3"})), "");
+  EXPECT_EQ(error_of(args({"--epochs", "3", "--batch_size", "3"})), "");
   EXPECT_NE(error_of({"classification", "d.h5", "s"}).find("expects 4 arguments"), std::string::npos);
   EXPECT_NE(error_of({"segmentation", "d.h5", "s", "m"}).find("--task 'segmentation'"), std::string::npos);
   EXPECT_EQ(error_of(args({"--sampler", "weighted"})), "");

@@ -47,6 +47,37 @@ TEST(SplitReaderTest, DefaultIsLongitudinalTrainAndBaselineValidation) {
   EXPECT_EQ(t.train.at(1, "age"), "70.5");  // all columns kept
 }
 
+std::string error_of(const std::string& dir) {
+  try {
+    read_split(dir, 0, SplitOptions{});
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(SplitReaderTest, DuplicateSessionsAreRefusedNamingBothLines) {
+  TempDir dir;
+  write_split_folder(dir.path());
+  write_text(dir.path() + "/train.tsv", std::string(kHeader) +
+                                            "sub-t1\tses-M000\tAD\t70\nsub-t3\tses-M000\tCN\t72\n"
+                                            "sub-t1\tses-M000\tAD\t70\n");
+  const auto message = error_of(dir.path());
+  EXPECT_NE(message.find("session sub-t1 ses-M000 appears twice"), std::string::npos) << message;
+  EXPECT_NE(message.find("line 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("line 4"), std::string::npos) << message;
+}
+
+TEST(SplitReaderTest, AParticipantInBothSetsIsADataLeak) {
+  TempDir dir;
+  write_split_folder(dir.path());
+  write_text(dir.path() + "/validation_baseline.tsv",
+             std::string(kHeader) + "sub-v1\tses-M000\tCN\t60\nsub-t3\tses-M012\tCN\t73\n");
+  const auto message = error_of(dir.path());
+  EXPECT_NE(message.find("participant sub-t3 is in the training set"), std::string::npos) << message;
+  EXPECT_NE(message.find("data leak"), std::string::npos) << message;
+}
+
 TEST(SplitReaderTest, BaselineAndValidLongitudinalChooseTheOtherFiles) {
   TempDir dir;
   write_split_folder(dir.path());

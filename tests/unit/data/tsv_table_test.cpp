@@ -28,6 +28,15 @@ TEST(TsvTableTest, ReadsHeaderRowsAndOrigins) {
   EXPECT_NE(t.location(1).find(path), std::string::npos);
 }
 
+TEST(TsvTableTest, AcceptsAUtf8ByteOrderMark) {
+  TempDir dir;
+  const std::string path = dir.file("bom.tsv");
+  write_text(path, "\xEF\xBB\xBFparticipant_id\tsession_id\nsub-1\tses-M000\n");
+  const TsvTable t = TsvTable::read(path);
+  EXPECT_TRUE(t.has_column("participant_id"));
+  EXPECT_EQ(t.at(0, "participant_id"), "sub-1");
+}
+
 TEST(TsvTableTest, WrongFieldCountNamesFileAndLine) {
   TempDir dir;
   const std::string path = dir.file("bad.tsv");
