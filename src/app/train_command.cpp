@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <iostream>
 
 #include "cdl/comm/runtime.hpp"
@@ -78,6 +80,9 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
                                                       placement.cuda_index);
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
   const auto splits = splits_to_train(c);
+  // Every split's tables and sets are checked before anything is written: a k-fold whose last
+  // split is broken fails now, not after the first splits trained.
+  for (const auto split : splits) train::load_split(c, source, static_cast<int>(split), 0);
   const train::MapsLayout layout(c.maps_dir);
   std::unique_ptr<train::MapsClaim> claim;  // main rank: this job alone writes the MAPS
   for (size_t i = 0; i < splits.size(); ++i) {
@@ -100,6 +105,21 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
 }
 
 }  // namespace
+
+/// Reports an error raised after MPI started and ends the job. One process: a plain message and
+/// exit status (no MPI_Abort banner). Several: MPI_Abort, so that no rank waits forever in a
+/// collective; an input error (ConfigError) is found alike by every rank, so the other ranks
+/// give rank 0 a moment to print it once, and print it themselves only if rank 0 did not.
+int end_with_error(comm::Runtime& runtime, const std::string& message, int code, bool same_on_all) {
+  const auto& topology = runtime.topology();
+  if (topology.world_size == 1) {
+    log::error(message);
+    return code;
+  }
+  if (same_on_all && topology.rank != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+  log::error(message, " (on ", topology.host, ")");
+  runtime.abort(code);
+}
 
 int launcher_rank() {
   for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}) {
@@ -127,11 +147,10 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
   try {
     train_all_splits(config, runtime);
   } catch (const Error& error) {
-    log::error(error.what(), " (on ", runtime.topology().host, ")");
-    runtime.abort(error.exit_code());
+    return end_with_error(runtime, error.what(), error.exit_code(),
+                          dynamic_cast<const ConfigError*>(&error) != nullptr);
   } catch (const std::exception& error) {
-    log::error(error.what(), " (on ", runtime.topology().host, ")");
-    runtime.abort(1);
+    return end_with_error(runtime, error.what(), 1, false);
   }
   return 0;
 }

@@ -66,6 +66,15 @@ void validate_task(const TrainConfig& c, Problems& problems) {
   allowed.insert(allowed.begin(), "loss");
   for (const auto& metric : c.selection_metrics) check_choice("selection_metrics", metric, allowed, problems);
   if (c.selection_metrics.empty()) problems.push_back("--selection_metrics needs at least one metric");
+  for (size_t i = 0; i < c.selection_metrics.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (c.selection_metrics[i] == c.selection_metrics[j]) {
+        problems.push_back("--selection_metrics names '" + c.selection_metrics[i] +
+                           "' twice; expected each metric once");
+        break;
+      }
+    }
+  }
   if (c.sampler == "weighted" && c.network_task == "reconstruction") {
     problems.push_back("--sampler weighted needs labels; reconstruction has none (use random)");
   }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <string>
 
 namespace cdl::log {
 namespace {
@@ -61,13 +62,27 @@ void write(Level level, const std::string& message) {
   if (level < s.level) return;
   const bool important = level >= Level::kWarn;
   if (!important && !s.all_ranks && s.rank != 0) return;
+  // One write() per message: lines of ranks sharing a terminal or a log file never interleave
+  // mid-line (pipes keep writes of up to 4 KiB whole).
+  std::string prefix;
+  if (important || s.world_size > 1) {
+    prefix = "[rank " + std::to_string(s.rank) + "/" + std::to_string(s.world_size) + "] ";
+  }
+  std::string text = prefix + (level != Level::kInfo ? std::string(level_name(level)) + ": " : "");
+  for (const char c : message) {
+    text += c;
+    if (c == '\n' && !prefix.empty()) text += prefix;
+  }
+  text += '\n';
   std::lock_guard<std::mutex> lock(s.mutex);
   std::ostream& out = important ? std::cerr : std::cout;
-  if (important || s.world_size > 1) {
-    out << "[rank " << s.rank << "/" << s.world_size << "] ";
+  out.flush();
+  const int fd = important ? STDERR_FILENO : STDOUT_FILENO;
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
   }
-  if (level != Level::kInfo) out << level_name(level) << ": ";
-  out << message << std::endl;
 }
 
 }  // namespace cdl::log

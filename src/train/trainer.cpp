@@ -99,6 +99,14 @@ std::vector<int64_t> train_evaluation_indices(const data::ShardPlan& plan, bool 
   return indices;
 }
 
+/// Throws ConfigError when a set has no sample left (after the diagnosis filter).
+void check_not_empty(const data::CapsDataset& set, const char* name, int split) {
+  if (set.num_images() > 0) return;
+  CDL_THROW(ConfigError, "the ", name, " set of split ", split, " is empty (", set.table().source(),
+            ", after keeping the diagnoses of --diagnoses); expected at least one session\n  hint: "
+            "check --diagnoses against the diagnosis column");
+}
+
 /// Throws ConfigError when a classifier would see a single class in training (it would learn to
 /// answer that class, with loss 0 and accuracy 1, and look perfect).
 void check_trainable(const data::CapsDataset& train, int split, const std::string& label) {
@@ -138,9 +146,11 @@ SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::D
   if (!c.label_code.empty()) options.label_code = data::LabelCode(c.label_code);
   SplitData data;
   auto train = std::make_shared<data::CapsDataset>(source, tables.train, options);
+  check_not_empty(*train, "training", split);
   check_trainable(*train, split, c.label);
   options.label_code = train->label_code();  // validation uses the training code
   data.validation = std::make_shared<data::CapsDataset>(source, tables.validation, options);
+  check_not_empty(*data.validation, "validation", split);
   data.train = train;
   return data;
 }
