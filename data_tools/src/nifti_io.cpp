@@ -45,18 +45,73 @@ NimPtr parse_header(const Bytes& bytes, const std::string& name) {
   return nim;
 }
 
-/// Checks that the image is single-file with a supported datatype and complete data.
-void check_image(const nifti_image& nim, size_t file_size, const std::string& name) {
+/// Largest image accepted: each spatial length, the channel count and the voxel count are
+/// bounded before anything is allocated (a hostile or corrupt header cannot make us allocate or
+/// write out of bounds; products are checked for overflow).
+constexpr int64_t kMaxSpatialLength = 1 << 16;
+constexpr int64_t kMaxChannels = 1 << 12;
+constexpr int64_t kMaxVoxels = int64_t(1) << 32;  // 16 GiB of float32 per image
+
+bool is_supported_datatype(int datatype) {
+  switch (datatype) {
+    case DT_UINT8: case DT_INT8: case DT_INT16: case DT_UINT16: case DT_INT32:
+    case DT_FLOAT32: case DT_UINT32: case DT_INT64: case DT_UINT64: case DT_FLOAT64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// Voxel count of the header's dim[] (dims < 1 count as 1, as nibabel does), bounded; throws
+/// DataError naming the file and the offending dimension.
+int64_t checked_voxel_count(const nifti_image& nim, const std::string& name) {
+  if (nim.ndim < 1 || nim.ndim > 7) {
+    CDL_THROW(DataError, "'", name, "': header dim[0] = ", nim.ndim, "; expected 1 to 7 dimensions");
+  }
+  int64_t voxels = 1, channels = 1;
+  for (int d = 1; d <= nim.ndim; ++d) {
+    const int64_t length = nim.dim[d] > 0 ? int64_t(nim.dim[d]) : 1;
+    const int64_t limit = d <= 3 ? kMaxSpatialLength : kMaxChannels;
+    if (length > limit) {
+      CDL_THROW(DataError, "'", name, "': header dim[", d, "] = ", nim.dim[d], " is out of range; ",
+                "expected at most ", limit, " (corrupt header?)");
+    }
+    if (d >= 4 && __builtin_mul_overflow(channels, length, &channels)) channels = kMaxChannels + 1;
+    if (__builtin_mul_overflow(voxels, length, &voxels)) voxels = kMaxVoxels + 1;
+  }
+  if (channels > kMaxChannels || voxels > kMaxVoxels) {
+    CDL_THROW(DataError, "'", name, "': the header announces ", voxels > kMaxVoxels ? "over " : "",
+              std::min(voxels, kMaxVoxels), " voxels in ", channels, " channel(s); expected at most ",
+              kMaxVoxels, " voxels and ", kMaxChannels, " channels (corrupt header?)");
+  }
+  return voxels;
+}
+
+/// Checks that the image is single-file, of a supported datatype, with sane dimensions and
+/// complete data. Returns the number of voxels.
+int64_t check_image(const nifti_image& nim, size_t file_size, const std::string& name) {
   if (nim.nifti_type != NIFTI_FTYPE_NIFTI1_1 && nim.nifti_type != NIFTI_FTYPE_NIFTI2_1) {
     CDL_THROW(DataError, "'", name, "': only single-file NIfTI (.nii/.nii.gz, magic n+1 or n+2) ",
               "is supported, found nifti_type ", nim.nifti_type, " (ANALYZE or .hdr/.img pair)");
   }
-  const int64_t needed = nim.iname_offset + nim.nvox * int64_t(nim.nbyper);
-  if (nim.iname_offset < 0 || int64_t(file_size) < needed) {
-    CDL_THROW(DataError, "'", name, "' is truncated: its header announces ", nim.nvox,
-              " voxels of ", nifti_datatype_to_string(nim.datatype), " (", needed,
-              " bytes with the header) but only ", file_size, " bytes are there");
+  if (!is_supported_datatype(nim.datatype)) {
+    CDL_THROW(DataError, "'", name, "': NIfTI datatype ", nifti_datatype_to_string(nim.datatype),
+              " (", nim.datatype, ") is not supported; expected an integer or real type");
   }
+  const int64_t voxels = checked_voxel_count(nim, name);
+  if (int64_t(nim.nvox) != voxels) {
+    CDL_THROW(DataError, "'", name, "': inconsistent header (", nim.nvox, " voxels for dims giving ",
+              voxels, "); corrupt header?");
+  }
+  const int64_t data_bytes = voxels * int64_t(nim.nbyper);  // <= 2^32 * 8: no overflow
+  if (nim.iname_offset < 0 || int64_t(nim.iname_offset) > int64_t(file_size) ||
+      int64_t(file_size) - int64_t(nim.iname_offset) < data_bytes) {
+    CDL_THROW(DataError, "'", name, "' is truncated: its header announces ", voxels,
+              " voxels of ", nifti_datatype_to_string(nim.datatype), " (", data_bytes,
+              " bytes after the ", nim.iname_offset, "-byte header) but the file has ", file_size,
+              " bytes");
+  }
+  return voxels;
 }
 
 /// Scaling rule of nibabel's get_fdata(dtype=float32): value * slope + inter when the slope is
@@ -210,17 +265,19 @@ Volume decode_nifti(const Bytes& file_bytes, const std::string& name) {
     bytes = &inflated;
   }
   NimPtr nim = parse_header(*bytes, name);
-  check_image(*nim, bytes->size(), name);
+  const int64_t voxels = check_image(*nim, bytes->size(), name);
   const uint8_t* raw = bytes->data() + nim->iname_offset;
   Bytes swapped;
   if (nim->byteorder != nifti_short_order() && nim->swapsize > 1) {
-    swapped.assign(raw, raw + nim->nvox * nim->nbyper);
-    nifti_swap_Nbytes(nim->nvox, nim->swapsize, swapped.data());
+    swapped.assign(raw, raw + voxels * nim->nbyper);
+    nifti_swap_Nbytes(voxels, nim->swapsize, swapped.data());
     raw = swapped.data();
   }
   Volume volume;
   volume.shape = shape_of(*nim);
-  volume.data.resize(static_cast<size_t>(nim->nvox));
+  CDL_CHECK(volume.shape[0] * volume.shape[1] * volume.shape[2] * volume.shape[3] == voxels,
+            "shape and voxel count disagree for ", name);
+  volume.data.resize(static_cast<size_t>(voxels));
   decode_data(*nim, raw, volume.shape, volume.data.data(), name);
   return volume;
 }

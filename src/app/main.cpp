@@ -1,5 +1,7 @@
 // clinicadl-hpc: entry point. Parses the subcommand and hands over; every error ends with a
 // clear message and a non-zero status (2 for usage/configuration errors).
+#include <hdf5.h>
+
 #include <exception>
 #include <iostream>
 #include <string>
@@ -40,6 +42,7 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  H5dont_atexit();  // as in caps2h5: no HDF5 shutdown hook that could crash after a failed write
   try {
     return dispatch(argc, argv);
   } catch (const cdl::Error& error) {

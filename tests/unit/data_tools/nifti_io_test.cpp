@@ -3,6 +3,9 @@
 #include "caps2h5/nifti_io.hpp"
 
 #include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
 #include <nifti2_io.h>
 
 #include <cmath>
@@ -185,6 +188,64 @@ TEST(NiftiIo, TruncatedUncompressedDataNamesTheFile) {
   }
   write_file_bytes(dir / "tiny.nii", raw.data(), 100);
   EXPECT_THROW(read_nifti(dir / "tiny.nii"), DataError);
+}
+
+/// A small valid NIfTI-2 file whose header is then edited by `edit` (raw bytes).
+std::string edited_nifti2(const TempDir& dir, const std::string& name,
+                          const std::function<void(Bytes&)>& edit) {
+  const auto bytes = raw_image<float>(true);
+  NiftiSpec spec;
+  spec.dims = {kX, kY, kZ, 1};
+  spec.version = 2;
+  write_nifti(dir / "ok.nii", spec, bytes.data());
+  Bytes raw = read_file_bytes(dir / "ok.nii");
+  edit(raw);
+  const std::string path = dir / name;
+  write_file_bytes(path, raw.data(), raw.size());
+  return path;
+}
+
+std::string read_error(const std::string& path) {
+  try {
+    read_nifti(path);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void set_dim(Bytes& raw, int d, int64_t value) {  // NIfTI-2: int64 dim[8] at byte 16
+  std::memcpy(raw.data() + 16 + 8 * d, &value, sizeof value);
+}
+
+TEST(NiftiIo, HugeOrOverflowingDimensionsAreRefusedBeforeAllocating) {
+  TempDir dir("hugedims");
+  // 2^22 per axis: the voxel count (2^66) wraps around 64 bits in nifticlib.
+  const auto wrapped = edited_nifti2(dir, "wrap.nii", [](Bytes& raw) {
+    for (int d = 1; d <= 3; ++d) set_dim(raw, d, int64_t(1) << 22);
+  });
+  EXPECT_NE(read_error(wrapped).find("dim[1] = 4194304 is out of range"), std::string::npos)
+      << read_error(wrapped);
+  // Each axis allowed, the product not: 65536^3 voxels.
+  const auto big = edited_nifti2(dir, "big.nii", [](Bytes& raw) {
+    for (int d = 1; d <= 3; ++d) set_dim(raw, d, 65536);
+  });
+  EXPECT_NE(read_error(big).find("voxels in 1 channel(s); expected at most"), std::string::npos)
+      << read_error(big);
+  const auto negative = edited_nifti2(dir, "ndim.nii", [](Bytes& raw) { set_dim(raw, 0, 9); });
+  EXPECT_NE(read_error(negative), "");
+}
+
+TEST(NiftiIo, UnsupportedDatatypeIsNamedAsSuchNotAsTruncation) {
+  TempDir dir("complex");
+  const auto path = edited_nifti2(dir, "complex.nii", [](Bytes& raw) {
+    const int16_t complex64 = 32, bitpix = 64;  // NIfTI-2: datatype at byte 12, bitpix at 14
+    std::memcpy(raw.data() + 12, &complex64, 2);
+    std::memcpy(raw.data() + 14, &bitpix, 2);
+  });
+  const auto message = read_error(path);
+  EXPECT_NE(message.find("is not supported"), std::string::npos) << message;
+  EXPECT_EQ(message.find("truncated"), std::string::npos) << message;
 }
 
 TEST(Gzip, MultiMemberStreamsAreConcatenated) {
