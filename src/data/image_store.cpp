@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cdl/core/error.hpp"
+#include "cdl/core/image_limits.hpp"
 #include "cdl/data/h5_format.hpp"
 #include "cdl/data/h5_lock.hpp"
 #include "h5_read.hpp"
@@ -42,6 +43,11 @@ hid_t make_half_type() {
 
 ImageStore::ImageStore(const std::string& path) : path_(path) {
   Lock lock;
+  if (std::filesystem::is_directory(path)) {
+    CDL_THROW(DataError, "DATA '", path, "' is a folder, expected an HDF5 file made by caps2h5",
+              "\nhint: if it is a CAPS folder, convert it once with `caps2h5 convert ", path,
+              " data.h5` and give data.h5 as DATA");
+  }
   if (!std::filesystem::is_regular_file(path)) {
     CDL_THROW(DataError, "HDF5 image file '", path, "' does not exist",
               "\nhint: create it with `caps2h5 convert CAPS_DIR ", path, "`");
@@ -105,7 +111,9 @@ void ImageStore::open_images() {
               " dimensions, expected 5 [N, C, D, H, W]", kRegenerateHint);
   }
   sample_shape_.assign(dims.begin() + 1, dims.end());
+  check_image_shape(path_, sample_shape_);
 }
+
 
 void ImageStore::read_ids() {
   participants_ = h5read::string_dataset(file_.get(), h5format::kParticipantId, path_);

@@ -92,6 +92,27 @@ TEST(ImageStoreTest, WrongFormatNameAndMissingFileAreDataErrors) {
   EXPECT_THROW(ImageStore(dir.file("text.h5")), DataError);
 }
 
+TEST(ImageStoreTest, AbsurdDeclaredShapesAreRefusedNamingFileAndShape) {
+  TempDir dir;
+  StoreSpec spec = arange_spec(1, 2, 2, 2);
+  spec.declared_dims = {1, 1, 4000, 4000, 4000};  // 256 GB per image: more than any node here
+  write_store(dir.file("huge.h5"), spec);
+  const std::string huge = error_of([&] { ImageStore store(dir.file("huge.h5")); });
+  EXPECT_NE(huge.find("declares images of shape 1x4000x4000x4000"), std::string::npos) << huge;
+  EXPECT_NE(huge.find("GB each as float32"), std::string::npos) << huge;
+  spec.declared_dims = {1, 1, 70000, 2, 2};  // a side longer than any scanner's
+  write_store(dir.file("long.h5"), spec);
+  const std::string long_side = error_of([&] { ImageStore store(dir.file("long.h5")); });
+  EXPECT_NE(long_side.find("outside the sane range"), std::string::npos) << long_side;
+}
+
+TEST(ImageStoreTest, AFolderAsDataSaysHowToConvertIt) {
+  TempDir dir;
+  const std::string msg = error_of([&] { ImageStore store(dir.path()); });
+  EXPECT_NE(msg.find("is a folder"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("caps2h5 convert"), std::string::npos) << msg;
+}
+
 TEST(ImageStoreTest, ReadsMasksAndListsThemWhenAbsent) {
   TempDir dir;
   const std::string path = dir.file("m.h5");

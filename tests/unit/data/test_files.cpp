@@ -64,7 +64,21 @@ hid_t half_type() {
   return type;
 }
 
+void declare_images(hid_t file, const std::vector<int64_t>& declared) {
+  std::vector<hsize_t> dims(declared.begin(), declared.end());
+  std::vector<hsize_t> chunk(dims.size(), 1);
+  for (size_t d = 2; d < chunk.size(); ++d) chunk[d] = std::min<hsize_t>(dims[d], 64);
+  H5Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  H5PropertyList plist(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_chunk(plist.get(), static_cast<int>(chunk.size()), chunk.data());
+  H5Datatype type(H5Tcopy(H5T_IEEE_F32LE));
+  H5Dataset dset(H5Dcreate2(file, h5format::kImages, type.get(), space.get(), H5P_DEFAULT,
+                            plist.get(), H5P_DEFAULT));
+  if (!dset.valid()) throw std::runtime_error("cannot declare /images");
+}
+
 void write_images(hid_t file, const StoreSpec& spec) {
+  if (!spec.declared_dims.empty()) return declare_images(file, spec.declared_dims);
   const torch::Tensor images =
       spec.images.to(spec.float16 ? torch::kHalf : torch::kFloat).contiguous();
   std::vector<hsize_t> dims(images.sizes().begin(), images.sizes().end());

@@ -43,6 +43,9 @@ struct StoreSpec {
   std::string cohort = "single";
   std::string preprocessing = "{\"preprocessing\": \"t1-linear\", \"mode\": \"image\"}";
   std::map<std::string, torch::Tensor> masks;  ///< uint8 [D, H, W]
+  /// When set: /images is declared with these dims [N, C, D, H, W] and never written (a sparse
+  /// chunked dataset: a corrupt or hostile file that announces absurd shapes).
+  std::vector<int64_t> declared_dims;
 };
 
 /// Writes a clinicadl-hpc container (format attributes, /images chunked one image per chunk,
