@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -91,8 +92,17 @@ EncodedImage decode_one(const ImageEntry& entry, const ImagesLayout& layout) {
   image.shape = volume.shape;
   if (layout.float16 || layout.compression > 0) {
     image.chunk = encode_chunk(volume, layout);
-  } else {
-    image.floats = std::move(volume.data);  // stored as is: no copy
+    return image;
+  }
+  image.floats = std::move(volume.data);  // stored as is: no copy of the voxels
+  if (layout.checksum) {  // the fletcher32 filter's trailing checksum, as one more 4-byte word
+    const uint32_t sum = fletcher32(reinterpret_cast<const uint8_t*>(image.floats.data()),
+                                    image.floats.size() * sizeof(float));
+    const uint8_t little_endian[4] = {uint8_t(sum), uint8_t(sum >> 8), uint8_t(sum >> 16),
+                                      uint8_t(sum >> 24)};
+    float word;
+    std::memcpy(&word, little_endian, 4);
+    image.floats.push_back(word);
   }
   return image;
 }

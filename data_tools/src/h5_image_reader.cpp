@@ -15,8 +15,8 @@ H5ImageReader::H5ImageReader(const std::string& path) : path_(path) {
   silence_hdf5_errors();
   file_ = data::H5File(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file_.valid()) {
-    CDL_THROW(DataError, "cannot open '", path,
-              "' as HDF5; hint: regenerate it with caps2h5 convert");
+    CDL_THROW(DataError, "cannot open '", path, "' as HDF5: ", data::hdf5_error_text(),
+              "; hint: regenerate it with caps2h5 convert");
   }
 }
 
@@ -137,7 +137,10 @@ std::vector<float> H5ImageReader::read_image(int64_t index) const {
   std::vector<float> values(dims[1] * dims[2] * dims[3] * dims[4]);
   if (H5Dread(set.get(), H5T_NATIVE_FLOAT, memory.get(), space.get(), H5P_DEFAULT, values.data()) <
       0) {
-    CDL_THROW(DataError, "'", path_, "': cannot read image ", index, " of ", fmt::kImages);
+    const std::string cause = data::hdf5_error_text();
+    CDL_THROW(DataError, "'", path_, "': cannot read image ", index, " of ", fmt::kImages, ": ",
+              cause.empty() ? std::string("unknown HDF5 error") : cause,
+              " (the file is damaged: corrupt or truncated)");
   }
   return values;
 }

@@ -1,6 +1,7 @@
 // HDF5 writing with the C API and RAII handles.
 #include "caps2h5/h5_image_writer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -51,6 +52,34 @@ Bytes shuffle_bytes(const uint8_t* data, size_t size, size_t element_size) {
 
 }  // namespace
 
+uint32_t fletcher32(const uint8_t* data, size_t size) {
+  // Fletcher's checksum over big-endian 16-bit words (an odd last byte is the high half of a
+  // word), both sums kept modulo 65535 by end-around carry folding: HDF5's fletcher32 filter.
+  // Folding every 360 words keeps the 32-bit sums from overflowing.
+  uint32_t sum1 = 0, sum2 = 0;
+  const auto fold = [](uint32_t x) { return (x & 0xffffu) + (x >> 16); };
+  size_t words = size / 2;
+  while (words > 0) {
+    const size_t block = std::min<size_t>(words, 360);
+    for (size_t w = 0; w < block; ++w, data += 2) {
+      sum1 += (uint32_t(data[0]) << 8) | uint32_t(data[1]);
+      sum2 += sum1;
+    }
+    words -= block;
+    sum1 = fold(sum1);
+    sum2 = fold(sum2);
+  }
+  if (size % 2 != 0) {
+    sum1 += uint32_t(data[0]) << 8;
+    sum2 += sum1;
+    sum1 = fold(sum1);
+    sum2 = fold(sum2);
+  }
+  sum1 = fold(sum1);
+  sum2 = fold(sum2);
+  return (sum2 << 16) | sum1;
+}
+
 uint16_t float_to_half(float value) {
   uint32_t x;
   std::memcpy(&x, &value, 4);
@@ -90,9 +119,16 @@ Bytes encode_chunk(const Volume& volume, const ImagesLayout& layout) {
     raw.resize(n * 4);
     std::memcpy(raw.data(), volume.data.data(), n * 4);
   }
-  if (layout.compression == 0) return raw;
-  const Bytes shuffled = shuffle_bytes(raw.data(), raw.size(), layout.float16 ? 2 : 4);
-  return zlib_compress(shuffled.data(), shuffled.size(), layout.compression);
+  Bytes chunk = raw;
+  if (layout.compression > 0) {
+    const Bytes shuffled = shuffle_bytes(raw.data(), raw.size(), layout.float16 ? 2 : 4);
+    chunk = zlib_compress(shuffled.data(), shuffled.size(), layout.compression);
+  }
+  if (layout.checksum) {  // the fletcher32 filter's 4 trailing bytes, little endian
+    const uint32_t sum = fletcher32(chunk.data(), chunk.size());
+    for (int b = 0; b < 4; ++b) chunk.push_back(uint8_t(sum >> (8 * b)));
+  }
+  return chunk;
 }
 
 H5ImageWriter::H5ImageWriter(const std::string& path) : path_(path) {
@@ -123,6 +159,7 @@ void H5ImageWriter::create_images(const ImagesLayout& layout) {
     H5Pset_shuffle(dcpl.get());
     H5Pset_deflate(dcpl.get(), static_cast<unsigned>(layout.compression));
   }
+  if (layout.checksum) H5Pset_fletcher32(dcpl.get());  // last filter: checks what is stored
   data::H5Datatype f16 = make_float16_type();
   const hid_t type = layout.float16 ? f16.get() : H5T_IEEE_F32LE;
   images_ = data::H5Dataset(H5Dcreate2(file_.get(), fmt::kImages, type, space.get(), H5P_DEFAULT,

@@ -119,7 +119,14 @@ void check_values(const H5ImageReader& r, int64_t n, const std::vector<std::stri
                   std::vector<std::string>& problems) {
   for (int64_t i = 0; i < n; ++i) {
     int64_t nan = 0, inf = 0;
-    for (float v : r.read_image(i)) {
+    std::vector<float> image;
+    try {
+      image = r.read_image(i);
+    } catch (const DataError& e) {  // e.g. a checksum mismatch: report it and check the others
+      problems.push_back("image " + std::to_string(i) + " (" + ids[size_t(i)] + "): " + e.what());
+      continue;
+    }
+    for (float v : image) {
       nan += std::isnan(v) ? 1 : 0;
       inf += std::isinf(v) ? 1 : 0;
     }

@@ -34,14 +34,25 @@ Labels read_labels(const std::string& path) {
   labels.session_column = raw.require_column("session_id");
   const int dc = raw.require_column("diagnosis");
   const size_t pc = size_t(labels.participant_column), sc = size_t(labels.session_column);
-  auto rows = raw.rows();
-  std::stable_sort(rows.begin(), rows.end(), [&](const auto& a, const auto& b) {
-    return std::tie(a[pc], a[sc]) < std::tie(b[pc], b[sc]);
+  const auto& rows = raw.rows();
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(rows[a][pc], rows[a][sc]) < std::tie(rows[b][pc], rows[b][sc]);
   });
   labels.table = TsvTable(raw.columns());
-  std::set<std::pair<std::string, std::string>> seen;
-  for (auto& row : rows) {
-    if (!seen.insert({row[pc], row[sc]}).second) continue;
+  std::map<std::pair<std::string, std::string>, size_t> seen;  // session -> first row index
+  for (const size_t i : order) {
+    const auto& row = rows[i];
+    const auto [it, inserted] = seen.emplace(std::make_pair(row[pc], row[sc]), i);
+    if (!inserted) {
+      // An exact repeat is harmless; two different rows for one session are a contradiction.
+      if (rows[it->second] == row) continue;
+      CDL_THROW(ConfigError, "'", path, "' lines ", it->second + 2, " and ", i + 2,
+                " give different values for session ", row[pc], " ", row[sc], " (diagnosis '",
+                rows[it->second][size_t(dc)], "' and '", row[size_t(dc)],
+                "'); expected one row per session\n  hint: keep the right row and delete the other");
+    }
     labels.diagnosis.emplace(row[pc], row[size_t(dc)]);  // first (baseline) session wins
     labels.table.add_row(row);
   }

@@ -56,7 +56,10 @@ ImageStore::ImageStore(const std::string& path) : path_(path) {
     CDL_THROW(DataError, "'", path, "' is not an HDF5 file", kRegenerateHint);
   }
   file_ = H5File(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  if (!file_.valid()) CDL_THROW(DataError, "cannot open HDF5 file '", path, "' read-only");
+  if (!file_.valid()) {
+    CDL_THROW(DataError, "cannot open HDF5 file '", path, "' read-only: ", hdf5_error_text(),
+              kRegenerateHint);
+  }
   check_format();
   cohort_ = h5read::string_attribute(file_.get(), h5format::kAttrCohort).value_or("");
   preprocessing_ = h5read::string_attribute(file_.get(), h5format::kAttrPreprocessing).value_or("");
@@ -171,9 +174,11 @@ torch::Tensor ImageStore::read_stored(int64_t row) const {
   const hid_t mem_type = half ? half_type_.get() : H5T_NATIVE_FLOAT;
   if (H5Dread(images_.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT,
               out.data_ptr()) < 0) {
+    const std::string cause = hdf5_error_text();
     CDL_THROW(DataError, "HDF5 file '", path_, "': reading image row ", row, " (",
-              participants_[row], ", ", sessions_[row], ") failed; the file may be truncated",
-              kRegenerateHint);
+              participants_[row], ", ", sessions_[row], ") failed: ",
+              cause.empty() ? std::string("unknown HDF5 error") : cause,
+              "; the file is damaged (corrupt or truncated)", kRegenerateHint);
   }
   return out;
 }

@@ -28,10 +28,15 @@ struct ImagesLayout {
   Shape4 shape{0, 0, 0, 0};  ///< C, D, H, W of one image
   bool float16 = false;
   int compression = 0;  ///< 0 = none, 1-9 = shuffle + deflate at that level
+  bool checksum = true;  ///< fletcher32 filter: every read verifies each image's checksum
 };
 
+/// HDF5's Fletcher-32 checksum of `size` bytes (what its fletcher32 filter stores and verifies).
+uint32_t fletcher32(const uint8_t* data, size_t size);
+
 /// Encodes one image as stored in its chunk: float32 or float16 little endian, then (when
-/// compression > 0) byte shuffle + zlib, exactly what HDF5's shuffle and deflate filters read.
+/// compression > 0) byte shuffle + zlib, then (when checksum) the 4-byte Fletcher-32 checksum:
+/// exactly what HDF5's shuffle, deflate and fletcher32 filters read back.
 Bytes encode_chunk(const Volume& volume, const ImagesLayout& layout);
 
 /// Rounds a float to the nearest IEEE half (ties to even), returned as raw bits.

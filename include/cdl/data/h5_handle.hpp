@@ -3,6 +3,8 @@
 
 #include <hdf5.h>
 
+#include <string>
+
 #include <utility>
 
 namespace cdl::data {
@@ -46,5 +48,19 @@ using H5Datatype = H5Handle<H5Tclose>;
 using H5Group = H5Handle<H5Gclose>;
 using H5Attribute = H5Handle<H5Aclose>;
 using H5PropertyList = H5Handle<H5Pclose>;
+
+/// The innermost message of HDF5's current error stack (e.g. "data error detected by fletcher32
+/// checksum"), or "" when the stack is empty. Call right after the failing HDF5 call.
+inline std::string hdf5_error_text() {
+  std::string text;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD,
+           [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
+             auto* message = static_cast<std::string*>(out);
+             if (message->empty() && error->desc != nullptr) *message = error->desc;
+             return 0;
+           },
+           &text);
+  return text;
+}
 
 }  // namespace cdl::data

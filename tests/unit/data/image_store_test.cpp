@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "cdl/core/error.hpp"
 #include "cdl/data/data_source.hpp"
 #include "test_files.hpp"
@@ -104,6 +106,17 @@ TEST(ImageStoreTest, AbsurdDeclaredShapesAreRefusedNamingFileAndShape) {
   write_store(dir.file("long.h5"), spec);
   const std::string long_side = error_of([&] { ImageStore store(dir.file("long.h5")); });
   EXPECT_NE(long_side.find("outside the sane range"), std::string::npos) << long_side;
+}
+
+TEST(ImageStoreTest, ATruncatedFileIsCalledTruncated) {
+  TempDir dir;
+  write_store(dir.file("full.h5"), arange_spec(3, 4, 5, 6));
+  const auto size = std::filesystem::file_size(dir.file("full.h5"));
+  std::filesystem::copy_file(dir.file("full.h5"), dir.file("cut.h5"));
+  std::filesystem::resize_file(dir.file("cut.h5"), size / 2);
+  const std::string msg = error_of([&] { ImageStore store(dir.file("cut.h5")); });
+  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cut.h5"), std::string::npos) << msg;
 }
 
 TEST(ImageStoreTest, AFolderAsDataSaysHowToConvertIt) {

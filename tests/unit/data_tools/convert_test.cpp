@@ -1,13 +1,17 @@
 // caps2h5 convert end to end: NIfTI files with known values -> HDF5 -> read back and compare.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <nifti2_io.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "caps2h5/converter.hpp"
+#include "caps2h5/h5_image_writer.hpp"
+#include "caps2h5/inspector.hpp"
 #include "caps2h5/h5_image_reader.hpp"
 #include "caps2h5/pt_reader.hpp"
 #include "cdl/core/error.hpp"
@@ -80,6 +84,80 @@ void expect_no_output(const std::string& out) {
   EXPECT_FALSE(fs::exists(out + ".tmp")) << out << ".tmp";
 }
 
+/// The chunk bytes HDF5 itself stores for `values` through its fletcher32 filter.
+std::vector<uint8_t> chunk_written_by_hdf5(const std::string& path, const std::vector<float>& values) {
+  const hsize_t dims[1] = {values.size()};
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t space = H5Screate_simple(1, dims, nullptr);
+  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 1, dims);
+  H5Pset_fletcher32(dcpl);
+  const hid_t set = H5Dcreate2(file, "x", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Dwrite(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+  const hsize_t origin[1] = {0};
+  hsize_t bytes = 0;
+  H5Dget_chunk_storage_size(set, origin, &bytes);
+  std::vector<uint8_t> chunk(bytes);
+  uint32_t mask = 0;
+  H5Dread_chunk(set, H5P_DEFAULT, origin, &mask, chunk.data());
+  H5Dclose(set);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Fclose(file);
+  return chunk;
+}
+
+TEST(Checksum, Fletcher32EqualsHdf5sOwnFilter) {
+  TempDir dir("fletcher");
+  for (const size_t n : {size_t(1), size_t(3), size_t(1000), size_t(100003)}) {
+    std::vector<float> values(n);
+    for (size_t i = 0; i < n; ++i) values[i] = std::sin(float(i)) * 1000.0f + float(i % 7);
+    const auto reference = chunk_written_by_hdf5(dir / "ref.h5", values);
+    ASSERT_EQ(reference.size(), n * 4 + 4);
+    Volume volume;
+    volume.shape = {1, 1, 1, int64_t(n)};
+    volume.data = values;
+    ImagesLayout layout;
+    EXPECT_EQ(encode_chunk(volume, layout), Bytes(reference.begin(), reference.end())) << n;
+  }
+  const uint8_t odd[3] = {0x12, 0x34, 0x56};  // an odd length: last byte is a word's high half
+  EXPECT_EQ(fletcher32(odd, 3), ((0x1234u + 0x5600u + 0x1234u) << 16) | (0x1234u + 0x5600u));
+}
+
+TEST(Checksum, OneFlippedByteInAnUncompressedImageIsDetected) {
+  TempDir dir("flip");
+  const std::string caps = dir / "caps";
+  for (int s = 1; s <= 2; ++s) write_subject(caps, s);
+  SerialTransport serial;
+  convert(test_options(caps, dir / "out.h5"), serial);  // compression 0: plain float32 chunks
+  EXPECT_TRUE(validate(dir / "out.h5").empty());
+  haddr_t address = 0;
+  {
+    const hid_t file = H5Fopen((dir / "out.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t images = H5Dopen2(file, fmt::kImages, H5P_DEFAULT);
+    const hsize_t offset[5] = {1, 0, 0, 0, 0};
+    unsigned mask = 0;
+    hsize_t size = 0;
+    ASSERT_GE(H5Dget_chunk_info_by_coord(images, offset, &mask, &address, &size), 0);
+    address += size / 2;
+    H5Dclose(images);
+    H5Fclose(file);
+  }
+  std::fstream file(dir / "out.h5", std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(std::streamoff(address));
+  char byte = 0;
+  file.read(&byte, 1);
+  byte = char(byte ^ 0x10);
+  file.seekp(std::streamoff(address));
+  file.write(&byte, 1);
+  file.close();
+  const auto problems = validate(dir / "out.h5");
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].find("checksum"), std::string::npos) << problems[0];
+  EXPECT_THROW(H5ImageReader(dir / "out.h5").read_image(1), DataError);
+  EXPECT_NO_THROW(H5ImageReader(dir / "out.h5").read_image(0));
+}
+
 TEST(Convert, AllDatatypesRoundTripExactly) {
   TempDir dir("convert");
   const std::string caps = dir / "caps";
@@ -124,7 +202,7 @@ TEST(Convert, UncompressedNiftiThroughCustomSuffixAndCompression) {
   SerialTransport serial;
   convert(o, serial);
   const H5ImageReader r(dir / "out.h5");
-  EXPECT_EQ(r.filters(fmt::kImages), "shuffle+deflate(6)");
+  EXPECT_EQ(r.filters(fmt::kImages), "shuffle+deflate(6)+fletcher32");
   for (int s = 1; s <= 2; ++s) {
     const auto image = r.read_image(s - 1);
     EXPECT_EQ(image[size_t((3 * kY + 4) * kZ + 5)], expected(s, 3, 4, 5));

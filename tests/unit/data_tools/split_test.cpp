@@ -105,6 +105,32 @@ TEST(Split, FractionAndRefusals) {
   EXPECT_FALSE(fs::exists(dir / "out2"));
 }
 
+TEST(Split, ConflictingDuplicateSessionIsRefusedExactRepeatIsNot) {
+  TempDir dir("splitdup");
+  TsvTable t({"participant_id", "session_id", "diagnosis"});
+  for (int s = 1; s <= 6; ++s) t.add_row({"sub-00" + std::to_string(s), "ses-M000", s <= 3 ? "AD" : "CN"});
+  t.add_row({"sub-002", "ses-M000", "AD"});  // exact repeat: harmless
+  t.write(dir / "labels.tsv");
+  SplitOptions o;
+  o.labels_tsv = dir / "labels.tsv";
+  o.n_test = "2";
+  o.output_dir = dir / "ok";
+  EXPECT_NO_THROW(write_split(o));
+  t.add_row({"sub-005", "ses-M000", "AD"});  // contradicts line 6 (CN)
+  t.write(dir / "labels.tsv");
+  o.output_dir = dir / "bad";
+  try {
+    write_split(o);
+    ADD_FAILURE() << "a contradictory labels.tsv was accepted";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("lines 6 and 9"), std::string::npos) << message;
+    EXPECT_NE(message.find("session sub-005 ses-M000 (diagnosis 'CN' and 'AD')"), std::string::npos)
+        << message;
+  }
+  EXPECT_FALSE(fs::exists(dir / "bad"));
+}
+
 TEST(Kfold, EverySubjectValidatedExactlyOnce) {
   TempDir dir("kfold");
   SplitOptions o;
