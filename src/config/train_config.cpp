@@ -1,6 +1,9 @@
 // TrainConfig: maps.json serialisation and the validation of option combinations.
 #include "cdl/config/train_config.hpp"
 
+#include <iomanip>
+#include <sstream>
+
 #include <algorithm>
 #include <set>
 #include <variant>
@@ -31,10 +34,17 @@ void check_choice(const std::string& option, const std::string& value,
   }
 }
 
+/// The shortest text that reads back as `value` ("4", "0.5", "1e-05"), so integers print as such.
+std::string number_text(double value) {
+  std::ostringstream out;
+  out << std::setprecision(15) << value;
+  return out.str();
+}
+
 void check_at_least(const std::string& option, double value, double minimum, Problems& problems) {
   if (value < minimum) {
-    problems.push_back("--" + option + " is " + std::to_string(value) + ", expected at least " +
-                       std::to_string(minimum));
+    problems.push_back("--" + option + " is " + number_text(value) + ", expected at least " +
+                       number_text(minimum));
   }
 }
 

@@ -151,7 +151,10 @@ void apply_toml(const std::string& file, TrainConfig& config, Problems& problems
   try {
     root = toml::parse_file(file);
   } catch (const toml::parse_error& error) {
-    problems.push_back("--config_file '" + file + "' cannot be read: " + std::string(error.description()));
+    const auto& where = error.source().begin;
+    problems.push_back("--config_file '" + file + "' line " + std::to_string(where.line) + ", column " +
+                       std::to_string(where.column) + " is not valid TOML: " +
+                       std::string(error.description()));
     return;
   }
   const auto specs = option_specs(config);
@@ -217,6 +220,21 @@ void throw_if_problems(const Problems& problems) {
   throw ConfigError(message);
 }
 
+/// The hint for a command-line error: ClinicaDL's own spelling of an option when the message
+/// names one that we spell differently, else where to find the option list.
+std::string clinicadl_spelling_hint(const std::string& message) {
+  static const std::pair<const char*, const char*> kSpellings[] = {
+      {"'--no_gpu'", "ClinicaDL's --no-gpu is written --gpu false here"},
+      {"'--gpu' is missing", "ClinicaDL's --gpu is written --gpu true here (or auto, false)"},
+      {"'--nproc'", "ClinicaDL's --nproc is written --n_proc here"},
+      {"'--profiler'", "the profiler is not supported"},
+  };
+  for (const auto& [needle, hint] : kSpellings) {
+    if (message.find(needle) != std::string::npos) return hint;
+  }
+  return "clinicadl-hpc train --help lists every option";
+}
+
 po::variables_map parse_command_line(const std::vector<std::string>& args,
                                      const po::options_description& description) {
   po::positional_options_description positional;
@@ -228,7 +246,7 @@ po::variables_map parse_command_line(const std::vector<std::string>& args,
     po::store(po::command_line_parser(args).options(description).positional(positional).style(style).run(),
               values);
   } catch (const po::error& error) {
-    CDL_THROW(ConfigError, "train: ", error.what(), "\n  hint: clinicadl-hpc train --help lists every option");
+    CDL_THROW(ConfigError, "train: ", error.what(), "\n  hint: ", clinicadl_spelling_hint(error.what()));
   }
   return values;
 }

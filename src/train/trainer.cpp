@@ -176,6 +176,7 @@ class SplitTrainer::Impl {
 
  private:
   void setup();
+  void print_plan() const;
   void train_epoch(int64_t epoch);
   void end_epoch(int64_t epoch, int64_t last_iteration);
   void log_row(int64_t epoch, int64_t iteration, const Evaluation& train, const Evaluation& valid);
@@ -357,8 +358,26 @@ void SplitTrainer::Impl::final_evaluations() {
   }
 }
 
+void SplitTrainer::Impl::print_plan() const {
+  if (!ctx_.control->is_main()) return;
+  const auto& train = *data_.train;
+  const int64_t ranks = ctx_.control->size();
+  const int64_t global = c_.batch_size * ranks;
+  const char* unit = train.parts_per_image() > 1 ? " samples (parts)" : " images";
+  log::info("split ", split_, ": ", train.num_images(), " training and ", data_.validation->num_images(),
+            " validation images, ", train.parts_per_image(), " part(s) per image (", c_.mode, " mode)");
+  log::info("split ", split_, ": batch ", c_.batch_size, " per rank x ", ranks, " rank(s) = global batch ",
+            global, unit, "; x ", c_.accumulation_steps, " accumulation step(s) = ", global * c_.accumulation_steps,
+            unit, " per weight update; ", step_->batches_per_epoch(), " micro-batches per rank per epoch");
+  log::info("split ", split_, ": ", network_->architecture(), ", ", model::count_parameters(*network_),
+            " parameters, on ", ctx_.compute.device.str(), ctx_.compute.amp ? " with --amp" : "",
+            ctx_.compute.device.is_cpu() ? ", " + std::to_string(torch::get_num_threads()) + " thread(s) per rank" : "",
+            ", gradients through ", comm::backend_name(ctx_.gradients->backend()));
+}
+
 SplitSummary SplitTrainer::Impl::run() {
   setup();
+  print_plan();
   double last_valid_loss = std::numeric_limits<double>::quiet_NaN();
   int64_t epoch = 0;
   for (; epoch < c_.epochs; ++epoch) {

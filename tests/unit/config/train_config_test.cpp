@@ -122,6 +122,19 @@ TEST(TrainConfigTest, InvalidCombinationsAreRefusedTogether) {
 TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   EXPECT_NE(error_of(args({"--normalize", "--unnormalize"})).find("contradict"), std::string::npos);
   EXPECT_NE(error_of(args({"--multi_network"})).find("not supported yet"), std::string::npos);
+  // ClinicaDL's spellings get a hint to ours.
+  EXPECT_NE(error_of(args({"--no_gpu"})).find("--gpu false"), std::string::npos)
+      << error_of(args({"--no_gpu"}));
+  EXPECT_NE(error_of(args({"--gpu"})).find("--gpu true"), std::string::npos) << error_of(args({"--gpu"}));
+  // A malformed TOML file names the line.
+  const auto bad_toml = write_toml("[Computational]\nbatch_size = 4\nepochs = = 3\n");
+  EXPECT_NE(error_of(args({"--config_file", bad_toml})).find("line 3"), std::string::npos)
+      << error_of(args({"--config_file", bad_toml}));
+  // Integer limits print as integers, not as 0.000000.
+  EXPECT_NE(error_of(args({"--batch_size", "0"})).find("--batch_size is 0, expected at least 1"),
+            std::string::npos) << error_of(args({"--batch_size", "0"}));
+  EXPECT_NE(error_of(args({"--tolerance", "-0.5"})).find("--tolerance is -0.5, expected at least 0"),
+            std::string::npos);
   // Prefixes are not guessed (ClinicaDL does not guess): --epoch is not --epochs.
   EXPECT_NE(error_of(args({"--epoch", "3"})).find("epoch"), std::string::npos);
   EXPECT_NE(error_of(args({"--batch", "3"})), "");
