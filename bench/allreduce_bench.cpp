@@ -1,7 +1,8 @@
 // All-reduce benchmark (design section 8): the time of GradientSync::average_gradients() on
 // Conv5_FC3's gradients for 1@169x208x179 images against a raw MPI_Allreduce of the same byte count
 // on one float buffer, measured in the same run. Prints both times and the ratio (ours / raw) last.
-//   mpirun -np 2 allreduce_bench [REPETITIONS=10] [ARCHITECTURE=Conv5_FC3] [INPUT_SIZE=1@169x208x179]
+//   mpirun -np 2 allreduce_bench [REPETITIONS=10] [ARCHITECTURE=Conv5_FC3]
+//   [INPUT_SIZE=1@169x208x179]
 // Only rank 0 prints. A ratio near 1 means the bucketing (copies into and out of the flat buffers,
 // several calls instead of one) costs little next to the reduction itself.
 #include <mpi.h>
@@ -40,7 +41,8 @@ Settings parse_settings(int argc, char** argv) {
 void fill_gradients(torch::nn::Module& module, int rank) {
   torch::NoGradGuard no_grad;
   for (auto& parameter : module.parameters()) {
-    if (parameter.requires_grad()) parameter.mutable_grad() = torch::full_like(parameter, rank + 1.0);
+    if (parameter.requires_grad())
+      parameter.mutable_grad() = torch::full_like(parameter, rank + 1.0);
   }
 }
 

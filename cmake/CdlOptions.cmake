@@ -15,3 +15,13 @@ if(WITH_NCCL AND NOT WITH_CUDA)
     "Fix: configure with -DWITH_CUDA=ON -DWITH_NCCL=ON (and point CMake at a CUDA build of LibTorch "
     "with -DCMAKE_PREFIX_PATH=/path/to/libtorch).")
 endif()
+
+# Sanitizers for a checking build (CI runs the suite under address,undefined): e.g.
+# -DCDL_SANITIZE=address,undefined. vptr is left out: LibTorch's classes come from an
+# uninstrumented library and make that check report false positives.
+set(CDL_SANITIZE "" CACHE STRING "Comma-separated -fsanitize= list for every target (empty: none)")
+if(CDL_SANITIZE)
+  add_compile_options(-fsanitize=${CDL_SANITIZE} -fno-sanitize=vptr -fno-omit-frame-pointer
+                      -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${CDL_SANITIZE} -fno-sanitize=vptr)
+endif()

@@ -48,7 +48,12 @@ bool parse(const Args& args, po::options_description& named,
   po::options_description all;
   all.add(named).add(hidden);
   po::store(
-      po::command_line_parser(normalize_option_names(args)).options(all).positional(pos).style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing).run(), vm);
+      po::command_line_parser(normalize_option_names(args))
+          .options(all)
+          .positional(pos)
+          .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+          .run(),
+      vm);
   if (vm.count("help")) {
     std::cout << "caps2h5 " << command;
     for (const auto& name : positional) std::cout << " " << name;

@@ -129,7 +129,8 @@ std::vector<float> H5ImageReader::read_image(int64_t index) const {
     CDL_THROW(DataError, "'", path_, "': ", fmt::kImages, " is not 5-D [N, C, D, H, W]");
   }
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  check_image_shape(path_, {int64_t(dims[1]), int64_t(dims[2]), int64_t(dims[3]), int64_t(dims[4])});
+  check_image_shape(path_,
+                    {int64_t(dims[1]), int64_t(dims[2]), int64_t(dims[3]), int64_t(dims[4])});
   const hsize_t start[5] = {hsize_t(index), 0, 0, 0, 0};
   const hsize_t count[5] = {1, dims[1], dims[2], dims[3], dims[4]};
   H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);

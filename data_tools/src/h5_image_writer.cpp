@@ -104,7 +104,9 @@ data::H5Datatype make_float16_type() {
   return type;
 }
 
-void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void silence_hdf5_errors() {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 Bytes encode_chunk(const Volume& volume, const ImagesLayout& layout) {
   const size_t n = volume.data.size();

@@ -94,7 +94,9 @@ bool launched_by_mpi() {
   return false;
 }
 
-std::unique_ptr<ImageTransport> make_mpi_transport() { return std::make_unique<MpiTransport>(); }
+std::unique_ptr<ImageTransport> make_mpi_transport() {
+  return std::make_unique<MpiTransport>();
+}
 
 void abort_all_ranks(int exit_code) {
   int initialized = 0, finalized = 0;

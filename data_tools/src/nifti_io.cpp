@@ -54,8 +54,16 @@ constexpr int64_t kMaxVoxels = int64_t(1) << 32;  // 16 GiB of float32 per image
 
 bool is_supported_datatype(int datatype) {
   switch (datatype) {
-    case DT_UINT8: case DT_INT8: case DT_INT16: case DT_UINT16: case DT_INT32:
-    case DT_FLOAT32: case DT_UINT32: case DT_INT64: case DT_UINT64: case DT_FLOAT64:
+    case DT_UINT8:
+    case DT_INT8:
+    case DT_INT16:
+    case DT_UINT16:
+    case DT_INT32:
+    case DT_FLOAT32:
+    case DT_UINT32:
+    case DT_INT64:
+    case DT_UINT64:
+    case DT_FLOAT64:
       return true;
     default:
       return false;
@@ -66,7 +74,8 @@ bool is_supported_datatype(int datatype) {
 /// DataError naming the file and the offending dimension.
 int64_t checked_voxel_count(const nifti_image& nim, const std::string& name) {
   if (nim.ndim < 1 || nim.ndim > 7) {
-    CDL_THROW(DataError, "'", name, "': header dim[0] = ", nim.ndim, "; expected 1 to 7 dimensions");
+    CDL_THROW(DataError, "'", name, "': header dim[0] = ", nim.ndim,
+              "; expected 1 to 7 dimensions");
   }
   int64_t voxels = 1, channels = 1;
   for (int d = 1; d <= nim.ndim; ++d) {
@@ -81,8 +90,9 @@ int64_t checked_voxel_count(const nifti_image& nim, const std::string& name) {
   }
   if (channels > kMaxChannels || voxels > kMaxVoxels) {
     CDL_THROW(DataError, "'", name, "': the header announces ", voxels > kMaxVoxels ? "over " : "",
-              std::min(voxels, kMaxVoxels), " voxels in ", channels, " channel(s); expected at most ",
-              kMaxVoxels, " voxels and ", kMaxChannels, " channels (corrupt header?)");
+              std::min(voxels, kMaxVoxels), " voxels in ", channels,
+              " channel(s); expected at most ", kMaxVoxels, " voxels and ", kMaxChannels,
+              " channels (corrupt header?)");
   }
   return voxels;
 }
@@ -100,16 +110,15 @@ int64_t check_image(const nifti_image& nim, size_t file_size, const std::string&
   }
   const int64_t voxels = checked_voxel_count(nim, name);
   if (int64_t(nim.nvox) != voxels) {
-    CDL_THROW(DataError, "'", name, "': inconsistent header (", nim.nvox, " voxels for dims giving ",
-              voxels, "); corrupt header?");
+    CDL_THROW(DataError, "'", name, "': inconsistent header (", nim.nvox,
+              " voxels for dims giving ", voxels, "); corrupt header?");
   }
   const int64_t data_bytes = voxels * int64_t(nim.nbyper);  // <= 2^32 * 8: no overflow
   if (nim.iname_offset < 0 || int64_t(nim.iname_offset) > int64_t(file_size) ||
       int64_t(file_size) - int64_t(nim.iname_offset) < data_bytes) {
-    CDL_THROW(DataError, "'", name, "' is truncated: its header announces ", voxels,
-              " voxels of ", nifti_datatype_to_string(nim.datatype), " (", data_bytes,
-              " bytes after the ", nim.iname_offset, "-byte header) but the file has ", file_size,
-              " bytes");
+    CDL_THROW(DataError, "'", name, "' is truncated: its header announces ", voxels, " voxels of ",
+              nifti_datatype_to_string(nim.datatype), " (", data_bytes, " bytes after the ",
+              nim.iname_offset, "-byte header) but the file has ", file_size, " bytes");
   }
   return voxels;
 }
@@ -282,7 +291,9 @@ Volume decode_nifti(const Bytes& file_bytes, const std::string& name) {
   return volume;
 }
 
-Volume read_nifti(const std::string& path) { return decode_nifti(read_file_bytes(path), path); }
+Volume read_nifti(const std::string& path) {
+  return decode_nifti(read_file_bytes(path), path);
+}
 
 void write_nifti(const std::string& path, const NiftiSpec& spec, const void* fortran_data) {
   Bytes file = make_header(spec);

@@ -1,7 +1,7 @@
 // Subject-level stratified split / k-fold. Rows keep every column of the label table, sorted by
 // (participant_id, session_id) and de-duplicated; "baseline" = smallest session_id.
-#include "cdl/core/file_tree.hpp"
 #include "caps2h5/splitter.hpp"
+#include "cdl/core/file_tree.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -48,10 +48,11 @@ Labels read_labels(const std::string& path) {
     if (!inserted) {
       // An exact repeat is harmless; two different rows for one session are a contradiction.
       if (rows[it->second] == row) continue;
-      CDL_THROW(ConfigError, "'", path, "' lines ", it->second + 2, " and ", i + 2,
-                " give different values for session ", row[pc], " ", row[sc], " (diagnosis '",
-                rows[it->second][size_t(dc)], "' and '", row[size_t(dc)],
-                "'); expected one row per session\n  hint: keep the right row and delete the other");
+      CDL_THROW(
+          ConfigError, "'", path, "' lines ", it->second + 2, " and ", i + 2,
+          " give different values for session ", row[pc], " ", row[sc], " (diagnosis '",
+          rows[it->second][size_t(dc)], "' and '", row[size_t(dc)],
+          "'); expected one row per session\n  hint: keep the right row and delete the other");
     }
     labels.diagnosis.emplace(row[pc], row[size_t(dc)]);  // first (baseline) session wins
     labels.table.add_row(row);

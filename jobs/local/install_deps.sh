@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages clinicadl-hpc needs, only those missing, quietly.
+# Usage: install_deps.sh [--test]
 # Used by both README commands (jobs/local/demo.sh and tests/run_tests.sh). Run as root.
 set -euo pipefail
 
@@ -8,6 +9,10 @@ packages=(
   libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev libgtest-dev
   libnifti2-dev libdeflate-dev libtomlplusplus-dev nlohmann-json3-dev
 )
+# --test: also what the test command needs (formatting check, libFuzzer, corpus scripts).
+if [ "${1:-}" = "--test" ]; then
+  packages+=(clang clang-format libclang-rt-14-dev python3)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

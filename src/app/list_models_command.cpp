@@ -51,12 +51,13 @@ std::vector<model::LayerRecord> trace(const model::ArchitectureInfo& info, const
 void print_layers(const std::vector<model::LayerRecord>& records, const InputSize& size) {
   std::cout << "Input size: " << size.to_string() << "\nModel layers:\n";
   std::cout << "  " << std::left << std::setw(20) << "layer" << std::setw(24) << "output shape"
-            << std::right << std::setw(12) << "parameters" << "  type\n";
+            << std::right << std::setw(12) << "parameters"
+            << "  type\n";
   int64_t total = 0;
   for (const auto& r : records) {
     std::cout << "  " << std::left << std::setw(20) << r.name << std::setw(24)
-              << format_shape(r.output_shape) << std::right << std::setw(12) << r.parameters
-              << "  " << r.description << "\n";
+              << format_shape(r.output_shape) << std::right << std::setw(12) << r.parameters << "  "
+              << r.description << "\n";
     total += r.parameters;
   }
   std::cout << "Total parameters: " << total << "\n";
@@ -64,7 +65,8 @@ void print_layers(const std::vector<model::LayerRecord>& records, const InputSiz
 
 void print_architecture(const ListModelsOptions& options) {
   const auto& info = model::builtin_registry().get(options.architecture);
-  const std::string size_text = options.input_size.empty() ? info.example_input : options.input_size;
+  const std::string size_text =
+      options.input_size.empty() ? info.example_input : options.input_size;
   const auto size = parse_input_size(size_text, "--input_size");
   const auto records = trace(info, size);  // validates the size before anything is printed
   std::cout << "Information about '" << info.name << "' network:\n" << info.description << "\n";
@@ -86,7 +88,12 @@ int run_list_models(const std::vector<std::string>& args) {
       "print the layers (always done with --architecture; kept for ClinicaDL compatibility)");
   po::variables_map values;
   try {
-    po::store(po::command_line_parser(args).options(description).style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing).run(), values);
+    po::store(
+        po::command_line_parser(args)
+            .options(description)
+            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+            .run(),
+        values);
     po::notify(values);
   } catch (const po::error& error) {
     CDL_THROW(ConfigError, "list_models: ", error.what(), "\n", description);

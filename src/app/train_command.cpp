@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <thread>
 #include <iostream>
+#include <thread>
 
 #include "cdl/comm/runtime.hpp"
 #include "cdl/config/train_config.hpp"
@@ -28,7 +28,8 @@ struct Placement {
 Placement choose_device(config::TrainConfig& c, const comm::Topology& topology) {
   const bool cuda = torch::cuda::is_available();
   if (c.gpu == "true" && !cuda) {
-    CDL_THROW(ConfigError, "--gpu true but no CUDA device is visible (or LibTorch is CPU-only); "
+    CDL_THROW(ConfigError,
+              "--gpu true but no CUDA device is visible (or LibTorch is CPU-only); "
               "hint: --gpu false");
   }
   c.gpu = (c.gpu == "true" || (c.gpu == "auto" && cuda)) ? "true" : "false";
@@ -57,10 +58,13 @@ void print_summary(int split, const train::SplitSummary& summary, const std::str
             summary.stopped_early ? " (early stopping)" : "", "; final validation:", metrics.str());
   log::info("split ", split, " throughput ", summary.steady_images_per_second, " samples/s",
             summary.epochs_run > 1 ? " after the first epoch (" : " (", summary.images_per_second,
-            " over all epochs; ", summary.samples_are_parts ? "samples are parts: patches, ROIs or "
-            "slices" : "samples are images", "), data wait ", 100.0 * summary.data_wait_fraction,
-            "% of training time, gradient all-reduce ", summary.allreduce_seconds, " s; MAPS: ",
-            maps_dir);
+            " over all epochs; ",
+            summary.samples_are_parts ? "samples are parts: patches, ROIs or "
+                                        "slices"
+                                      : "samples are images",
+            "), data wait ", 100.0 * summary.data_wait_fraction,
+            "% of training time, gradient all-reduce ", summary.allreduce_seconds,
+            " s; MAPS: ", maps_dir);
 }
 
 /// Collective: the whole training once MPI runs.
@@ -70,11 +74,14 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
   const auto placement = choose_device(c, topology);
   train::configure_device_libraries(placement.device, c.deterministic);
   if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
-  const auto compute = train::resolve_compute(placement.device, c.amp, c.channels_last, c.normalize);
+  const auto compute =
+      train::resolve_compute(placement.device, c.amp, c.channels_last, c.normalize);
   if (c.amp) {
-    log::info("mixed precision: autocast in ", compute.amp_dtype == torch::kHalf ? "float16 with "
-              "loss scaling" : "bfloat16", " on ", placement.device.str(),
-              compute.channels_last ? ", channels_last_3d" : "");
+    log::info("mixed precision: autocast in ",
+              compute.amp_dtype == torch::kHalf ? "float16 with "
+                                                  "loss scaling"
+                                                : "bfloat16",
+              " on ", placement.device.str(), compute.channels_last ? ", channels_last_3d" : "");
   }
   auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
                                                       placement.cuda_index);
@@ -90,7 +97,8 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
     auto data = train::load_split(c, source, split, cache_budget(c, topology),
                                   /*host_transforms=*/!compute.transform_on_device);
     if (i == 0 && runtime.control().is_main()) {
-      auto json = train::maps_json(c, data, splits, topology.world_size, comm::backend_name(gradients->backend()));
+      auto json = train::maps_json(c, data, splits, topology.world_size,
+                                   comm::backend_name(gradients->backend()));
       auto network = train::build_network(c, data);
       claim = std::make_unique<train::MapsClaim>(c.maps_dir, c.overwrite);
       train::create_maps(layout, json, *network,

@@ -9,9 +9,12 @@ namespace cdl::comm {
 
 std::string backend_name(Backend backend) {
   switch (backend) {
-    case Backend::kSerial: return "serial";
-    case Backend::kMpi: return "mpi";
-    case Backend::kNccl: return "nccl";
+    case Backend::kSerial:
+      return "serial";
+    case Backend::kMpi:
+      return "mpi";
+    case Backend::kNccl:
+      return "nccl";
   }
   return "unknown";
 }

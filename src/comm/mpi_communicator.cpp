@@ -18,12 +18,18 @@ namespace {
 
 MPI_Datatype mpi_type(const torch::Tensor& tensor) {
   switch (tensor.scalar_type()) {
-    case torch::kFloat32: return MPI_FLOAT;
-    case torch::kFloat64: return MPI_DOUBLE;
-    case torch::kInt32: return MPI_INT32_T;
-    case torch::kInt64: return MPI_INT64_T;
-    case torch::kUInt8: return MPI_UINT8_T;
-    case torch::kBool: return MPI_C_BOOL;
+    case torch::kFloat32:
+      return MPI_FLOAT;
+    case torch::kFloat64:
+      return MPI_DOUBLE;
+    case torch::kInt32:
+      return MPI_INT32_T;
+    case torch::kInt64:
+      return MPI_INT64_T;
+    case torch::kUInt8:
+      return MPI_UINT8_T;
+    case torch::kBool:
+      return MPI_C_BOOL;
     default:
       CDL_THROW(CommError, "mpi back end: unsupported dtype ", tensor.dtype(),
                 " (expected float32, float64, int32, int64, uint8 or bool)");
@@ -33,9 +39,12 @@ MPI_Datatype mpi_type(const torch::Tensor& tensor) {
 MPI_Op mpi_op(ReduceOp op) {
   switch (op) {
     case ReduceOp::kSum:
-    case ReduceOp::kAvg: return MPI_SUM;
-    case ReduceOp::kMax: return MPI_MAX;
-    case ReduceOp::kMin: return MPI_MIN;
+    case ReduceOp::kAvg:
+      return MPI_SUM;
+    case ReduceOp::kMax:
+      return MPI_MAX;
+    case ReduceOp::kMin:
+      return MPI_MIN;
   }
   return MPI_SUM;
 }
@@ -48,7 +57,8 @@ void check_contiguous(const torch::Tensor& tensor, const char* op) {
 
 int checked_count(int64_t count) {
   if (count > std::numeric_limits<int>::max()) {
-    CDL_THROW(CommError, "mpi back end: ", count, " elements exceed MPI's int count limit; "
+    CDL_THROW(CommError, "mpi back end: ", count,
+              " elements exceed MPI's int count limit; "
               "hint: split the tensor into buckets");
   }
   return static_cast<int>(count);
@@ -120,8 +130,8 @@ void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   check_contiguous(tensor, "broadcast");
   auto host = host_view(tensor, /*copy_in=*/rank_ == root);
-  CDL_CHECK_MPI(MPI_Bcast(host.data_ptr(), checked_count(host.numel()), mpi_type(host), root,
-                          comm_));
+  CDL_CHECK_MPI(
+      MPI_Bcast(host.data_ptr(), checked_count(host.numel()), mpi_type(host), root, comm_));
   copy_back(host, tensor);
 }
 
@@ -152,7 +162,9 @@ torch::Tensor MpiCommunicator::gather_rows(const torch::Tensor& input, int root)
   return result;
 }
 
-void MpiCommunicator::barrier() { CDL_CHECK_MPI(MPI_Barrier(comm_)); }
+void MpiCommunicator::barrier() {
+  CDL_CHECK_MPI(MPI_Barrier(comm_));
+}
 
 std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {
   MPI_Comm sub = MPI_COMM_NULL;

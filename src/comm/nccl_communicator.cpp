@@ -24,29 +24,41 @@ void check_nccl(ncclResult_t code, const char* call, ncclComm_t comm) {
 
 ncclDataType_t nccl_type(const torch::Tensor& tensor) {
   switch (tensor.scalar_type()) {
-    case torch::kFloat32: return ncclFloat32;
-    case torch::kFloat64: return ncclFloat64;
-    case torch::kFloat16: return ncclFloat16;
-    case torch::kInt32: return ncclInt32;
-    case torch::kInt64: return ncclInt64;
-    case torch::kUInt8: return ncclUint8;
-    default: CDL_THROW(CommError, "nccl back end: unsupported dtype ", tensor.dtype());
+    case torch::kFloat32:
+      return ncclFloat32;
+    case torch::kFloat64:
+      return ncclFloat64;
+    case torch::kFloat16:
+      return ncclFloat16;
+    case torch::kInt32:
+      return ncclInt32;
+    case torch::kInt64:
+      return ncclInt64;
+    case torch::kUInt8:
+      return ncclUint8;
+    default:
+      CDL_THROW(CommError, "nccl back end: unsupported dtype ", tensor.dtype());
   }
 }
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return ncclSum;
-    case ReduceOp::kAvg: return ncclAvg;
-    case ReduceOp::kMax: return ncclMax;
-    case ReduceOp::kMin: return ncclMin;
+    case ReduceOp::kSum:
+      return ncclSum;
+    case ReduceOp::kAvg:
+      return ncclAvg;
+    case ReduceOp::kMax:
+      return ncclMax;
+    case ReduceOp::kMin:
+      return ncclMin;
   }
   return ncclSum;
 }
 
 void check_cuda_contiguous(const torch::Tensor& tensor, const char* op) {
   if (!tensor.defined() || !tensor.is_cuda() || !tensor.is_contiguous()) {
-    CDL_THROW(CommError, "nccl back end: ", op, " needs a contiguous CUDA tensor; "
+    CDL_THROW(CommError, "nccl back end: ", op,
+              " needs a contiguous CUDA tensor; "
               "hint: CPU tensors go through --comm_backend mpi");
   }
 }
@@ -81,11 +93,17 @@ NcclCommunicator::~NcclCommunicator() {
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
-int NcclCommunicator::rank() const { return control_.rank(); }
+int NcclCommunicator::rank() const {
+  return control_.rank();
+}
 
-int NcclCommunicator::size() const { return control_.size(); }
+int NcclCommunicator::size() const {
+  return control_.size();
+}
 
-void NcclCommunicator::wait_for_torch() const { torch::cuda::synchronize(device_); }
+void NcclCommunicator::wait_for_torch() const {
+  torch::cuda::synchronize(device_);
+}
 
 void NcclCommunicator::finish(const char* op) {
   const cudaError_t status = cudaStreamSynchronize(stream_);
@@ -102,8 +120,8 @@ void NcclCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   check_cuda_contiguous(tensor, "all_reduce");
   wait_for_torch();
   CDL_CHECK_NCCL(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(),
-                               static_cast<size_t>(tensor.numel()), nccl_type(tensor),
-                               nccl_op(op), comm_, stream_));
+                               static_cast<size_t>(tensor.numel()), nccl_type(tensor), nccl_op(op),
+                               comm_, stream_));
   finish("all_reduce");
 }
 
@@ -111,8 +129,8 @@ void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   check_cuda_contiguous(tensor, "broadcast");
   wait_for_torch();
   CDL_CHECK_NCCL(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(),
-                               static_cast<size_t>(tensor.numel()), nccl_type(tensor), root,
-                               comm_, stream_));
+                               static_cast<size_t>(tensor.numel()), nccl_type(tensor), root, comm_,
+                               stream_));
   finish("broadcast");
 }
 
@@ -120,10 +138,13 @@ torch::Tensor NcclCommunicator::gather_rows(const torch::Tensor& local, int root
   return control_.gather_rows(local.to(torch::kCPU).contiguous(), root);
 }
 
-void NcclCommunicator::barrier() { control_.barrier(); }
+void NcclCommunicator::barrier() {
+  control_.barrier();
+}
 
 std::unique_ptr<Communicator> NcclCommunicator::split(int color, int key) {
-  CDL_THROW(CommError, "nccl back end: split the MPI control communicator, then build a new "
+  CDL_THROW(CommError,
+            "nccl back end: split the MPI control communicator, then build a new "
             "NcclCommunicator from the sub-group");
 }
 

@@ -43,7 +43,9 @@ Topology discover_topology() {
 
 }  // namespace
 
-std::string compiled_backends() { return CDL_WITH_NCCL ? "serial, mpi, nccl" : "serial, mpi"; }
+std::string compiled_backends() {
+  return CDL_WITH_NCCL ? "serial, mpi, nccl" : "serial, mpi";
+}
 
 Runtime::Runtime(int* argc, char*** argv) {
   int initialized = 0;
@@ -83,27 +85,34 @@ std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::str
   if (!want_nccl) return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
 #if CDL_WITH_NCCL
   if (!on_cuda) {
-    CDL_THROW(ConfigError, "--comm_backend nccl needs the model on a CUDA device; "
+    CDL_THROW(ConfigError,
+              "--comm_backend nccl needs the model on a CUDA device; "
               "hint: use --gpu true, or --comm_backend mpi on CPUs");
   }
   // NCCL needs one GPU per rank; decide on every rank together, before NCCL is touched.
   const int gpus = static_cast<int>(torch::cuda::device_count());
   if (control_->any_of(topology_.local_size > gpus)) {
     if (requested == "auto") {
-      log::info("more ranks per node than GPUs: gradients go through MPI (staged through host "
-                "memory), not NCCL");
+      log::info(
+          "more ranks per node than GPUs: gradients go through MPI (staged through host "
+          "memory), not NCCL");
       return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
     }
-    CDL_THROW(ConfigError, "--comm_backend nccl needs one GPU per rank, but a node runs more ranks "
-              "than it has GPUs (this node, ", topology_.host, ": ", topology_.local_size,
-              " rank(s), ", gpus, " GPU(s)); hint: start at most one rank per GPU (e.g. srun "
-              "--ntasks-per-node=<GPUs per node>), or use --comm_backend mpi to let ranks share a GPU");
+    CDL_THROW(
+        ConfigError,
+        "--comm_backend nccl needs one GPU per rank, but a node runs more ranks "
+        "than it has GPUs (this node, ",
+        topology_.host, ": ", topology_.local_size, " rank(s), ", gpus,
+        " GPU(s)); hint: start at most one rank per GPU (e.g. srun "
+        "--ntasks-per-node=<GPUs per node>), or use --comm_backend mpi to let ranks share a GPU");
   }
   auto& mpi = static_cast<MpiCommunicator&>(*control_);
   return std::make_unique<NcclCommunicator>(mpi, cuda_device);
 #else
-  CDL_THROW(ConfigError, "--comm_backend nccl was requested but this build has no NCCL (compiled "
-            "in: ", compiled_backends(), "); hint: rebuild with -DWITH_CUDA=ON -DWITH_NCCL=ON");
+  CDL_THROW(ConfigError,
+            "--comm_backend nccl was requested but this build has no NCCL (compiled "
+            "in: ",
+            compiled_backends(), "); hint: rebuild with -DWITH_CUDA=ON -DWITH_NCCL=ON");
 #endif
 }
 

@@ -8,7 +8,8 @@
 namespace cdl::comm {
 namespace {
 void check_root(int root) {
-  if (root != 0) CDL_THROW(CommError, "serial communicator: root ", root, " does not exist (size 1)");
+  if (root != 0)
+    CDL_THROW(CommError, "serial communicator: root ", root, " does not exist (size 1)");
 }
 }  // namespace
 
@@ -18,7 +19,9 @@ void SerialCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   }
 }
 
-void SerialCommunicator::broadcast(torch::Tensor& tensor, int root) { check_root(root); }
+void SerialCommunicator::broadcast(torch::Tensor& tensor, int root) {
+  check_root(root);
+}
 
 torch::Tensor SerialCommunicator::gather_rows(const torch::Tensor& local, int root) {
   check_root(root);

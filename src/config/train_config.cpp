@@ -50,8 +50,8 @@ void check_at_least(const std::string& option, double value, double minimum, Pro
 
 std::vector<std::string> task_metrics(const std::string& task) {
   if (task == "classification") {
-    return {"BA", "accuracy", "F1_score", "sensitivity", "specificity", "PPV", "NPV", "MCC", "MK",
-            "LR_plus", "LR_minus"};
+    return {"BA",  "accuracy", "F1_score", "sensitivity", "specificity", "PPV",
+            "NPV", "MCC",      "MK",       "LR_plus",     "LR_minus"};
   }
   if (task == "regression") return {"R2_score", "MAE", "RMSE"};
   return {"MAE", "RMSE", "PSNR", "SSIM"};
@@ -74,8 +74,10 @@ void validate_task(const TrainConfig& c, Problems& problems) {
                problems);
   auto allowed = task_metrics(c.network_task);
   allowed.insert(allowed.begin(), "loss");
-  for (const auto& metric : c.selection_metrics) check_choice("selection_metrics", metric, allowed, problems);
-  if (c.selection_metrics.empty()) problems.push_back("--selection_metrics needs at least one metric");
+  for (const auto& metric : c.selection_metrics)
+    check_choice("selection_metrics", metric, allowed, problems);
+  if (c.selection_metrics.empty())
+    problems.push_back("--selection_metrics needs at least one metric");
   for (size_t i = 0; i < c.selection_metrics.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       if (c.selection_metrics[i] == c.selection_metrics[j]) {
@@ -108,7 +110,8 @@ void validate_data(const TrainConfig& c, Problems& problems) {
   check_choice("mode", c.mode, {"image", "patch", "roi", "slice"}, problems);
   check_choice("sampler", c.sampler, {"random", "weighted"}, problems);
   check_choice("slice_mode", c.slice_mode, {"rgb", "single"}, problems);
-  if (c.slice_direction < 0 || c.slice_direction > 2) problems.push_back("--slice_direction must be 0, 1 or 2");
+  if (c.slice_direction < 0 || c.slice_direction > 2)
+    problems.push_back("--slice_direction must be 0, 1 or 2");
   if (c.discarded_slices.empty() || c.discarded_slices.size() > 2) {
     problems.push_back("--discarded_slices takes 1 or 2 integers");
   }
@@ -117,10 +120,12 @@ void validate_data(const TrainConfig& c, Problems& problems) {
     problems.push_back("--patch_size and --stride_size must be positive");
   }
   if (c.diagnoses.empty()) problems.push_back("--diagnoses needs at least one diagnosis");
-  const bool tsv_data = c.data_path.size() > 4 && c.data_path.substr(c.data_path.size() - 4) == ".tsv";
+  const bool tsv_data =
+      c.data_path.size() > 4 && c.data_path.substr(c.data_path.size() - 4) == ".tsv";
   if (tsv_data != c.multi_cohort) {
-    problems.push_back(c.multi_cohort ? "--multi_cohort needs DATA to be a cohort TSV (cohort, path)"
-                                      : "DATA '" + c.data_path + "' is a TSV: add --multi_cohort");
+    problems.push_back(c.multi_cohort
+                           ? "--multi_cohort needs DATA to be a cohort TSV (cohort, path)"
+                           : "DATA '" + c.data_path + "' is a TSV: add --multi_cohort");
   }
   if (c.n_splits < 0) problems.push_back("--n_splits must be >= 0");
   for (int64_t s : c.split) {
@@ -137,7 +142,8 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   };
   refuse(c.multi_network, "--multi_network");
   refuse(c.ssda_network, "--ssda_network");
-  refuse(c.fully_sharded_data_parallel, "--fully_sharded_data_parallel (gradients are all-reduced instead)");
+  refuse(c.fully_sharded_data_parallel,
+         "--fully_sharded_data_parallel (gradients are all-reduced instead)");
   refuse(!c.transfer_path.empty(), "--transfer_path");
   refuse(!c.data_augmentation.empty(), "--data_augmentation");
   refuse(c.size_reduction, "--size_reduction");
@@ -155,7 +161,8 @@ void put(nlohmann::ordered_json& json, const std::string& key, const T* value) {
 
 void resolve_and_validate(TrainConfig& c) {
   Problems problems;
-  check_choice("task", c.network_task, {"classification", "regression", "reconstruction"}, problems);
+  check_choice("task", c.network_task, {"classification", "regression", "reconstruction"},
+               problems);
   if (problems.empty()) {
     resolve_task_defaults(c);
     validate_task(c, problems);

@@ -1,7 +1,7 @@
 // The option table of `train`: one row per option (name, TOML section, field, help). The table
 // drives the command line, the TOML config file and maps.json, so the three never disagree.
-#include <boost/program_options.hpp>
 #include <toml++/toml.h>
+#include <boost/program_options.hpp>
 
 #include <cctype>
 #include <cstdio>
@@ -122,8 +122,9 @@ bool is_task_section(const std::string& section) {
 
 /// ClinicaDL's TOML holds one section per task; only the running task's section applies, the
 /// others are checked for unknown keys and skipped. Task options live under "Classification".
-void apply_toml_section(const std::string& file, const std::string& section, const toml::table& table,
-                        TrainConfig& config, const std::vector<OptionSpec>& specs, Problems& problems) {
+void apply_toml_section(const std::string& file, const std::string& section,
+                        const toml::table& table, TrainConfig& config,
+                        const std::vector<OptionSpec>& specs, Problems& problems) {
   std::string task_section = config.network_task;
   if (!task_section.empty()) task_section[0] = static_cast<char>(std::toupper(task_section[0]));
   const bool applies = !is_task_section(section) || section == task_section;
@@ -143,7 +144,8 @@ void apply_toml_section(const std::string& file, const std::string& section, con
 
 void apply_toml(const std::string& file, TrainConfig& config, Problems& problems) {
   if (file.size() < 5 || file.substr(file.size() - 5) != ".toml") {
-    problems.push_back("--config_file '" + file + "': expected a .toml file in ClinicaDL's "
+    problems.push_back("--config_file '" + file +
+                       "': expected a .toml file in ClinicaDL's "
                        "train_config.toml layout");
     return;
   }
@@ -152,9 +154,9 @@ void apply_toml(const std::string& file, TrainConfig& config, Problems& problems
     root = toml::parse_file(file);
   } catch (const toml::parse_error& error) {
     const auto& where = error.source().begin;
-    problems.push_back("--config_file '" + file + "' line " + std::to_string(where.line) + ", column " +
-                       std::to_string(where.column) + " is not valid TOML: " +
-                       std::string(error.description()));
+    problems.push_back("--config_file '" + file + "' line " + std::to_string(where.line) +
+                       ", column " + std::to_string(where.column) +
+                       " is not valid TOML: " + std::string(error.description()));
     return;
   }
   const auto specs = option_specs(config);
@@ -173,14 +175,17 @@ void apply_toml(const std::string& file, TrainConfig& config, Problems& problems
 po::options_description build_description(const std::vector<OptionSpec>& specs) {
   po::options_description description("train options");
   description.add_options()("help,h", "print this help")(
-      "config_file,c", po::value<std::string>(), "TOML file in ClinicaDL's train_config.toml layout")(
-      "overwrite,o", po::bool_switch(), "replace an existing MAPS folder");
+      "config_file,c", po::value<std::string>(),
+      "TOML file in ClinicaDL's train_config.toml layout")("overwrite,o", po::bool_switch(),
+                                                           "replace an existing MAPS folder");
   for (const auto& spec : specs) {
-    const std::string names = spec.short_name.empty() ? spec.name : spec.name + "," + spec.short_name;
+    const std::string names =
+        spec.short_name.empty() ? spec.name : spec.name + "," + spec.short_name;
     if (std::holds_alternative<bool*>(spec.field)) {
       description.add_options()(names.c_str(), po::bool_switch(), spec.help.c_str());
       if (!spec.negation.empty()) {
-        description.add_options()(spec.negation.c_str(), po::bool_switch(), ("opposite of --" + spec.name).c_str());
+        description.add_options()(spec.negation.c_str(), po::bool_switch(),
+                                  ("opposite of --" + spec.name).c_str());
       }
     } else if (spec.is_list()) {
       description.add_options()(names.c_str(), po::value<std::vector<std::string>>()->multitoken(),
@@ -198,9 +203,10 @@ void apply_command_line(const po::variables_map& values, TrainConfig& config, Pr
     const std::string where = "--" + spec.name;
     if (std::holds_alternative<bool*>(spec.field)) {
       const bool set = values.count(spec.name) && values[spec.name].as<bool>();
-      const bool unset = !spec.negation.empty() && values.count(spec.negation) &&
-                         values[spec.negation].as<bool>();
-      if (set && unset) problems.push_back(where + " and --" + spec.negation + " contradict each other");
+      const bool unset =
+          !spec.negation.empty() && values.count(spec.negation) && values[spec.negation].as<bool>();
+      if (set && unset)
+        problems.push_back(where + " and --" + spec.negation + " contradict each other");
       if (set || unset) *std::get<bool*>(spec.field) = set;
     } else if (values.count(spec.name)) {
       const auto& value = values[spec.name];
@@ -243,10 +249,15 @@ po::variables_map parse_command_line(const std::vector<std::string>& args,
   // No prefix guessing (--epoch for --epochs): ClinicaDL does not guess, and a guess hides typos.
   const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
   try {
-    po::store(po::command_line_parser(args).options(description).positional(positional).style(style).run(),
+    po::store(po::command_line_parser(args)
+                  .options(description)
+                  .positional(positional)
+                  .style(style)
+                  .run(),
               values);
   } catch (const po::error& error) {
-    CDL_THROW(ConfigError, "train: ", error.what(), "\n  hint: ", clinicadl_spelling_hint(error.what()));
+    CDL_THROW(ConfigError, "train: ", error.what(),
+              "\n  hint: ", clinicadl_spelling_hint(error.what()));
   }
   return values;
 }
@@ -256,7 +267,8 @@ void read_positionals(const po::variables_map& values, TrainConfig& config) {
   if (values.count("positional")) positionals = values["positional"].as<std::vector<std::string>>();
   if (positionals.size() != 4) {
     CDL_THROW(ConfigError, "train expects 4 arguments TASK DATA TSV_DIR MAPS_DIR, got ",
-              positionals.size(), "\n  usage: clinicadl-hpc train {classification|regression|"
+              positionals.size(),
+              "\n  usage: clinicadl-hpc train {classification|regression|"
               "reconstruction} DATA.h5 SPLIT_DIR MAPS_DIR [options]");
   }
   config.network_task = positionals[0];

@@ -69,8 +69,9 @@ InputSize InputSize::from_sample_shape(const std::vector<int64_t>& shape) {
 
 InputSize parse_input_size(const std::string& text, const std::string& option) {
   const auto fail = [&](const std::string& why) {
-    CDL_THROW(ConfigError, option, " '", text, "' is invalid: ", why,
-              ".\n  expected C@DxHxW (3D) or C@HxW (2D) with positive integers, e.g. 1@169x208x179");
+    CDL_THROW(
+        ConfigError, option, " '", text, "' is invalid: ", why,
+        ".\n  expected C@DxHxW (3D) or C@HxW (2D) with positive integers, e.g. 1@169x208x179");
   };
   const auto at = split(text, '@');
   if (at.size() != 2) fail("it must contain exactly one '@'");

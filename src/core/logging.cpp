@@ -36,10 +36,14 @@ State& state() {
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::kDebug: return "DEBUG";
-    case Level::kInfo: return "INFO";
-    case Level::kWarn: return "WARNING";
-    case Level::kError: return "ERROR";
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARNING";
+    case Level::kError:
+      return "ERROR";
   }
   return "?";
 }
@@ -51,11 +55,17 @@ void set_rank(int rank, int world_size) {
   state().world_size = world_size;
 }
 
-void set_level(Level level) { state().level = level; }
+void set_level(Level level) {
+  state().level = level;
+}
 
-void set_all_ranks(bool all_ranks) { state().all_ranks = all_ranks; }
+void set_all_ranks(bool all_ranks) {
+  state().all_ranks = all_ranks;
+}
 
-bool is_tty() { return isatty(STDERR_FILENO) == 1; }
+bool is_tty() {
+  return isatty(STDERR_FILENO) == 1;
+}
 
 void write(Level level, const std::string& message) {
   State& s = state();

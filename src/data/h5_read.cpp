@@ -41,7 +41,9 @@ std::vector<std::string> read_strings(hid_t type, size_t count, Reader reader) {
 
 }  // namespace
 
-bool has_attribute(hid_t loc, const char* name) { return H5Aexists(loc, name) > 0; }
+bool has_attribute(hid_t loc, const char* name) {
+  return H5Aexists(loc, name) > 0;
+}
 
 std::optional<std::string> string_attribute(hid_t loc, const char* name) {
   if (!has_attribute(loc, name)) return std::nullopt;

@@ -117,7 +117,6 @@ void ImageStore::open_images() {
   check_image_shape(path_, sample_shape_);
 }
 
-
 void ImageStore::read_ids() {
   participants_ = h5read::string_dataset(file_.get(), h5format::kParticipantId, path_);
   sessions_ = h5read::string_dataset(file_.get(), h5format::kSessionId, path_);
@@ -176,8 +175,8 @@ torch::Tensor ImageStore::read_stored(int64_t row) const {
               out.data_ptr()) < 0) {
     const std::string cause = hdf5_error_text();
     CDL_THROW(DataError, "HDF5 file '", path_, "': reading image row ", row, " (",
-              participants_[row], ", ", sessions_[row], ") failed: ",
-              cause.empty() ? std::string("unknown HDF5 error") : cause,
+              participants_[row], ", ", sessions_[row],
+              ") failed: ", cause.empty() ? std::string("unknown HDF5 error") : cause,
               "; the file is damaged (corrupt or truncated)", kRegenerateHint);
   }
   return out;

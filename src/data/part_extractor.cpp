@@ -30,7 +30,9 @@ std::string mode_name(Mode mode) {
   return "image";
 }
 
-std::string id_column(Mode mode) { return mode_name(mode) + "_id"; }
+std::string id_column(Mode mode) {
+  return mode_name(mode) + "_id";
+}
 
 int64_t patches_along(int64_t length, int64_t patch, int64_t stride) {
   if (patch <= 0 || stride <= 0 || length < patch) return 0;

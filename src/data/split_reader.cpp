@@ -162,8 +162,8 @@ void check_no_duplicate_sessions(const TsvTable& table) {
                                      table.at(r, "session_id"));
     const auto [it, inserted] = first_row.emplace(key, r);
     if (!inserted) {
-      CDL_THROW(ConfigError, "session ", std::get<1>(key), " ", std::get<2>(key), " appears twice: ",
-                table.location(it->second), " and ", table.location(r),
+      CDL_THROW(ConfigError, "session ", std::get<1>(key), " ", std::get<2>(key),
+                " appears twice: ", table.location(it->second), " and ", table.location(r),
                 "; each session may appear once per set\n  hint: remove the duplicate row");
     }
   }
@@ -173,15 +173,18 @@ void check_no_duplicate_sessions(const TsvTable& table) {
 void check_no_participant_in_both(const SplitTables& tables) {
   std::map<std::pair<std::string, std::string>, int64_t> train_row;
   for (int64_t r = 0; r < tables.train.num_rows(); ++r) {
-    train_row.emplace(std::make_pair(tables.train.at(r, "cohort"), tables.train.at(r, "participant_id")), r);
+    train_row.emplace(
+        std::make_pair(tables.train.at(r, "cohort"), tables.train.at(r, "participant_id")), r);
   }
   for (int64_t r = 0; r < tables.validation.num_rows(); ++r) {
-    const auto key = std::make_pair(tables.validation.at(r, "cohort"), tables.validation.at(r, "participant_id"));
+    const auto key = std::make_pair(tables.validation.at(r, "cohort"),
+                                    tables.validation.at(r, "participant_id"));
     const auto it = train_row.find(key);
     if (it == train_row.end()) continue;
     CDL_THROW(ConfigError, "participant ", key.second, " is in the training set (",
               tables.train.location(it->second), ") and in the validation set (",
-              tables.validation.location(r), "): data leak; expected disjoint participants\n  "
+              tables.validation.location(r),
+              "): data leak; expected disjoint participants\n  "
               "hint: make the split with `caps2h5 split`/`kfold` or ClinicaDL's tsvtools, which "
               "split by participant");
   }

@@ -33,8 +33,7 @@ torch::Tensor apply_layer(torch::nn::AnyModule& layer, torch::Tensor x, PoolStac
   return layer.forward(x);
 }
 
-torch::Tensor run_sequential(torch::nn::Sequential sequential, torch::Tensor x,
-                             PoolStack& stack) {
+torch::Tensor run_sequential(torch::nn::Sequential sequential, torch::Tensor x, PoolStack& stack) {
   for (auto& layer : *sequential) x = apply_layer(layer, x, stack);
   return x;
 }
@@ -71,7 +70,9 @@ torch::Tensor Cnn::forward(torch::Tensor input) {
   return run_sequential(fc_, run_sequential(convolutions_, input, unused), unused);
 }
 
-std::vector<Stage> Cnn::stages() const { return {{"convolutions", convolutions_}, {"fc", fc_}}; }
+std::vector<Stage> Cnn::stages() const {
+  return {{"convolutions", convolutions_}, {"fc", fc_}};
+}
 
 AutoEncoder::AutoEncoder(std::string architecture, torch::nn::Sequential encoder,
                          torch::nn::Sequential decoder)

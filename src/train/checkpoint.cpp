@@ -98,7 +98,8 @@ ModelCheckpoint load_model_checkpoint(const std::string& path) {
   try {
     value = torch::pickle_load(read_bytes(path));
   } catch (const c10::Error& error) {
-    CDL_THROW(DataError, "checkpoint '", path, "' cannot be read: ", error.what_without_backtrace());
+    CDL_THROW(DataError, "checkpoint '", path,
+              "' cannot be read: ", error.what_without_backtrace());
   }
   if (!value.isGenericDict()) CDL_THROW(DataError, "checkpoint '", path, "' is not a dict");
   auto dict = value.toGenericDict();
@@ -133,8 +134,8 @@ int64_t load_optimizer_state(const std::string& path, torch::optim::Optimizer& o
     archive.load_from(path, torch::kCPU);  // a state written on a GPU loads anywhere
     optimizer.load(archive);
   } catch (const c10::Error& error) {
-    CDL_THROW(DataError, "optimizer state '", path, "' cannot be read: ",
-              error.what_without_backtrace());
+    CDL_THROW(DataError, "optimizer state '", path,
+              "' cannot be read: ", error.what_without_backtrace());
   }
   torch::Tensor epoch, scale, tracker;
   archive.read("epoch", epoch);

@@ -17,7 +17,8 @@ namespace {
 class CudaBatchStager final : public data::BatchStager {
  public:
   explicit CudaBatchStager(torch::Device device)
-      : device_(device), stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index())) {}
+      : device_(device),
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index())) {}
 
   bool wants_pinned_memory() const override { return true; }
 
@@ -25,7 +26,8 @@ class CudaBatchStager final : public data::BatchStager {
     c10::cuda::CUDAStreamGuard guard(stream_);
     const bool labels_are_inputs = batch.labels.defined() && batch.labels.is_same(batch.inputs);
     batch.inputs = batch.inputs.to(device_, /*non_blocking=*/true);
-    batch.labels = labels_are_inputs ? batch.inputs : batch.labels.to(device_, /*non_blocking=*/true);
+    batch.labels =
+        labels_are_inputs ? batch.inputs : batch.labels.to(device_, /*non_blocking=*/true);
     auto event = std::make_shared<at::cuda::CUDAEvent>();
     event->record(stream_);
     batch.transfer = event;

@@ -22,7 +22,8 @@ void DivergenceGuard::flush() {
   pending_ = torch::Tensor();
   if (std::isfinite(value)) return;
   CDL_THROW(TrainingError, "the training diverged: the loss is ", value, " at epoch ", epoch_,
-            ", micro-batch ", index_, " (rank ", rank_, "); training stopped, the best models "
+            ", micro-batch ", index_, " (rank ", rank_,
+            "); training stopped, the best models "
             "saved so far are kept.\n  hint: lower --learning_rate, check the images for NaN or "
             "infinite values (caps2h5 validate), or try without --amp");
 }

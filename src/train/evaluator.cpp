@@ -33,7 +33,8 @@ torch::Tensor batch_rows(data::Task task, const torch::Tensor& losses, const tor
 MetricList classification_from_rows(const torch::Tensor& rows, int64_t num_classes) {
   auto labels = rows.select(1, 1).to(torch::kInt64);
   auto predicted = rows.narrow(1, 2, rows.size(1) - 2).argmax(1);
-  std::vector<int64_t> y_true(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + labels.numel());
+  std::vector<int64_t> y_true(labels.data_ptr<int64_t>(),
+                              labels.data_ptr<int64_t>() + labels.numel());
   std::vector<int64_t> y_pred(predicted.data_ptr<int64_t>(),
                               predicted.data_ptr<int64_t>() + predicted.numel());
   return classification_metrics(y_true, y_pred, num_classes);
@@ -52,7 +53,8 @@ MetricList reconstruction_from_rows(const torch::Tensor& rows) {
   MetricList metrics;
   const auto& names = reconstruction_metric_names();
   for (size_t m = 0; m < names.size(); ++m) {
-    metrics.emplace_back(names[m], rows.select(1, 2 + static_cast<int64_t>(m)).mean().item<double>());
+    metrics.emplace_back(names[m],
+                         rows.select(1, 2 + static_cast<int64_t>(m)).mean().item<double>());
   }
   return metrics;
 }
@@ -82,16 +84,20 @@ torch::Tensor local_rows(model::Network& network, std::shared_ptr<const data::Ca
     auto outputs = forward_in_float(network, inputs, options.compute);
     auto targets = loss_targets(options.task, inputs, batch.labels.to(options.compute.device));
     auto losses = per_sample_loss(options.loss_name, outputs, targets);
-    auto index_column = torch::tensor(
-        std::vector<int64_t>(indices.begin() + position, indices.begin() + position + batch.size()),
-        torch::kInt64).to(torch::kFloat64).reshape({-1, 1});
-    rows.push_back(torch::cat({index_column, batch_rows(options.task, losses, inputs, batch.labels, outputs)}, 1));
+    auto index_column =
+        torch::tensor(std::vector<int64_t>(indices.begin() + position,
+                                           indices.begin() + position + batch.size()),
+                      torch::kInt64)
+            .to(torch::kFloat64)
+            .reshape({-1, 1});
+    rows.push_back(torch::cat(
+        {index_column, batch_rows(options.task, losses, inputs, batch.labels, outputs)}, 1));
     position += batch.size();
   }
   // index, loss, label, then the outputs: K logits, 1 value or 4 reconstruction metrics.
   const int64_t outputs = options.task == data::Task::kClassification ? options.num_classes
-                          : options.task == data::Task::kRegression  ? 1
-                                                                     : 4;
+                          : options.task == data::Task::kRegression   ? 1
+                                                                      : 4;
   const int64_t width = 3 + outputs;
   return rows.empty() ? torch::zeros({0, width}, torch::kFloat64) : torch::cat(rows, 0);
 }
@@ -106,11 +112,13 @@ void share_metrics(MetricList& metrics, comm::Communicator& comm) {
   }
   comm.broadcast_string(names, 0);
   std::vector<std::string> split;
-  for (size_t start = 0, tab; (tab = names.find('\t', start)) != std::string::npos; start = tab + 1) {
+  for (size_t start = 0, tab; (tab = names.find('\t', start)) != std::string::npos;
+       start = tab + 1) {
     split.push_back(names.substr(start, tab - start));
   }
-  auto values = comm.is_main() ? torch::tensor(numbers, torch::kFloat64)
-                               : torch::zeros({static_cast<int64_t>(split.size())}, torch::kFloat64);
+  auto values = comm.is_main()
+                    ? torch::tensor(numbers, torch::kFloat64)
+                    : torch::zeros({static_cast<int64_t>(split.size())}, torch::kFloat64);
   comm.broadcast(values, 0);
   metrics.clear();
   for (size_t i = 0; i < split.size(); ++i) {
@@ -126,7 +134,8 @@ const std::vector<std::string>& task_metric_names(data::Task task) {
   return reconstruction_metric_names();
 }
 
-torch::Tensor loss_targets(data::Task task, const torch::Tensor& inputs, const torch::Tensor& labels) {
+torch::Tensor loss_targets(data::Task task, const torch::Tensor& inputs,
+                           const torch::Tensor& labels) {
   return task == data::Task::kReconstruction ? inputs : labels;
 }
 
@@ -137,7 +146,8 @@ torch::Tensor per_sample_loss(const std::string& loss_name, const torch::Tensor&
     return F::cross_entropy(outputs, targets, F::CrossEntropyFuncOptions().reduction(torch::kNone));
   }
   if (loss_name == "MultiMarginLoss") {
-    return F::multi_margin_loss(outputs, targets, F::MultiMarginLossFuncOptions().reduction(torch::kNone));
+    return F::multi_margin_loss(outputs, targets,
+                                F::MultiMarginLossFuncOptions().reduction(torch::kNone));
   }
   const auto target = targets.to(outputs.dtype()).view_as(outputs);
   torch::Tensor elementwise;
@@ -148,7 +158,8 @@ torch::Tensor per_sample_loss(const std::string& loss_name, const torch::Tensor&
   } else if (loss_name == "HuberLoss") {
     elementwise = F::huber_loss(outputs, target, F::HuberLossFuncOptions().reduction(torch::kNone));
   } else if (loss_name == "SmoothL1Loss") {
-    elementwise = F::smooth_l1_loss(outputs, target, F::SmoothL1LossFuncOptions().reduction(torch::kNone));
+    elementwise =
+        F::smooth_l1_loss(outputs, target, F::SmoothL1LossFuncOptions().reduction(torch::kNone));
   } else {
     CDL_THROW(ConfigError, "unknown loss '", loss_name, "'");
   }

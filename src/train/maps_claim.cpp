@@ -34,8 +34,10 @@ bool create_lock(const std::string& path) {
     CDL_THROW(DataError, "cannot create the lock file '", path, "': ", std::strerror(errno),
               "; expected a writable MAPS folder");
   }
-  const std::string owner = this_host() + " " + std::to_string(static_cast<long>(::getpid())) + "\n";
-  const bool written = ::write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size());
+  const std::string owner =
+      this_host() + " " + std::to_string(static_cast<long>(::getpid())) + "\n";
+  const bool written =
+      ::write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size());
   ::close(fd);
   if (!written) CDL_THROW(DataError, "cannot write the lock file '", path, "' (disk full?)");
   return true;
@@ -43,7 +45,8 @@ bool create_lock(const std::string& path) {
 
 /// True when the lock names a process of this host that no longer exists.
 bool is_stale(const std::string& host, long pid) {
-  return host == this_host() && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+  return host == this_host() && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 &&
+         errno == ESRCH;
 }
 
 void clear_except(const std::string& root, const std::string& keep) {
@@ -63,7 +66,8 @@ MapsClaim::MapsClaim(const std::string& root, bool clear_existing)
     std::ifstream(lock_) >> host >> pid;
     if (!is_stale(host, pid) || !fs::remove(lock_) || !create_lock(lock_)) {
       CDL_THROW(ConfigError, "MAPS_DIR '", root, "' is being written by another job (", host,
-                ", process ", pid, "; lock file ", lock_, "); nothing was changed.\n  hint: wait for "
+                ", process ", pid, "; lock file ", lock_,
+                "); nothing was changed.\n  hint: wait for "
                 "that job, or choose another MAPS_DIR; if no job uses this MAPS any more, delete "
                 "the lock file");
     }

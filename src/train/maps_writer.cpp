@@ -1,6 +1,6 @@
 // Implementation of MAPS folder creation.
-#include "cdl/core/file_tree.hpp"
 #include "cdl/train/maps_writer.hpp"
+#include "cdl/core/file_tree.hpp"
 
 #include <torch/torch.h>
 
@@ -64,8 +64,8 @@ std::string information_text(const MapsLayout& layout, model::Network& network,
       << "\nModel layers:\n";
   int64_t total = 0;
   for (const auto& record : model::trace_layers(network, input_size)) {
-    out << "  " << record.name << "  " << record.description << "  -> " << format_shape(record.output_shape)
-        << "  (" << record.parameters << " parameters)\n";
+    out << "  " << record.name << "  " << record.description << "  -> "
+        << format_shape(record.output_shape) << "  (" << record.parameters << " parameters)\n";
     total += record.parameters;
   }
   out << "Total parameters: " << total << "\n";
@@ -73,7 +73,8 @@ std::string information_text(const MapsLayout& layout, model::Network& network,
   return out.str();
 }
 
-void write_data_table(const std::string& path, const data::TsvTable& table, const std::string& label) {
+void write_data_table(const std::string& path, const data::TsvTable& table,
+                      const std::string& label) {
   std::vector<std::string> header{"", "participant_id", "session_id", "cohort"};
   const bool has_label = !label.empty() && table.has_column(label);
   if (has_label) header.push_back(label);
@@ -125,11 +126,13 @@ void check_maps_destination(const std::string& maps_dir, bool overwrite,
                             const std::vector<std::string>& inputs) {
   if (!fs::exists(maps_dir)) return;
   if (!fs::is_directory(maps_dir)) {
-    CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir, "' exists and is a file; expected a new or empty folder");
+    CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir,
+              "' exists and is a file; expected a new or empty folder");
   }
   if (fs::is_empty(maps_dir)) return;
   if (!overwrite) {
-    CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir, "' already exists and is not empty; existing "
+    CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir,
+              "' already exists and is not empty; existing "
               "results are never replaced silently.\n  hint: choose another folder, or add "
               "--overwrite to delete it first");
   }
@@ -140,8 +143,11 @@ void check_maps_destination(const std::string& maps_dir, bool overwrite,
   }
   for (const auto& input : inputs) {
     if (!input.empty() && fs::exists(input) && lies_within(input, maps_dir)) {
-      CDL_THROW(ConfigError, "--overwrite would delete the input '", input, "', which lies in "
-                "MAPS_DIR '", maps_dir, "'; nothing was deleted.\n  hint: keep data, split "
+      CDL_THROW(ConfigError, "--overwrite would delete the input '", input,
+                "', which lies in "
+                "MAPS_DIR '",
+                maps_dir,
+                "'; nothing was deleted.\n  hint: keep data, split "
                 "tables and config files outside the MAPS folder, or choose another MAPS_DIR");
     }
   }
@@ -164,13 +170,17 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& 
   json["split"] = splits;
   json["validation"] = c.n_splits <= 1 ? "SingleSplit" : "KFoldSplit";
   json["num_networks"] = train.parts_per_image();
-  json["output_size"] = train.task() == data::Task::kClassification ? train.label_code().num_classes()
-                        : train.task() == data::Task::kRegression   ? 1
-                                                                    : -1;
+  json["output_size"] = train.task() == data::Task::kClassification
+                            ? train.label_code().num_classes()
+                        : train.task() == data::Task::kRegression ? 1
+                                                                  : -1;
   if (train.task() == data::Task::kReconstruction) json["output_size"] = train.input_shape();
   json["input_size"] = train.input_shape();
-  json["engine"] = {{"name", "clinicadl-hpc"}, {"version", CDL_VERSION}, {"git", CDL_GIT_SHA},
-                    {"world_size", world_size}, {"comm_backend", comm_backend}};
+  json["engine"] = {{"name", "clinicadl-hpc"},
+                    {"version", CDL_VERSION},
+                    {"git", CDL_GIT_SHA},
+                    {"world_size", world_size},
+                    {"comm_backend", comm_backend}};
   return json;
 }
 
@@ -181,7 +191,8 @@ void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json,
   write_text_atomically(layout.root() + "/environment.txt",
                         environment_text(json["engine"]["world_size"].get<int>(),
                                          json["engine"]["comm_backend"].get<std::string>()));
-  write_text_atomically(layout.root() + "/information.log", information_text(layout, network, input_size));
+  write_text_atomically(layout.root() + "/information.log",
+                        information_text(layout, network, input_size));
 }
 
 void write_split_groups(const MapsLayout& layout, int split, const SplitData& data,

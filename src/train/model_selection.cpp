@@ -46,7 +46,9 @@ size_t RetainBest::index_of(const std::string& metric) const {
   return static_cast<size_t>(it - metrics_.begin());
 }
 
-double RetainBest::best(const std::string& metric) const { return best_[index_of(metric)]; }
+double RetainBest::best(const std::string& metric) const {
+  return best_[index_of(metric)];
+}
 
 nlohmann::json RetainBest::state() const {
   nlohmann::json out = nlohmann::json::object();

@@ -31,9 +31,12 @@ std::vector<ClassificationPrediction> classification_rows(const GroupPredictions
   std::vector<ClassificationPrediction> result;
   for (int64_t i = 0; i < rows.size(0); ++i) {
     const auto meta = p.dataset->meta(p.evaluation.sample_indices[static_cast<size_t>(i)]);
-    ClassificationPrediction row{meta.participant_id, meta.session_id, meta.part_id,
+    ClassificationPrediction row{meta.participant_id,
+                                 meta.session_id,
+                                 meta.part_id,
                                  static_cast<int64_t>(rows[i][1].item<double>()),
-                                 predicted[i].item<int64_t>(), {}};
+                                 predicted[i].item<int64_t>(),
+                                 {}};
     for (int64_t k = 0; k < probabilities.size(1); ++k) {
       row.probabilities.push_back(probabilities[i][k].item<double>());
     }
@@ -47,8 +50,8 @@ std::vector<RegressionPrediction> regression_rows(const GroupPredictions& p) {
   std::vector<RegressionPrediction> result;
   for (int64_t i = 0; i < rows.size(0); ++i) {
     const auto meta = p.dataset->meta(p.evaluation.sample_indices[static_cast<size_t>(i)]);
-    result.push_back({meta.participant_id, meta.session_id, meta.part_id,
-                      rows[i][1].item<double>(), rows[i][2].item<double>()});
+    result.push_back({meta.participant_id, meta.session_id, meta.part_id, rows[i][1].item<double>(),
+                      rows[i][2].item<double>()});
   }
   return result;
 }
@@ -68,7 +71,8 @@ TsvTable classification_table(const std::vector<ClassificationPrediction>& rows,
   return table;
 }
 
-TsvTable regression_table(const std::vector<RegressionPrediction>& rows, const std::string& id_column) {
+TsvTable regression_table(const std::vector<RegressionPrediction>& rows,
+                          const std::string& id_column) {
   TsvTable table({"participant_id", "session_id", id_column, "true_label", "predicted_label"});
   for (const auto& r : rows) {
     table.add_row({r.participant_id, r.session_id, r.part_id, r.true_label, r.predicted_label});
@@ -121,7 +125,8 @@ auto label_columns(const std::vector<Row>& rows) {
 
 MetricList classification_image_metrics(const std::vector<ClassificationPrediction>& rows) {
   const auto [y_true, y_pred] = label_columns(rows);
-  return classification_metrics(y_true, y_pred, static_cast<int64_t>(rows.front().probabilities.size()));
+  return classification_metrics(y_true, y_pred,
+                                static_cast<int64_t>(rows.front().probabilities.size()));
 }
 
 MetricList regression_image_metrics(const std::vector<RegressionPrediction>& rows) {
@@ -129,7 +134,8 @@ MetricList regression_image_metrics(const std::vector<RegressionPrediction>& row
   return regression_metrics(y_true, y_pred);
 }
 
-void write_description(const std::string& dir, const GroupPredictions& p, const std::string& source) {
+void write_description(const std::string& dir, const GroupPredictions& p,
+                       const std::string& source) {
   std::set<std::string> participants;
   for (int64_t i = 0; i < p.dataset->num_images(); ++i) {
     participants.insert(p.dataset->table().at(i, "participant_id"));
@@ -137,16 +143,17 @@ void write_description(const std::string& dir, const GroupPredictions& p, const 
   const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char stamp[64];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", std::localtime(&now));
-  write_text_atomically(dir + "/description.log",
-                        "Prediction " + p.group + " group - " + stamp + "\nData loaded from " +
-                            source + "\nNumber of participants: " +
-                            std::to_string(participants.size()) + "\nNumber of sessions: " +
-                            std::to_string(p.dataset->num_images()) + "\n");
+  write_text_atomically(
+      dir + "/description.log",
+      "Prediction " + p.group + " group - " + stamp + "\nData loaded from " + source +
+          "\nNumber of participants: " + std::to_string(participants.size()) +
+          "\nNumber of sessions: " + std::to_string(p.dataset->num_images()) + "\n");
 }
 
 /// The image-level prediction table and metrics of a multi-part mode.
-std::pair<TsvTable, TsvTable> ensemble_tables(const GroupPredictions& p, const GroupPredictions& validation,
-                                              double threshold, const std::string& id_column) {
+std::pair<TsvTable, TsvTable> ensemble_tables(const GroupPredictions& p,
+                                              const GroupPredictions& validation, double threshold,
+                                              const std::string& id_column) {
   if (p.dataset->task() == data::Task::kClassification) {
     const auto weights = soft_voting_weights(classification_rows(validation), threshold);
     const auto images = soft_voting(classification_rows(p), weights);
@@ -154,7 +161,8 @@ std::pair<TsvTable, TsvTable> ensemble_tables(const GroupPredictions& p, const G
             metrics_table(classification_image_metrics(images), false)};
   }
   const auto images = mean_voting(regression_rows(p));
-  return {regression_table(images, id_column), metrics_table(regression_image_metrics(images), false)};
+  return {regression_table(images, id_column),
+          metrics_table(regression_image_metrics(images), false)};
 }
 
 }  // namespace
@@ -165,19 +173,21 @@ void write_group_predictions(const std::string& dir, const GroupPredictions& pre
   const auto& dataset = *predictions.dataset;
   const std::string id_column = id_column_of(dataset);
   const std::string prefix = dir + "/" + predictions.group + "_";
-  TsvTable part_table = dataset.task() == data::Task::kClassification
-                            ? classification_table(classification_rows(predictions), id_column,
-                                                   static_cast<size_t>(predictions.evaluation.rows.size(1) - 2))
-                        : dataset.task() == data::Task::kRegression
-                            ? regression_table(regression_rows(predictions), id_column)
-                            : reconstruction_table(predictions, id_column);
+  TsvTable part_table =
+      dataset.task() == data::Task::kClassification
+          ? classification_table(classification_rows(predictions), id_column,
+                                 static_cast<size_t>(predictions.evaluation.rows.size(1) - 2))
+      : dataset.task() == data::Task::kRegression
+          ? regression_table(regression_rows(predictions), id_column)
+          : reconstruction_table(predictions, id_column);
   const auto metrics = metrics_table(predictions.evaluation.metrics);
   const std::string mode = mode_of(dataset);
   part_table.write(prefix + mode + "_level_prediction.tsv");
   metrics.write(prefix + mode + "_level_metrics.tsv");
   if (mode != "image" && dataset.task() != data::Task::kReconstruction) {
     if (dataset.parts_per_image() > 1) {
-      const auto [images, image_metrics] = ensemble_tables(predictions, validation, selection_threshold, id_column);
+      const auto [images, image_metrics] =
+          ensemble_tables(predictions, validation, selection_threshold, id_column);
       images.write(prefix + "image_level_prediction.tsv");
       image_metrics.write(prefix + "image_level_metrics.tsv");
     } else {

@@ -1,7 +1,7 @@
 // Implementation of the split trainer: the epoch loop reads like ClinicaDL's (reference 4.2) with
 // the deliberate differences of design section 6.
-#include "cdl/core/file_tree.hpp"
 #include "cdl/train/trainer.hpp"
+#include "cdl/core/file_tree.hpp"
 
 #include <torch/torch.h>
 
@@ -83,7 +83,8 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
 
 std::vector<TsvCell> log_cells(const MetricList& metrics, const std::vector<std::string>& names) {
   std::vector<TsvCell> cells;
-  for (const auto& [name, value] : aggregate_class_metrics(metrics, names)) cells.emplace_back(value);
+  for (const auto& [name, value] : aggregate_class_metrics(metrics, names))
+    cells.emplace_back(value);
   return cells;
 }
 
@@ -121,7 +122,8 @@ void check_trainable(const data::CapsDataset& train, int split, const std::strin
     if (code == codes.front()) name = class_name;
   }
   CDL_THROW(ConfigError, "the training set of split ", split, " (", train.table().source(),
-            ") holds one class only ('", name, "' in column ", label, "); a classifier needs at least "
+            ") holds one class only ('", name, "' in column ", label,
+            "); a classifier needs at least "
             "two\n  hint: check --diagnoses and the split tables");
 }
 
@@ -230,29 +232,31 @@ void SplitTrainer::Impl::setup() {
   plan.fixed_shards = true;
   const auto& train = *data_.train;
   const bool weighted = plan.sampler == data::SamplerKind::kWeighted;
-  train_plan_ = std::make_unique<data::ShardPlan>(train.num_images(), train.parts_per_image(), plan,
-                                                  train.image_strata(),
-                                                  weighted ? train.sampler_weights() : std::vector<double>{});
+  train_plan_ = std::make_unique<data::ShardPlan>(
+      train.num_images(), train.parts_per_image(), plan, train.image_strata(),
+      weighted ? train.sampler_weights() : std::vector<double>{});
   train_eval_indices_ = train_evaluation_indices(*train_plan_, weighted);
   plan.sampler = data::SamplerKind::kRandom;
-  valid_eval_plan_ = std::make_unique<data::ShardPlan>(
-      data_.validation->num_images(), data_.validation->parts_per_image(), plan);
+  valid_eval_plan_ = std::make_unique<data::ShardPlan>(data_.validation->num_images(),
+                                                       data_.validation->parts_per_image(), plan);
   scaler_ = std::make_unique<GradScaler>(needs_loss_scaling(ctx_.compute));
   divergence_ = std::make_unique<DivergenceGuard>(ctx_.control->rank());
   step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, c_.batch_size, c_.accumulation_steps,
                                        train_plan_->train_samples_per_rank(), scaler_.get());
   retain_best_ = std::make_unique<RetainBest>(c_.selection_metrics);
   early_stopping_ = std::make_unique<EarlyStopping>(static_cast<int>(c_.patience), c_.tolerance);
-  if (c_.adaptive_learning_rate) adaptive_lr_ = std::make_unique<AdaptiveLearningRate>(c_.learning_rate);
-  eval_options_ = {train.task(), c_.loss, std::max<int64_t>(1, train.label_code().num_classes()),
-                   c_.batch_size, ctx_.compute, make_batch_stager(ctx_.compute)};
+  if (c_.adaptive_learning_rate)
+    adaptive_lr_ = std::make_unique<AdaptiveLearningRate>(c_.learning_rate);
+  eval_options_ = {
+      train.task(),  c_.loss,      std::max<int64_t>(1, train.label_code().num_classes()),
+      c_.batch_size, ctx_.compute, make_batch_stager(ctx_.compute)};
 }
 
 std::pair<Evaluation, Evaluation> SplitTrainer::Impl::evaluate_both() {
   sync_->average_buffers(*network_);  // every rank evaluates with the same BatchNorm statistics
   auto train = evaluate(*network_, data_.train, train_eval_indices_, eval_options_, *ctx_.control);
-  auto valid = evaluate(*network_, data_.validation, valid_eval_plan_->eval_indices(), eval_options_,
-                        *ctx_.control);
+  auto valid = evaluate(*network_, data_.validation, valid_eval_plan_->eval_indices(),
+                        eval_options_, *ctx_.control);
   return {std::move(train), std::move(valid)};
 }
 
@@ -264,8 +268,8 @@ void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const Evaluat
   std::vector<TsvCell> row{epoch, iteration, seconds_since(start_)};
   for (const auto& cell : log_cells(train.metrics, names)) row.push_back(cell);
   for (const auto& cell : log_cells(valid.metrics, names)) row.push_back(cell);
-  append_tsv_row(ctx_.layout.training_tsv(split_), training_tsv_header(task_metric_names(eval_options_.task)),
-                 row);
+  append_tsv_row(ctx_.layout.training_tsv(split_),
+                 training_tsv_header(task_metric_names(eval_options_.task)), row);
 }
 
 void SplitTrainer::Impl::train_epoch(int64_t epoch) {
@@ -282,7 +286,8 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch) {
     const bool updated = step_->accumulate(loss, index);
     divergence_->watch(loss, epoch, index);
     samples_trained_ += batch.size();
-    const int64_t updates_in_epoch = (index + 1 + c_.accumulation_steps - 1) / c_.accumulation_steps;
+    const int64_t updates_in_epoch =
+        (index + 1 + c_.accumulation_steps - 1) / c_.accumulation_steps;
     if (updated && c_.evaluation_steps > 0 && updates_in_epoch % c_.evaluation_steps == 0 &&
         index + 1 < step_->batches_per_epoch()) {
       auto [train, valid] = evaluate_both();
@@ -307,7 +312,8 @@ void SplitTrainer::Impl::save_checkpoints(int64_t epoch, const std::vector<std::
   if (!ctx_.control->is_main()) return;
   const auto& name = network_->architecture();
   save_model_checkpoint(ctx_.layout.checkpoint(split_), *network_, epoch, name);
-  if (c_.save_all_models) save_model_checkpoint(ctx_.layout.all_models(split_, epoch), *network_, epoch, name);
+  if (c_.save_all_models)
+    save_model_checkpoint(ctx_.layout.all_models(split_, epoch), *network_, epoch, name);
   for (const auto& metric : improved) {
     save_model_checkpoint(ctx_.layout.best_model(split_, metric), *network_, epoch, name);
   }
@@ -318,8 +324,8 @@ void SplitTrainer::Impl::end_epoch(int64_t epoch, int64_t last_iteration) {
   auto [train, valid] = evaluate_both();
   log_row(epoch, last_iteration, train, valid);
   const double loss = metric_value(valid.metrics, "loss");
-  log::info("split ", split_, " epoch ", epoch, ": train loss ", metric_value(train.metrics, "loss"),
-            ", validation loss ", loss);
+  log::info("split ", split_, " epoch ", epoch, ": train loss ",
+            metric_value(train.metrics, "loss"), ", validation loss ", loss);
   // Every rank holds the same validation metrics, so every rank's RetainBest agrees.
   const auto improved = retain_best_->step(valid.metrics);
   save_checkpoints(epoch, improved);
@@ -351,8 +357,11 @@ void SplitTrainer::Impl::final_evaluations() {
     if (!ctx_.control->is_main()) continue;
     GroupPredictions train_group{"train", data_.train, std::move(train)};
     GroupPredictions valid_group{"validation", data_.validation, std::move(valid)};
-    const auto dir = [&](const std::string& group) { return ctx_.layout.group_dir(split_, metric, group); };
-    write_group_predictions(dir("train"), train_group, valid_group, c_.selection_threshold, c_.data_path);
+    const auto dir = [&](const std::string& group) {
+      return ctx_.layout.group_dir(split_, metric, group);
+    };
+    write_group_predictions(dir("train"), train_group, valid_group, c_.selection_threshold,
+                            c_.data_path);
     write_group_predictions(dir("validation"), valid_group, valid_group, c_.selection_threshold,
                             c_.data_path);
   }
@@ -364,14 +373,20 @@ void SplitTrainer::Impl::print_plan() const {
   const int64_t ranks = ctx_.control->size();
   const int64_t global = c_.batch_size * ranks;
   const char* unit = train.parts_per_image() > 1 ? " samples (parts)" : " images";
-  log::info("split ", split_, ": ", train.num_images(), " training and ", data_.validation->num_images(),
-            " validation images, ", train.parts_per_image(), " part(s) per image (", c_.mode, " mode)");
-  log::info("split ", split_, ": batch ", c_.batch_size, " per rank x ", ranks, " rank(s) = global batch ",
-            global, unit, "; x ", c_.accumulation_steps, " accumulation step(s) = ", global * c_.accumulation_steps,
-            unit, " per weight update; ", step_->batches_per_epoch(), " micro-batches per rank per epoch");
-  log::info("split ", split_, ": ", network_->architecture(), ", ", model::count_parameters(*network_),
-            " parameters, on ", ctx_.compute.device.str(), ctx_.compute.amp ? " with --amp" : "",
-            ctx_.compute.device.is_cpu() ? ", " + std::to_string(torch::get_num_threads()) + " thread(s) per rank" : "",
+  log::info("split ", split_, ": ", train.num_images(), " training and ",
+            data_.validation->num_images(), " validation images, ", train.parts_per_image(),
+            " part(s) per image (", c_.mode, " mode)");
+  log::info("split ", split_, ": batch ", c_.batch_size, " per rank x ", ranks,
+            " rank(s) = global batch ", global, unit, "; x ", c_.accumulation_steps,
+            " accumulation step(s) = ", global * c_.accumulation_steps, unit,
+            " per weight update; ", step_->batches_per_epoch(),
+            " micro-batches per rank per epoch");
+  log::info("split ", split_, ": ", network_->architecture(), ", ",
+            model::count_parameters(*network_), " parameters, on ", ctx_.compute.device.str(),
+            ctx_.compute.amp ? " with --amp" : "",
+            ctx_.compute.device.is_cpu()
+                ? ", " + std::to_string(torch::get_num_threads()) + " thread(s) per rank"
+                : "",
             ", gradients through ", comm::backend_name(ctx_.gradients->backend()));
 }
 
@@ -397,9 +412,9 @@ SplitSummary SplitTrainer::Impl::run() {
   };
   summary_.images_per_second = rate(samples_trained_, train_seconds_);
   summary_.samples_are_parts = c_.mode != "image";
-  summary_.steady_images_per_second =
-      epoch > 1 ? rate(samples_trained_ - first_epoch_samples_, train_seconds_ - first_epoch_seconds_)
-                : summary_.images_per_second;
+  summary_.steady_images_per_second = epoch > 1 ? rate(samples_trained_ - first_epoch_samples_,
+                                                       train_seconds_ - first_epoch_seconds_)
+                                                : summary_.images_per_second;
   summary_.data_wait_fraction = train_seconds_ > 0 ? wait_seconds_ / train_seconds_ : 0.0;
   summary_.allreduce_seconds = sync_->seconds();
   ctx_.control->barrier();
@@ -411,6 +426,8 @@ SplitTrainer::SplitTrainer(TrainerContext context, int split, SplitData data)
 
 SplitTrainer::~SplitTrainer() = default;
 
-SplitSummary SplitTrainer::run() { return impl_->run(); }
+SplitSummary SplitTrainer::run() {
+  return impl_->run();
+}
 
 }  // namespace cdl::train

@@ -128,7 +128,9 @@ std::string TsvTable::to_string() const {
   return text;
 }
 
-void TsvTable::write(const std::string& path) const { write_text_atomically(path, to_string()); }
+void TsvTable::write(const std::string& path) const {
+  write_text_atomically(path, to_string());
+}
 
 TsvTable read_tsv(const std::string& path) {
   std::istringstream in(read_text_file(path));

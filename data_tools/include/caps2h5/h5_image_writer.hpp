@@ -27,7 +27,7 @@ struct ImagesLayout {
   int64_t count = 0;
   Shape4 shape{0, 0, 0, 0};  ///< C, D, H, W of one image
   bool float16 = false;
-  int compression = 0;  ///< 0 = none, 1-9 = shuffle + deflate at that level
+  int compression = 0;   ///< 0 = none, 1-9 = shuffle + deflate at that level
   bool checksum = true;  ///< fletcher32 filter: every read verifies each image's checksum
 };
 

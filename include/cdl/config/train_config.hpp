@@ -15,10 +15,10 @@ namespace cdl::config {
 /// All training options. Field names are ClinicaDL's maps.json keys.
 struct TrainConfig {
   // Positional arguments.
-  std::string network_task;   ///< classification | regression | reconstruction
-  std::string data_path;      ///< .h5 from caps2h5, or a cohort TSV (cohort, path)
-  std::string tsv_path;       ///< ClinicaDL split tree
-  std::string maps_dir;       ///< output MAPS folder
+  std::string network_task;  ///< classification | regression | reconstruction
+  std::string data_path;     ///< .h5 from caps2h5, or a cohort TSV (cohort, path)
+  std::string tsv_path;      ///< ClinicaDL split tree
+  std::string maps_dir;      ///< output MAPS folder
 
   // Model.
   std::string architecture = "default";
@@ -45,8 +45,8 @@ struct TrainConfig {
   int64_t evaluation_steps = 0;
   bool fully_sharded_data_parallel = false;
   bool amp = false;
-  std::string comm_backend = "auto";  ///< ours: auto | mpi | nccl | serial
-  int64_t threads = 0;                ///< ours: LibTorch threads per rank, 0 = fair share
+  std::string comm_backend = "auto";   ///< ours: auto | mpi | nccl | serial
+  int64_t threads = 0;                 ///< ours: LibTorch threads per rank, 0 = fair share
   std::string channels_last = "auto";  ///< ours: auto | true | false
   // Reproducibility.
   int64_t seed = 0;

@@ -64,10 +64,10 @@ std::string concat(const Args&... args) {
 #define CDL_THROW(Type, ...) throw Type(::cdl::detail::concat(__VA_ARGS__))
 
 /// Throws InternalError with file and line when `cond` is false (always on, also in release).
-#define CDL_CHECK(cond, ...)                                                                   \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      throw ::cdl::InternalError(::cdl::detail::concat(                                        \
-          __FILE__, ":", __LINE__, ": check '", #cond, "' failed: ", ##__VA_ARGS__));          \
-    }                                                                                          \
+#define CDL_CHECK(cond, ...)                                                                 \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      throw ::cdl::InternalError(::cdl::detail::concat(__FILE__, ":", __LINE__, ": check '", \
+                                                       #cond, "' failed: ", ##__VA_ARGS__)); \
+    }                                                                                        \
   } while (false)

@@ -20,7 +20,8 @@ struct InputSize {
   std::vector<int64_t> batch_shape(int64_t batch) const;
   /// ClinicaDL's text form, e.g. "1@169x208x179".
   std::string to_string() const;
-  /// Builds an InputSize from a sample shape {C, spatial...}; throws ConfigError if not 3 or 4 long.
+  /// Builds an InputSize from a sample shape {C, spatial...}; throws ConfigError if not 3 or 4
+  /// long.
   static InputSize from_sample_shape(const std::vector<int64_t>& shape);
 };
 

@@ -19,9 +19,9 @@ namespace cdl::data {
 
 /// A batch of samples.
 struct Batch {
-  torch::Tensor inputs;          ///< float32 [B, C, ...]
-  torch::Tensor labels;          ///< int64 [B] | float32 [B, 1] | inputs (reconstruction)
-  std::vector<SampleMeta> meta;  ///< one per sample, in batch order
+  torch::Tensor inputs;            ///< float32 [B, C, ...]
+  torch::Tensor labels;            ///< int64 [B] | float32 [B, 1] | inputs (reconstruction)
+  std::vector<SampleMeta> meta;    ///< one per sample, in batch order
   std::shared_ptr<void> transfer;  ///< a BatchStager's in-flight copy (e.g. a CUDA event), or null
   /// Number of samples B.
   int64_t size() const { return static_cast<int64_t>(meta.size()); }

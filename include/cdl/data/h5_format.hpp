@@ -11,12 +11,12 @@ inline constexpr const char* kFormatName = "clinicadl-hpc";
 inline constexpr int kFormatVersion = 1;
 
 // Root attributes.
-inline constexpr const char* kAttrFormat = "format";                  ///< string
-inline constexpr const char* kAttrFormatVersion = "format_version";   ///< int32
-inline constexpr const char* kAttrPreprocessing = "preprocessing";    ///< JSON string
-inline constexpr const char* kAttrCohort = "cohort";                  ///< string
-inline constexpr const char* kAttrCreatedBy = "created_by";           ///< string, tool + version
-inline constexpr const char* kAttrSource = "source";                  ///< string, CAPS path
+inline constexpr const char* kAttrFormat = "format";                 ///< string
+inline constexpr const char* kAttrFormatVersion = "format_version";  ///< int32
+inline constexpr const char* kAttrPreprocessing = "preprocessing";   ///< JSON string
+inline constexpr const char* kAttrCohort = "cohort";                 ///< string
+inline constexpr const char* kAttrCreatedBy = "created_by";          ///< string, tool + version
+inline constexpr const char* kAttrSource = "source";                 ///< string, CAPS path
 
 // Datasets.
 /// float32 or float16 [N, C, D, H, W], chunked one image per chunk.

@@ -53,13 +53,14 @@ using H5PropertyList = H5Handle<H5Pclose>;
 /// checksum"), or "" when the stack is empty. Call right after the failing HDF5 call.
 inline std::string hdf5_error_text() {
   std::string text;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD,
-           [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
-             auto* message = static_cast<std::string*>(out);
-             if (message->empty() && error->desc != nullptr) *message = error->desc;
-             return 0;
-           },
-           &text);
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
+        auto* message = static_cast<std::string*>(out);
+        if (message->empty() && error->desc != nullptr) *message = error->desc;
+        return 0;
+      },
+      &text);
   return text;
 }
 

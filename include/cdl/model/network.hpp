@@ -23,18 +23,18 @@ enum class NetworkKind {
 
 /// Constructor arguments shared by the architectures (ClinicaDL fills them by name).
 struct NetworkOptions {
-  InputSize input_size;           ///< sample shape without the batch axis
-  int64_t output_size = 2;        ///< classes (classification) or 1 (regression)
-  double dropout = 0.0;           ///< probability of the dropout layer of the CNN head
+  InputSize input_size;             ///< sample shape without the batch axis
+  int64_t output_size = 2;          ///< classes (classification) or 1 (regression)
+  double dropout = 0.0;             ///< probability of the dropout layer of the CNN head
   int64_t latent_space_size = 128;  ///< CAE_half code length
 };
 
 /// One row of a layer table (list_models --model_layers).
 struct LayerRecord {
-  std::string name;                 ///< state-dict prefix, e.g. "convolutions.0"
-  std::string description;          ///< e.g. "Conv3d(1, 8, kernel_size=[3, 3, 3], ...)"
+  std::string name;                   ///< state-dict prefix, e.g. "convolutions.0"
+  std::string description;            ///< e.g. "Conv3d(1, 8, kernel_size=[3, 3, 3], ...)"
   std::vector<int64_t> output_shape;  ///< shape of one sample after this layer
-  int64_t parameters = 0;           ///< trainable parameter count of this layer
+  int64_t parameters = 0;             ///< trainable parameter count of this layer
 };
 
 /// A named top-level Sequential of a network, in forward order.

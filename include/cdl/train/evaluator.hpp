@@ -22,11 +22,12 @@ torch::Tensor per_sample_loss(const std::string& loss_name, const torch::Tensor&
                               const torch::Tensor& targets);
 
 /// The target tensor the loss compares with: labels (classification, regression) or the inputs.
-torch::Tensor loss_targets(data::Task task, const torch::Tensor& inputs, const torch::Tensor& labels);
+torch::Tensor loss_targets(data::Task task, const torch::Tensor& inputs,
+                           const torch::Tensor& labels);
 
 /// Evaluation of one set. Rows and metrics are filled on rank 0; `metrics` on every rank.
 struct Evaluation {
-  MetricList metrics;                  ///< task metrics (ClinicaDL order) then "loss" (mean)
+  MetricList metrics;                   ///< task metrics (ClinicaDL order) then "loss" (mean)
   std::vector<int64_t> sample_indices;  ///< rank 0: dataset index of each row
   torch::Tensor rows;  ///< rank 0, float64 [N, F]: loss, label, outputs (classification: logits;
                        ///< regression: value; reconstruction: MAE, RMSE, PSNR, SSIM)
@@ -38,7 +39,7 @@ struct EvaluationOptions {
   std::string loss_name = "CrossEntropyLoss";
   int64_t num_classes = 2;
   int64_t batch_size = 8;
-  ComputeOptions compute;                      ///< device, autocast, layout, device transforms
+  ComputeOptions compute;                     ///< device, autocast, layout, device transforms
   std::shared_ptr<data::BatchStager> stager;  ///< copies batches to the device ahead (or null)
 };
 

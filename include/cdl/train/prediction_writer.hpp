@@ -11,9 +11,9 @@ namespace cdl::train {
 
 /// Part-level prediction and metrics of one group, ready to be written.
 struct GroupPredictions {
-  std::string group;                              ///< "train" or "validation"
+  std::string group;  ///< "train" or "validation"
   std::shared_ptr<const data::CapsDataset> dataset;
-  Evaluation evaluation;                          ///< gathered on rank 0
+  Evaluation evaluation;  ///< gathered on rank 0
 };
 
 /// Writes `<dir>/<group>_<mode>_level_{prediction,metrics}.tsv`, the image-level files and

@@ -28,8 +28,8 @@ struct SplitData {
 /// the samples come out raw (NaN removal and MinMax are left to the device, see ComputeOptions).
 /// Throws ConfigError/DataError.
 SplitData load_split(const config::TrainConfig& config,
-                     std::shared_ptr<const data::DataSource> source, int split,
-                     int64_t cache_bytes, bool host_transforms = true);
+                     std::shared_ptr<const data::DataSource> source, int split, int64_t cache_bytes,
+                     bool host_transforms = true);
 
 /// Builds the network of `config` for the sample shape and label code of `data`.
 model::NetworkPtr build_network(const config::TrainConfig& config, const SplitData& data);
@@ -48,7 +48,7 @@ struct SplitSummary {
   int64_t epochs_run = 0;
   bool stopped_early = false;
   std::vector<std::pair<std::string, double>> final_validation;  ///< last epoch's metrics
-  double images_per_second = 0.0;   ///< training throughput over all ranks, every epoch
+  double images_per_second = 0.0;         ///< training throughput over all ranks, every epoch
   double steady_images_per_second = 0.0;  ///< the same without epoch 0 (warm-up), if more ran
   bool samples_are_parts = false;   ///< samples are patches, ROIs or slices (not whole images)
   double data_wait_fraction = 0.0;  ///< share of training time spent waiting for data (rank 0)

@@ -45,7 +45,8 @@ InverseLayer invert(const std::shared_ptr<nn::Module>& module, int dimension) {
   if (auto* c = module->as<nn::Conv2d>()) return invert_conv<nn::Conv2dImpl, 2>(*c, dimension);
   if (auto pool = std::dynamic_pointer_cast<PadMaxPoolImpl>(module)) {
     pool->set_return_indices(true);
-    return {Kind::kOther, nn::AnyModule(CropMaxUnpool(dimension, pool->kernel_size(), pool->stride()))};
+    return {Kind::kOther,
+            nn::AnyModule(CropMaxUnpool(dimension, pool->kernel_size(), pool->stride()))};
   }
   if (auto* bn = module->as<nn::BatchNorm3d>()) {
     return {Kind::kBatchNorm, batch_norm(3, bn->options.num_features())};
@@ -56,10 +57,12 @@ InverseLayer invert(const std::shared_ptr<nn::Module>& module, int dimension) {
   if (module->as<nn::ReLU>()) return {Kind::kActivation, nn::AnyModule(nn::ReLU())};
   if (auto* l = module->as<nn::LeakyReLU>()) {
     const double slope = 1.0 / l->options.negative_slope();
-    return {Kind::kActivation, nn::AnyModule(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(slope)))};
+    return {Kind::kActivation,
+            nn::AnyModule(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(slope)))};
   }
   if (auto* l = module->as<nn::Linear>()) {
-    return {Kind::kOther, nn::AnyModule(nn::Linear(l->options.out_features(), l->options.in_features()))};
+    return {Kind::kOther,
+            nn::AnyModule(nn::Linear(l->options.out_features(), l->options.in_features()))};
   }
   CDL_THROW(InternalError, "CNN-to-autoencoder transformation cannot invert a layer of type ",
             module->name());
@@ -95,9 +98,10 @@ NetworkPtr autoencoder_from(const std::string& name, NetworkPtr cnn, int dimensi
 class EncoderLayer3dImpl : public nn::Module {
  public:
   EncoderLayer3dImpl(int64_t in, int64_t out) {
-    layer_ = register_module("layer", nn::Sequential(
-        nn::Conv3d(nn::Conv3dOptions(in, out, 3).stride(2).padding(1).bias(false)),
-        nn::BatchNorm3d(out)));
+    layer_ = register_module(
+        "layer",
+        nn::Sequential(nn::Conv3d(nn::Conv3dOptions(in, out, 3).stride(2).padding(1).bias(false)),
+                       nn::BatchNorm3d(out)));
   }
   torch::Tensor forward(torch::Tensor x) { return torch::leaky_relu(layer_->forward(x), 0.2); }
 
@@ -110,10 +114,13 @@ TORCH_MODULE(EncoderLayer3d);
 class DecoderLayer3dImpl : public nn::Module {
  public:
   DecoderLayer3dImpl(int64_t in, int64_t out) {
-    layer_ = register_module("layer", nn::Sequential(
-        nn::ConvTranspose3d(
-            nn::ConvTranspose3dOptions(in, out, 3).stride(2).padding(1).output_padding(1).bias(false)),
-        nn::BatchNorm3d(out)));
+    layer_ = register_module(
+        "layer", nn::Sequential(nn::ConvTranspose3d(nn::ConvTranspose3dOptions(in, out, 3)
+                                                        .stride(2)
+                                                        .padding(1)
+                                                        .output_padding(1)
+                                                        .bias(false)),
+                                nn::BatchNorm3d(out)));
   }
   torch::Tensor forward(torch::Tensor x) { return torch::relu(layer_->forward(x)); }
 

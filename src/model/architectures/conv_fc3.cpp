@@ -31,8 +31,8 @@ torch::nn::Sequential make_strided_conv_trunk(const InputSize& input_size) {
 void require_dimension(const std::string& architecture, const InputSize& input_size,
                        const std::vector<int>& allowed) {
   if (std::find(allowed.begin(), allowed.end(), input_size.dimension()) != allowed.end()) return;
-  CDL_THROW(ConfigError, architecture, " cannot take input size ", input_size.to_string(), ": it has ",
-            input_size.dimension(), " spatial axes, the network accepts ",
+  CDL_THROW(ConfigError, architecture, " cannot take input size ", input_size.to_string(),
+            ": it has ", input_size.dimension(), " spatial axes, the network accepts ",
             allowed.size() == 2 ? "2 or 3" : std::to_string(allowed.front()));
 }
 
@@ -58,26 +58,23 @@ int64_t conv_trunk_features(const InputSize& input_size) {
 
 NetworkPtr make_conv5_fc3(const NetworkOptions& options) {
   require_dimension("Conv5_FC3", options.input_size, {2, 3});
-  return std::make_shared<Cnn>(
-      "Conv5_FC3", make_pooled_conv_trunk(options.input_size),
-      fc_head(conv_trunk_features(options.input_size), {1300, 50}, options.output_size,
-              options.dropout));
+  return std::make_shared<Cnn>("Conv5_FC3", make_pooled_conv_trunk(options.input_size),
+                               fc_head(conv_trunk_features(options.input_size), {1300, 50},
+                                       options.output_size, options.dropout));
 }
 
 NetworkPtr make_conv4_fc3(const NetworkOptions& options) {
   require_dimension("Conv4_FC3", options.input_size, {2, 3});
-  return std::make_shared<Cnn>(
-      "Conv4_FC3", make_pooled_conv_trunk(options.input_size),
-      fc_head(conv_trunk_features(options.input_size), {50, 40}, options.output_size,
-              options.dropout));
+  return std::make_shared<Cnn>("Conv4_FC3", make_pooled_conv_trunk(options.input_size),
+                               fc_head(conv_trunk_features(options.input_size), {50, 40},
+                                       options.output_size, options.dropout));
 }
 
 NetworkPtr make_stride_conv5_fc3(const NetworkOptions& options) {
   require_dimension("Stride_Conv5_FC3", options.input_size, {2, 3});
-  return std::make_shared<Cnn>(
-      "Stride_Conv5_FC3", make_strided_conv_trunk(options.input_size),
-      fc_head(conv_trunk_features(options.input_size), {1300, 50}, options.output_size,
-              options.dropout));
+  return std::make_shared<Cnn>("Stride_Conv5_FC3", make_strided_conv_trunk(options.input_size),
+                               fc_head(conv_trunk_features(options.input_size), {1300, 50},
+                                       options.output_size, options.dropout));
 }
 
 }  // namespace cdl::model

@@ -51,7 +51,8 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride
   bn2_ = register_module("bn2", nn::BatchNorm2d(planes));
   if (stride != 1 || in_planes != planes) {
     downsample_ = register_module(
-        "downsample", nn::Sequential(conv2d(in_planes, planes, 1, stride, 0), nn::BatchNorm2d(planes)));
+        "downsample",
+        nn::Sequential(conv2d(in_planes, planes, 1, stride, 0), nn::BatchNorm2d(planes)));
   }
 }
 
@@ -81,7 +82,8 @@ NetworkPtr make_resnet18(const NetworkOptions& options) {
   // Five stride-2 stages (conv1, maxpool, layer2..4) each map n to ceil(n / 2).
   const auto& spatial = options.input_size.spatial;
   convolutions->push_back(nn::AvgPool2d(
-      nn::AvgPool2dOptions({ceil_halvings(spatial[0], 5), ceil_halvings(spatial[1], 5)}).stride(1)));
+      nn::AvgPool2dOptions({ceil_halvings(spatial[0], 5), ceil_halvings(spatial[1], 5)})
+          .stride(1)));
   nn::Sequential fc;
   fc->push_back(nn::Flatten());
   fc->push_back(nn::Linear(512, 1000));

@@ -26,7 +26,8 @@ int64_t residual_features(const std::string& architecture, const InputSize& inpu
     const int64_t pooled = pooled_length(length);
     if (pooled < 1) {
       CDL_THROW(ConfigError, architecture, " cannot take input size ", input_size.to_string(),
-                ": spatial length ", length, " is too small for five MaxPool3d(3, stride 2)"
+                ": spatial length ", length,
+                " is too small for five MaxPool3d(3, stride 2)"
                 " (each spatial length must be at least 63)");
     }
     features *= pooled;
@@ -79,7 +80,8 @@ ResBlock3dImpl::ResBlock3dImpl(int64_t in_channels, int64_t out_channels, bool s
   register_module("act1", act1_.ptr());
   conv2_ = register_module("conv2", conv3(out_channels, out_channels, 3, 1));
   bn2_ = register_module("bn2", nn::BatchNorm3d(out_channels));
-  if (squeeze_excitation) se_block_ = register_module("se_block", SqueezeExcitation(out_channels, 8));
+  if (squeeze_excitation)
+    se_block_ = register_module("se_block", SqueezeExcitation(out_channels, 8));
   shortcut_ = register_module("shortcut", nn::Sequential(conv3(in_channels, out_channels, 1, 0)));
   act2_ = activation();
   register_module("act2", act2_.ptr());
@@ -116,7 +118,8 @@ NetworkPtr make_squeeze_excitation_cnn(const NetworkOptions& options) {
   fc->push_back(nn::Linear(residual_features("SqueezeExcitationCNN", options.input_size), 256));
   fc->push_back(nn::ReLU());
   fc->push_back(nn::Linear(256, options.output_size));
-  return std::make_shared<Cnn>("SqueezeExcitationCNN", residual_trunk(options.input_size, true), fc);
+  return std::make_shared<Cnn>("SqueezeExcitationCNN", residual_trunk(options.input_size, true),
+                               fc);
 }
 
 }  // namespace cdl::model

@@ -20,8 +20,8 @@ nn::AnyModule conv(int dimension, int64_t in, int64_t out, int64_t kernel, int64
       nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(bias)));
 }
 
-nn::AnyModule conv_transpose(int dimension, int64_t in, int64_t out, int64_t kernel,
-                             int64_t stride, int64_t padding, int64_t output_padding, bool bias) {
+nn::AnyModule conv_transpose(int dimension, int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                             int64_t padding, int64_t output_padding, bool bias) {
   CDL_CHECK(dimension == 2 || dimension == 3, "conv_transpose dimension must be 2 or 3");
   if (dimension == 3) {
     return nn::AnyModule(nn::ConvTranspose3d(nn::ConvTranspose3dOptions(in, out, kernel)

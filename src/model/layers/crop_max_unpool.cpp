@@ -18,10 +18,9 @@ torch::Tensor CropMaxUnpoolImpl::forward(torch::Tensor input, torch::Tensor indi
   for (int64_t axis = input.dim() - dimension_; axis < input.dim(); ++axis) {
     output_size.push_back((input.size(axis) - 1) * stride_ + kernel_size_);
   }
-  auto output =
-      dimension_ == 3
-          ? torch::max_unpool3d(input, indices, output_size, {stride_, stride_, stride_}, {0, 0, 0})
-          : torch::max_unpool2d(input, indices, output_size);
+  auto output = dimension_ == 3 ? torch::max_unpool3d(input, indices, output_size,
+                                                      {stride_, stride_, stride_}, {0, 0, 0})
+                                : torch::max_unpool2d(input, indices, output_size);
   // pad is "last axis first": entry 2*i is the low-side pad of spatial axis (last - i).
   for (int i = 0; i < dimension_ && static_cast<size_t>(2 * i) < pad.size(); ++i) {
     const int64_t axis = output.dim() - 1 - i;

@@ -41,8 +41,8 @@ torch::Tensor PadMaxPoolImpl::forward(torch::Tensor input) {
 }
 
 void PadMaxPoolImpl::pretty_print(std::ostream& stream) const {
-  stream << "PadMaxPool" << dimension_ << "d(kernel_size=" << kernel_size_
-         << ", stride=" << stride_ << ")";
+  stream << "PadMaxPool" << dimension_ << "d(kernel_size=" << kernel_size_ << ", stride=" << stride_
+         << ")";
 }
 
 }  // namespace cdl::model

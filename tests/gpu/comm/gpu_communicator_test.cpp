@@ -14,7 +14,7 @@
 namespace cdl::comm {
 namespace {
 
-#define CDL_SKIP_WITHOUT_CUDA()                                                   \
+#define CDL_SKIP_WITHOUT_CUDA() \
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible";
 
 torch::Device my_gpu(int local_rank) {
@@ -48,7 +48,8 @@ TEST(MpiOnCuda, AllReduceBroadcastAndGatherOfDeviceTensors) {
   auto b = torch::full({4}, r == 0 ? 42 : -1, torch::TensorOptions(torch::kInt64).device(gpu));
   comm.broadcast(b, 0);
   EXPECT_EQ(b.cpu().sum().item<int64_t>(), 4 * 42);
-  auto rows = torch::full({r + 1, 2}, static_cast<double>(r), torch::TensorOptions(torch::kFloat64).device(gpu));
+  auto rows = torch::full({r + 1, 2}, static_cast<double>(r),
+                          torch::TensorOptions(torch::kFloat64).device(gpu));
   const auto gathered = comm.gather_rows(rows, 0);
   if (r == 0) {
     ASSERT_EQ(gathered.size(0), n * (n + 1) / 2);
@@ -69,7 +70,8 @@ TEST(NcclRuntime, NcclWithMoreRanksThanGpusIsRefusedBeforeNcclStarts) {
       runtime.make_gradient_communicator("nccl", true, index);
       ADD_FAILURE() << "expected a ConfigError";
     } catch (const ConfigError& error) {
-      EXPECT_NE(std::string(error.what()).find("one GPU per rank"), std::string::npos) << error.what();
+      EXPECT_NE(std::string(error.what()).find("one GPU per rank"), std::string::npos)
+          << error.what();
     }
     // auto falls back to MPI instead.
     EXPECT_EQ(runtime.make_gradient_communicator("auto", true, index)->backend(), Backend::kMpi);
@@ -80,10 +82,12 @@ TEST(NcclRuntime, NcclWithMoreRanksThanGpusIsRefusedBeforeNcclStarts) {
   ASSERT_EQ(nccl->backend(), Backend::kNccl);
   const auto gpu = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   const int n = nccl->size();
-  auto t = torch::full({257}, static_cast<float>(nccl->rank() + 1), torch::TensorOptions().device(gpu));
+  auto t =
+      torch::full({257}, static_cast<float>(nccl->rank() + 1), torch::TensorOptions().device(gpu));
   nccl->all_reduce(t, ReduceOp::kSum);
   EXPECT_FLOAT_EQ(t.cpu()[256].item<float>(), n * (n + 1) / 2.0f);
-  auto b = torch::full({3}, nccl->rank() == 0 ? 7.0 : 0.0, torch::TensorOptions(torch::kFloat64).device(gpu));
+  auto b = torch::full({3}, nccl->rank() == 0 ? 7.0 : 0.0,
+                       torch::TensorOptions(torch::kFloat64).device(gpu));
   nccl->broadcast(b, 0);
   EXPECT_DOUBLE_EQ(b.cpu().sum().item<double>(), 21.0);
 }

@@ -13,7 +13,7 @@
 namespace cdl::train {
 namespace {
 
-#define CDL_SKIP_WITHOUT_CUDA()                                                   \
+#define CDL_SKIP_WITHOUT_CUDA() \
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible";
 
 const torch::Device kGpu(torch::kCUDA, 0);

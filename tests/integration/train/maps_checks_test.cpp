@@ -24,7 +24,9 @@ std::string tiny(const std::string& relative) {
   return std::string(root ? root : "tiny") + "/" + relative;
 }
 
-data::TsvTable read(const std::string& relative) { return data::TsvTable::read(tiny(relative)); }
+data::TsvTable read(const std::string& relative) {
+  return data::TsvTable::read(tiny(relative));
+}
 
 std::set<std::pair<std::string, std::string>> sessions(const data::TsvTable& table) {
   std::set<std::pair<std::string, std::string>> result;
@@ -41,8 +43,8 @@ double metric(const std::string& relative, const std::string& name) {
 }
 
 const std::vector<std::string> kClassificationMetrics{
-    "BA", "accuracy", "F1_score", "sensitivity", "specificity", "PPV", "NPV", "MCC", "MK",
-    "LR_plus", "LR_minus"};
+    "BA",  "accuracy", "F1_score", "sensitivity", "specificity", "PPV",
+    "NPV", "MCC",      "MK",       "LR_plus",     "LR_minus"};
 
 std::vector<std::string> expected_training_columns(const std::vector<std::string>& metrics) {
   std::vector<std::string> columns{"epoch", "iteration", "time"};
@@ -96,8 +98,10 @@ TEST(ClassificationMaps, TrainingLogHasEpochAndInnerRows) {
 }
 
 TEST(ClassificationMaps, ValidationBalancedAccuracyIsWellAboveChance) {
-  const double ba = metric("maps_classification/split-0/best-loss/validation/"
-                           "validation_image_level_metrics.tsv", "BA");
+  const double ba = metric(
+      "maps_classification/split-0/best-loss/validation/"
+      "validation_image_level_metrics.tsv",
+      "BA");
   EXPECT_GT(ba, 0.75);
 }
 
@@ -105,13 +109,16 @@ TEST(AmpCpuMaps, Bf16AutocastLearnsAndSavesFloat32Weights) {
   const auto log = read("maps_amp/split-0/training_logs/training.tsv");
   ASSERT_EQ(log.num_rows(), 8);
   EXPECT_LT(std::stod(log.at(7, "loss_train")), 0.8 * std::stod(log.at(0, "loss_train")));
-  EXPECT_GT(metric("maps_amp/split-0/best-loss/validation/validation_image_level_metrics.tsv", "BA"),
-            0.7);
+  EXPECT_GT(
+      metric("maps_amp/split-0/best-loss/validation/validation_image_level_metrics.tsv", "BA"),
+      0.7);
   const auto json = nlohmann::json::parse(std::ifstream(tiny("maps_amp/maps.json")));
   EXPECT_EQ(json.at("amp"), true);
-  const auto checkpoint = train::load_model_checkpoint(tiny("maps_amp/split-0/best-loss/model.pth.tar"));
+  const auto checkpoint =
+      train::load_model_checkpoint(tiny("maps_amp/split-0/best-loss/model.pth.tar"));
   for (const auto& entry : checkpoint.model) {
-    if (entry.value().is_floating_point()) EXPECT_EQ(entry.value().scalar_type(), torch::kFloat) << entry.key();
+    if (entry.value().is_floating_point())
+      EXPECT_EQ(entry.value().scalar_type(), torch::kFloat) << entry.key();
   }
 }
 
@@ -124,13 +131,14 @@ TEST(ClassificationMaps, CheckpointLoadsBackAndPredictsIdentically) {
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(config.data_path));
   const auto split = train::load_split(config, source, 0, 0);
   auto network = train::build_network(config, split);
-  const auto checkpoint = train::load_model_checkpoint(tiny("maps_classification/split-0/best-loss/model.pth.tar"));
+  const auto checkpoint =
+      train::load_model_checkpoint(tiny("maps_classification/split-0/best-loss/model.pth.tar"));
   EXPECT_EQ(checkpoint.name, "Conv5_FC3");
   train::load_state_dict(*network, checkpoint.model, "best-loss");
   network->eval();
   torch::NoGradGuard no_grad;
-  const auto predictions =
-      read("maps_classification/split-0/best-loss/validation/validation_image_level_prediction.tsv");
+  const auto predictions = read(
+      "maps_classification/split-0/best-loss/validation/validation_image_level_prediction.tsv");
   ASSERT_EQ(predictions.num_rows(), split.validation->num_images());
   for (int64_t i = 0; i < split.validation->num_images(); ++i) {
     const auto sample = split.validation->get(i);
@@ -145,18 +153,23 @@ TEST(RegressionMaps, ColumnsAndFiniteMetrics) {
   const auto log = read("maps_regression/split-0/training_logs/training.tsv");
   EXPECT_EQ(log.columns(), expected_training_columns({"R2_score", "MAE", "RMSE"}));
   EXPECT_EQ(log.num_rows(), 3);
-  const auto predictions = read("maps_regression/split-0/best-loss/validation/validation_image_level_prediction.tsv");
-  EXPECT_EQ(predictions.columns(), (std::vector<std::string>{"participant_id", "session_id", "image_id",
-                                                              "true_label", "predicted_label"}));
-  EXPECT_TRUE(std::isfinite(metric("maps_regression/split-0/best-loss/validation/validation_image_level_metrics.tsv", "MAE")));
+  const auto predictions =
+      read("maps_regression/split-0/best-loss/validation/validation_image_level_prediction.tsv");
+  EXPECT_EQ(predictions.columns(),
+            (std::vector<std::string>{"participant_id", "session_id", "image_id", "true_label",
+                                      "predicted_label"}));
+  EXPECT_TRUE(std::isfinite(metric(
+      "maps_regression/split-0/best-loss/validation/validation_image_level_metrics.tsv", "MAE")));
 }
 
 TEST(ReconstructionMaps, RanWithoutMpirunAndWroteReconstructionMetrics) {
   const auto log = read("maps_reconstruction/split-0/training_logs/training.tsv");
   EXPECT_EQ(log.columns(), expected_training_columns({"MAE", "RMSE", "PSNR", "SSIM"}));
-  const auto predictions = read("maps_reconstruction/split-0/best-loss/train/train_image_level_prediction.tsv");
-  EXPECT_EQ(predictions.columns(), (std::vector<std::string>{"participant_id", "session_id", "image_id",
-                                                              "MAE", "RMSE", "PSNR", "SSIM"}));
+  const auto predictions =
+      read("maps_reconstruction/split-0/best-loss/train/train_image_level_prediction.tsv");
+  EXPECT_EQ(predictions.columns(),
+            (std::vector<std::string>{"participant_id", "session_id", "image_id", "MAE", "RMSE",
+                                      "PSNR", "SSIM"}));
   EXPECT_EQ(predictions.num_rows(), read("splits/train.tsv").num_rows());
   std::ifstream in(tiny("maps_reconstruction/maps.json"));
   EXPECT_EQ(nlohmann::json::parse(in)["engine"]["world_size"], 1);
@@ -165,7 +178,8 @@ TEST(ReconstructionMaps, RanWithoutMpirunAndWroteReconstructionMetrics) {
 TEST(UnevenThreeRanksMaps, EverySampleEvaluatedExactlyOnce) {
   const auto expected = sessions(read("splits/validation_baseline.tsv"));
   ASSERT_EQ(expected.size() % 3 != 0, true) << "the validation set must not divide by 3";
-  const auto predictions = read("maps_uneven/split-0/best-loss/validation/validation_image_level_prediction.tsv");
+  const auto predictions =
+      read("maps_uneven/split-0/best-loss/validation/validation_image_level_prediction.tsv");
   EXPECT_EQ(static_cast<size_t>(predictions.num_rows()), expected.size());
   EXPECT_EQ(sessions(predictions), expected);
   EXPECT_EQ(read("maps_uneven/split-0/training_logs/training.tsv").num_rows(), 2);
@@ -191,9 +205,12 @@ TEST(PatchesMaps, PartAndImageLevelFiles) {
 }
 
 /// Part ids of the rows of the first image of a part-level prediction table.
-std::vector<std::string> first_image_part_ids(const data::TsvTable& table, const std::string& column) {
+std::vector<std::string> first_image_part_ids(const data::TsvTable& table,
+                                              const std::string& column) {
   std::vector<std::string> ids;
-  for (int64_t r = 0; r < table.num_rows() && table.at(r, "participant_id") == table.at(0, "participant_id"); ++r) {
+  for (int64_t r = 0;
+       r < table.num_rows() && table.at(r, "participant_id") == table.at(0, "participant_id");
+       ++r) {
     ids.push_back(table.at(r, column));
   }
   return ids;

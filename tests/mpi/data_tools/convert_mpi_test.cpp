@@ -6,10 +6,10 @@
 
 #include <filesystem>
 
-#include "cdl/core/file_tree.hpp"
 #include "caps2h5/converter.hpp"
 #include "caps2h5/h5_image_reader.hpp"
 #include "caps2h5/synthetic.hpp"
+#include "cdl/core/file_tree.hpp"
 #include "cdl/data/h5_format.hpp"
 #include "mpi_test_support.hpp"
 

@@ -74,7 +74,8 @@ TEST(DataParallelTest, AveragedGradientsAreTheMeanOfRankValues) {
   for (auto& p : layer->parameters()) p.mutable_grad() = torch::full_like(p, world.rank() + 1.0);
   sync.average_gradients();
   const double mean = (world.size() + 1) / 2.0;
-  for (auto& p : layer->parameters()) EXPECT_TRUE(torch::allclose(p.grad(), torch::full_like(p, mean)));
+  for (auto& p : layer->parameters())
+    EXPECT_TRUE(torch::allclose(p.grad(), torch::full_like(p, mean)));
   EXPECT_GE(sync.bucket_count(), 2u);
   EXPECT_EQ(sync.bytes_per_update(), (3 * 2 + 2) * 4);
 }

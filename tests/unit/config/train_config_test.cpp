@@ -62,9 +62,9 @@ TEST(TrainConfigTest, TaskDefaultsForRegressionAndReconstruction) {
 }
 
 TEST(TrainConfigTest, CommandLineValuesListsFlagsAndAliases) {
-  auto c = parse_train_arguments(args({"--batch_size", "4", "-lr", "0.001", "--diagnoses", "AD", "MCI",
-                                       "CN", "--unnormalize", "--baseline", "-a", "ResNet3D",
-                                       "--discarded_slices", "3", "4"}));
+  auto c = parse_train_arguments(
+      args({"--batch_size", "4", "-lr", "0.001", "--diagnoses", "AD", "MCI", "CN", "--unnormalize",
+            "--baseline", "-a", "ResNet3D", "--discarded_slices", "3", "4"}));
   EXPECT_EQ(c.batch_size, 4);
   EXPECT_DOUBLE_EQ(c.learning_rate, 0.001);
   EXPECT_EQ(c.diagnoses, (std::vector<std::string>{"AD", "MCI", "CN"}));
@@ -75,7 +75,8 @@ TEST(TrainConfigTest, CommandLineValuesListsFlagsAndAliases) {
 }
 
 TEST(TrainConfigTest, DashesAreAcceptedForUnderscores) {
-  const char* argv[] = {"clinicadl-hpc", "train", "--batch-size=3", "--learning-rate", "0.5", "a-b"};
+  const char* argv[] = {"clinicadl-hpc",   "train", "--batch-size=3",
+                        "--learning-rate", "0.5",   "a-b"};
   EXPECT_EQ(normalize_option_names(6, argv, 2),
             (std::vector<std::string>{"--batch_size=3", "--learning_rate", "0.5", "a-b"}));
 }
@@ -100,7 +101,8 @@ TEST(TrainConfigTest, TomlIsReadAndCommandLineWins) {
 
 TEST(TrainConfigTest, EveryProblemIsReportedAtOnce) {
   const auto file = write_toml("[Optimization]\nepoks = 3\n[Nonsense]\nx = 1\n");
-  const auto message = error_of(args({"--config_file", file, "--batch_size", "many", "--epochs", "x"}));
+  const auto message =
+      error_of(args({"--config_file", file, "--batch_size", "many", "--epochs", "x"}));
   EXPECT_NE(message.find("4 problem(s)"), std::string::npos) << message;
   EXPECT_NE(message.find("[Optimization] epoks is not a known key"), std::string::npos) << message;
   EXPECT_NE(message.find("'Nonsense' is not a known section"), std::string::npos) << message;
@@ -109,8 +111,9 @@ TEST(TrainConfigTest, EveryProblemIsReportedAtOnce) {
 }
 
 TEST(TrainConfigTest, InvalidCombinationsAreRefusedTogether) {
-  const auto message = error_of(args({"--optimizer", "Adamm", "--selection_metrics", "R2_score",
-                                      "--mode", "roi", "--accumulation_steps", "0", "--dropout", "1.5"}));
+  const auto message =
+      error_of(args({"--optimizer", "Adamm", "--selection_metrics", "R2_score", "--mode", "roi",
+                     "--accumulation_steps", "0", "--dropout", "1.5"}));
   EXPECT_NE(message.find("5 problem(s)"), std::string::npos) << message;
   EXPECT_NE(message.find("--optimizer 'Adamm' is not one of"), std::string::npos);
   EXPECT_NE(message.find("--selection_metrics 'R2_score'"), std::string::npos);
@@ -125,25 +128,31 @@ TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   // ClinicaDL's spellings get a hint to ours.
   EXPECT_NE(error_of(args({"--no_gpu"})).find("--gpu false"), std::string::npos)
       << error_of(args({"--no_gpu"}));
-  EXPECT_NE(error_of(args({"--gpu"})).find("--gpu true"), std::string::npos) << error_of(args({"--gpu"}));
+  EXPECT_NE(error_of(args({"--gpu"})).find("--gpu true"), std::string::npos)
+      << error_of(args({"--gpu"}));
   // A malformed TOML file names the line.
   const auto bad_toml = write_toml("[Computational]\nbatch_size = 4\nepochs = = 3\n");
   EXPECT_NE(error_of(args({"--config_file", bad_toml})).find("line 3"), std::string::npos)
       << error_of(args({"--config_file", bad_toml}));
   // Integer limits print as integers, not as 0.000000.
   EXPECT_NE(error_of(args({"--batch_size", "0"})).find("--batch_size is 0, expected at least 1"),
-            std::string::npos) << error_of(args({"--batch_size", "0"}));
-  EXPECT_NE(error_of(args({"--tolerance", "-0.5"})).find("--tolerance is -0.5, expected at least 0"),
-            std::string::npos);
+            std::string::npos)
+      << error_of(args({"--batch_size", "0"}));
+  EXPECT_NE(
+      error_of(args({"--tolerance", "-0.5"})).find("--tolerance is -0.5, expected at least 0"),
+      std::string::npos);
   // Prefixes are not guessed (ClinicaDL does not guess): --epoch is not --epochs.
   EXPECT_NE(error_of(args({"--epoch", "3"})).find("epoch"), std::string::npos);
   EXPECT_NE(error_of(args({"--batch", "3"})), "");
   EXPECT_EQ(error_of(args({"--epochs", "3", "--batch_size", "3"})), "");
-  EXPECT_NE(error_of({"classification", "d.h5", "s"}).find("expects 4 arguments"), std::string::npos);
-  EXPECT_NE(error_of({"segmentation", "d.h5", "s", "m"}).find("--task 'segmentation'"), std::string::npos);
-  EXPECT_EQ(error_of(args({"--sampler", "weighted"})), "");
-  EXPECT_NE(error_of({"reconstruction", "d.h5", "s", "m", "--sampler", "weighted"}).find("needs labels"),
+  EXPECT_NE(error_of({"classification", "d.h5", "s"}).find("expects 4 arguments"),
             std::string::npos);
+  EXPECT_NE(error_of({"segmentation", "d.h5", "s", "m"}).find("--task 'segmentation'"),
+            std::string::npos);
+  EXPECT_EQ(error_of(args({"--sampler", "weighted"})), "");
+  EXPECT_NE(
+      error_of({"reconstruction", "d.h5", "s", "m", "--sampler", "weighted"}).find("needs labels"),
+      std::string::npos);
 }
 
 TEST(TrainConfigTest, MapsJsonFollowsClinicaDLKeyOrder) {

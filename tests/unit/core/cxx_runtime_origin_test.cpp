@@ -6,10 +6,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "cdl/core/file_tree.hpp"
 
@@ -50,7 +50,8 @@ TEST(CxxRuntimeOrigin, SharedSymbolsResolveToTheSystemRuntime) {
 }
 
 TEST(RemoveTree, RemovesNestedFoldersFilesAndLinksButNeverFollowsLinks) {
-  const auto root = std::filesystem::temp_directory_path() / ("cdl_remove_tree_" + std::to_string(getpid()));
+  const auto root =
+      std::filesystem::temp_directory_path() / ("cdl_remove_tree_" + std::to_string(getpid()));
   const auto keep = root.string() + "_kept";
   std::filesystem::create_directories(root / "a" / "b");
   std::filesystem::create_directories(keep);
@@ -60,11 +61,10 @@ TEST(RemoveTree, RemovesNestedFoldersFilesAndLinksButNeverFollowsLinks) {
   EXPECT_EQ(cdl::remove_tree(root), 5u);  // root, a, b, file.txt, link
   EXPECT_FALSE(std::filesystem::exists(root));
   EXPECT_TRUE(std::filesystem::exists(keep + "/precious.txt"));  // the link's target survives
-  EXPECT_EQ(cdl::remove_tree(root), 0u);                          // absent: nothing to do
+  EXPECT_EQ(cdl::remove_tree(root), 0u);                         // absent: nothing to do
   std::error_code error;
   EXPECT_EQ(cdl::remove_tree(keep, error), 2u);
   EXPECT_FALSE(error);
 }
-
 
 }  // namespace

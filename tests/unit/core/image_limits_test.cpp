@@ -19,8 +19,9 @@ std::string error_of(const std::vector<int64_t>& shape) {
 TEST(ImageLimits, BrainImagesPassAbsurdShapesAreNamed) {
   EXPECT_EQ(error_of({1, 169, 208, 179}), "");
   EXPECT_EQ(error_of({3, 512, 512}), "");
-  EXPECT_NE(error_of({1, 4000, 4000, 4000}).find("'f.h5' declares images of shape 1x4000x4000x4000"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of({1, 4000, 4000, 4000}).find("'f.h5' declares images of shape 1x4000x4000x4000"),
+      std::string::npos);
   EXPECT_NE(error_of({1, 70000, 2, 2}).find("outside the sane range"), std::string::npos);
   EXPECT_NE(error_of({0, 2, 2, 2}).find("outside the sane range"), std::string::npos);
   EXPECT_NE(error_of({5000, 2, 2, 2}).find("outside the sane range"), std::string::npos);

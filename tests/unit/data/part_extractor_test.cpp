@@ -13,7 +13,9 @@ namespace {
 namespace ix = torch::indexing;
 
 /// Image [1, 4, 5, 6] with value d*30 + h*6 + w.
-torch::Tensor arange_image() { return torch::arange(120, torch::kFloat).reshape({1, 4, 5, 6}); }
+torch::Tensor arange_image() {
+  return torch::arange(120, torch::kFloat).reshape({1, 4, 5, 6});
+}
 
 ModeConfig patch_mode(int64_t size, int64_t stride) {
   ModeConfig c;

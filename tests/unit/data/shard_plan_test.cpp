@@ -23,7 +23,9 @@ ShardPlanOptions opts(int rank, int world, int64_t batch, uint64_t seed = 7) {
 }
 
 /// 10 images x 2 parts; image classes 0,0,0,0,0,0,0,1,1,1 (uneven: 14 vs 6 samples).
-std::vector<int64_t> strata() { return {0, 0, 0, 0, 0, 0, 0, 1, 1, 1}; }
+std::vector<int64_t> strata() {
+  return {0, 0, 0, 0, 0, 0, 0, 1, 1, 1};
+}
 
 TEST(ShardPlanTest, EveryRankGetsTheSameNumberOfBatchesWithUnevenCounts) {
   for (int world : {1, 2, 3, 4, 7}) {

@@ -74,7 +74,8 @@ TEST(SplitReaderTest, AParticipantInBothSetsIsADataLeak) {
   write_text(dir.path() + "/validation_baseline.tsv",
              std::string(kHeader) + "sub-v1\tses-M000\tCN\t60\nsub-t3\tses-M012\tCN\t73\n");
   const auto message = error_of(dir.path());
-  EXPECT_NE(message.find("participant sub-t3 is in the training set"), std::string::npos) << message;
+  EXPECT_NE(message.find("participant sub-t3 is in the training set"), std::string::npos)
+      << message;
   EXPECT_NE(message.find("data leak"), std::string::npos) << message;
 }
 

@@ -1,6 +1,6 @@
 // Implementation of the data-suite test helpers (temp folders, tiny HDF5 stores).
-#include "cdl/core/file_tree.hpp"
 #include "test_files.hpp"
+#include "cdl/core/file_tree.hpp"
 
 #include <hdf5.h>
 #include <unistd.h>

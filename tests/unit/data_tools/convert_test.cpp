@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "caps2h5/converter.hpp"
+#include "caps2h5/h5_image_reader.hpp"
 #include "caps2h5/h5_image_writer.hpp"
 #include "caps2h5/inspector.hpp"
-#include "caps2h5/h5_image_reader.hpp"
 #include "caps2h5/pt_reader.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/data/h5_format.hpp"
@@ -30,7 +30,9 @@ using testing::test_options;
 constexpr int64_t kX = 8, kY = 10, kZ = 8;
 
 /// Stored value of subject s at (i, j, k).
-double raw(int s, int64_t i, int64_t j, int64_t k) { return double((i + 3 * j + 7 * k + s) % 100); }
+double raw(int s, int64_t i, int64_t j, int64_t k) {
+  return double((i + 3 * j + 7 * k + s) % 100);
+}
 
 template <typename T>
 void write_typed(const std::string& path, int s, int datatype, float slope, float inter) {
@@ -85,7 +87,8 @@ void expect_no_output(const std::string& out) {
 }
 
 /// The chunk bytes HDF5 itself stores for `values` through its fletcher32 filter.
-std::vector<uint8_t> chunk_written_by_hdf5(const std::string& path, const std::vector<float>& values) {
+std::vector<uint8_t> chunk_written_by_hdf5(const std::string& path,
+                                           const std::vector<float>& values) {
   const hsize_t dims[1] = {values.size()};
   const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   const hid_t space = H5Screate_simple(1, dims, nullptr);

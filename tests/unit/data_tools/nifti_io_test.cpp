@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nifti2_io.h>
 #include <cstring>
 #include <functional>
-#include <nifti2_io.h>
 
 #include <cmath>
 #include <cstring>

@@ -108,7 +108,8 @@ TEST(Split, FractionAndRefusals) {
 TEST(Split, ConflictingDuplicateSessionIsRefusedExactRepeatIsNot) {
   TempDir dir("splitdup");
   TsvTable t({"participant_id", "session_id", "diagnosis"});
-  for (int s = 1; s <= 6; ++s) t.add_row({"sub-00" + std::to_string(s), "ses-M000", s <= 3 ? "AD" : "CN"});
+  for (int s = 1; s <= 6; ++s)
+    t.add_row({"sub-00" + std::to_string(s), "ses-M000", s <= 3 ? "AD" : "CN"});
   t.add_row({"sub-002", "ses-M000", "AD"});  // exact repeat: harmless
   t.write(dir / "labels.tsv");
   SplitOptions o;

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "cdl/core/file_tree.hpp"
 #include "caps2h5/converter.hpp"
 #include "caps2h5/nifti_io.hpp"
+#include "cdl/core/file_tree.hpp"
 
 namespace cdl::data_tools::testing {
 

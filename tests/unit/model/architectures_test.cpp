@@ -98,7 +98,8 @@ TEST(StateDictTest, Conv5Fc3KeysMatchClinicaDL) {
   const auto keys = state_keys(*build("Conv5_FC3", "1@32x40x32"));
   std::set<std::string> expected;
   for (int conv : {0, 4, 8, 12, 16}) {
-    for (const char* p : {"weight", "bias"}) expected.insert("convolutions." + std::to_string(conv) + "." + p);
+    for (const char* p : {"weight", "bias"})
+      expected.insert("convolutions." + std::to_string(conv) + "." + p);
     for (const char* p : {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}) {
       expected.insert("convolutions." + std::to_string(conv + 1) + "." + p);
     }
@@ -118,10 +119,10 @@ TEST(StateDictTest, ResidualAndAutoencoderKeys) {
   EXPECT_TRUE(state_keys(*build("SqueezeExcitationCNN", "1@63x63x63"))
                   .count("convolutions.2.0.se_block.fc1.weight"));
   const auto resnet18 = state_keys(*build("resnet18", "3@64x64"));
-  for (const char* key : {"convolutions.0.weight", "convolutions.4.0.conv1.weight",
-                          "convolutions.5.0.downsample.0.weight",
-                          "convolutions.5.0.downsample.1.running_mean", "fc.1.weight",
-                          "fc.fc_out.weight"}) {
+  for (const char* key :
+       {"convolutions.0.weight", "convolutions.4.0.conv1.weight",
+        "convolutions.5.0.downsample.0.weight", "convolutions.5.0.downsample.1.running_mean",
+        "fc.1.weight", "fc.fc_out.weight"}) {
     EXPECT_TRUE(resnet18.count(key)) << key;
   }
   const auto cae = state_keys(*build("CAE_half", "1@16x16x16"));

@@ -25,7 +25,8 @@ TEST(PadMaxPoolTest, HandComputed2dPoolIndicesAndUnpool) {
   auto result = pool->forward_with_indices(x);
   EXPECT_EQ(result.pad, (std::vector<int64_t>{1, 0, 1, 0}));
   EXPECT_TRUE(torch::equal(result.output, torch::tensor({0.f, 2.f, 6.f, 8.f}).view({1, 1, 2, 2})));
-  EXPECT_TRUE(torch::equal(result.indices, torch::tensor({0, 7, 13, 15}, torch::kInt64).view({1, 1, 2, 2})));
+  EXPECT_TRUE(torch::equal(result.indices,
+                           torch::tensor({0, 7, 13, 15}, torch::kInt64).view({1, 1, 2, 2})));
 
   CropMaxUnpool unpool(2, 2, 2);
   auto back = unpool->forward(result.output, result.indices, result.pad);
@@ -35,11 +36,13 @@ TEST(PadMaxPoolTest, HandComputed2dPoolIndicesAndUnpool) {
 
 TEST(PadMaxPoolTest, RoundTripOnOddSizesRestoresShapeAndKeepsMaxima3d) {
   torch::manual_seed(3);
-  for (auto shape : std::vector<std::vector<int64_t>>{{2, 3, 7, 5, 9}, {1, 1, 1, 2, 3}, {1, 2, 6, 6, 6}}) {
+  for (auto shape :
+       std::vector<std::vector<int64_t>>{{2, 3, 7, 5, 9}, {1, 1, 1, 2, 3}, {1, 2, 6, 6, 6}}) {
     auto x = torch::rand(shape) + 0.5;  // strictly positive: zero padding never wins
     PadMaxPool pool(3, 2, 2);
     auto result = pool->forward_with_indices(x);
-    for (int axis = 2; axis < 5; ++axis) EXPECT_EQ(result.output.size(axis), (x.size(axis) + 1) / 2);
+    for (int axis = 2; axis < 5; ++axis)
+      EXPECT_EQ(result.output.size(axis), (x.size(axis) + 1) / 2);
     auto back = CropMaxUnpool(3, 2, 2)->forward(result.output, result.indices, result.pad);
     ASSERT_EQ(back.sizes(), x.sizes());
     // Every non-zero of the round trip is an original value, one per pooling window.

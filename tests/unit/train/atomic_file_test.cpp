@@ -1,6 +1,6 @@
 // Atomic file writing: the real name only ever holds a complete file, and no temporary remains.
-#include "cdl/core/file_tree.hpp"
 #include "cdl/core/atomic_file.hpp"
+#include "cdl/core/file_tree.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -108,7 +108,8 @@ TEST(MemoryFormat, ChannelsLastWeightsGiveTheSameOutputsAndContiguousCheckpoints
   EXPECT_GT(converted, 0);
   const auto after = network->forward(prepare_inputs(x, options));
   EXPECT_TRUE(torch::allclose(after, before, 1e-5, 1e-5));
-  for (const auto& entry : state_dict(*network)) EXPECT_TRUE(entry.value().is_contiguous()) << entry.key();
+  for (const auto& entry : state_dict(*network))
+    EXPECT_TRUE(entry.value().is_contiguous()) << entry.key();
 }
 
 TEST(GradScaler, ScalesUnscalesBacksOffAndGrows) {

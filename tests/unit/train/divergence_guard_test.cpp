@@ -26,7 +26,8 @@ TEST(DivergenceGuard, NanIsReportedWithItsEpochAndMicroBatchOneStepLate) {
     ADD_FAILURE() << "expected a TrainingError";
   } catch (const TrainingError& error) {
     const std::string message = error.what();
-    EXPECT_NE(message.find("loss is nan at epoch 2, micro-batch 1 (rank 3)"), std::string::npos) << message;
+    EXPECT_NE(message.find("loss is nan at epoch 2, micro-batch 1 (rank 3)"), std::string::npos)
+        << message;
     EXPECT_EQ(error.exit_code(), 3);
   }
 }

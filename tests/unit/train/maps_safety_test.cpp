@@ -27,7 +27,8 @@ class MapsSafety : public ::testing::Test {
     fs::create_directories(path.parent_path());
     std::ofstream(path) << text;
   }
-  std::string error_of(const std::string& maps, bool overwrite, const std::vector<std::string>& inputs) {
+  std::string error_of(const std::string& maps, bool overwrite,
+                       const std::vector<std::string>& inputs) {
     try {
       check_maps_destination(maps, overwrite, inputs);
     } catch (const ConfigError& error) {
@@ -56,7 +57,8 @@ TEST_F(MapsSafety, OverwriteRefusesAMapsThatHoldsAnInput) {
 
 TEST_F(MapsSafety, ExistingNonEmptyFolderNeedsOverwriteAndEmptyOrNewOnesAreFine) {
   touch(root_ / "maps" / "maps.json", "{}");
-  EXPECT_NE(error_of((root_ / "maps").string(), false, {}).find("already exists"), std::string::npos);
+  EXPECT_NE(error_of((root_ / "maps").string(), false, {}).find("already exists"),
+            std::string::npos);
   fs::create_directories(root_ / "empty");
   EXPECT_EQ(error_of((root_ / "empty").string(), false, {}), "");
   EXPECT_EQ(error_of((root_ / "new").string(), false, {}), "");

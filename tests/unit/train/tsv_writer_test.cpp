@@ -1,6 +1,6 @@
 // TSV formatting as pandas writes ClinicaDL's MAPS files (Python float repr), and atomic appends.
-#include "cdl/core/file_tree.hpp"
 #include "cdl/train/tsv_writer.hpp"
+#include "cdl/core/file_tree.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -2,13 +2,13 @@
 // followed by MaxPool3d(3, stride 2), and a 256-wide head with two outputs by default.
 #pragma once
 
+#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/modules/pooling.h>
-#include <torch/nn/modules/batchnorm.h>
 
 #include "cdl/model/network.hpp"
 
