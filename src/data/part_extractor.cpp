@@ -1,12 +1,12 @@
 // Implementation of PartExtractor: image, patch, slice and roi parts (reference 6.3).
 #include "cdl/data/part_extractor.hpp"
 
+#include <array>
+
 #include "cdl/core/error.hpp"
 #include "cdl/core/input_size.hpp"
 
 namespace cdl::data {
-
-namespace ix = torch::indexing;
 
 Mode parse_mode(const std::string& text) {
   if (text == "image") return Mode::kImage;
@@ -152,14 +152,25 @@ std::vector<int64_t> PartExtractor::part_shape_of(int64_t part) const {
   return {shape_[0], b[1] - b[0], b[3] - b[2], b[5] - b[4]};
 }
 
+namespace {
+
+/// The view [:, d0:d1, h0:h1, w0:w1] of a [C, D, H, W] tensor. narrow() rather than index() with
+/// Slice: LibTorch 1.13's TensorIndex copies an uninitialised bool (undefined behaviour that
+/// UBSan reports), and narrow() builds the view directly.
+torch::Tensor crop(const torch::Tensor& x, const std::array<int64_t, 6>& box) {
+  return x.narrow(1, box[0], box[1] - box[0])
+      .narrow(2, box[2], box[3] - box[2])
+      .narrow(3, box[4], box[5] - box[4]);
+}
+
+}  // namespace
+
 torch::Tensor PartExtractor::extract_patch(const torch::Tensor& image, int64_t part) const {
   const int64_t p = config_.patch_size, s = config_.stride_size;
   const int64_t iw = part % grid_[2];
   const int64_t ih = (part / grid_[2]) % grid_[1];
   const int64_t id = part / (grid_[2] * grid_[1]);
-  return image
-      .index({ix::Slice(), ix::Slice(id * s, id * s + p), ix::Slice(ih * s, ih * s + p),
-              ix::Slice(iw * s, iw * s + p)})
+  return crop(image, {id * s, id * s + p, ih * s, ih * s + p, iw * s, iw * s + p})
       .to(torch::kFloat);
 }
 
@@ -174,10 +185,8 @@ torch::Tensor PartExtractor::extract_roi(const torch::Tensor& image, int64_t par
   torch::Tensor mask = masks_[part];
   if (!config_.uncropped_roi) {  // crop first: only the bounding box is multiplied
     const auto& b = boxes_[part];
-    const std::vector<ix::TensorIndex> box{ix::Slice(), ix::Slice(b[0], b[1]),
-                                           ix::Slice(b[2], b[3]), ix::Slice(b[4], b[5])};
-    x = x.index(box);
-    mask = mask.index(box);
+    x = crop(x, {b[0], b[1], b[2], b[3], b[4], b[5]});
+    mask = crop(mask, {b[0], b[1], b[2], b[3], b[4], b[5]});
   }
   torch::Tensor roi = x * mask;
   if (config_.roi_background_value != 0.0f) {
