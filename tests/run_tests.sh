@@ -21,10 +21,23 @@ want() { [[ " $stages " == *" $1 "* ]]; }
 
 bash jobs/local/install_deps.sh --test
 status=0
-run_suite() {  # BUILD_DIR: runs the whole CTest suite, remembers a failure, goes on
-  local dir="$1"
+passed=0 failed=0 skips=0
+run_suite() {  # BUILD_DIR: runs the whole CTest suite, counts its results, remembers a failure
+  local dir="$1" log
   echo "== ctest in $dir ($((SECONDS / 60)) min elapsed)"
-  (cd "$dir" && ctest --output-on-failure -j 2 --timeout 900) || status=1
+  log=$(mktemp)
+  (cd "$dir" && ctest --output-on-failure -j 2 --timeout 900) 2>&1 | tee "$log" || status=1
+  local line total bad skipped
+  skipped=$(grep -cE '^[[:space:]]+[0-9]+ - .*\(Skipped\)' "$log" || true)
+  line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<< "$line")
+  bad=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<< "$line")
+  if [ -n "$line" ]; then
+    passed=$((passed + total - bad - skipped)) failed=$((failed + bad)) skips=$((skips + skipped))
+  else
+    failed=$((failed + 1)) status=1  # ctest itself did not finish
+  fi
+  rm -f "$log"
 }
 
 if want format; then
@@ -74,4 +87,5 @@ if want sanitize; then
   fi
 fi
 echo "== tests/run_tests.sh: $((SECONDS / 60)) min; $([ $status -eq 0 ] && echo all stages passed || echo FAILURES above)"
+echo "ctest: $passed passed, $failed failed, $skips skipped"
 exit $status
