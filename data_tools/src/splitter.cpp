@@ -1,7 +1,6 @@
 // Subject-level stratified split / k-fold. Rows keep every column of the label table, sorted by
 // (participant_id, session_id) and de-duplicated; "baseline" = smallest session_id.
 #include "caps2h5/splitter.hpp"
-#include "cdl/core/file_tree.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +13,7 @@
 
 #include "caps2h5/tsv_table.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/file_tree.hpp"
 
 namespace cdl::data_tools {
 namespace fs = std::filesystem;

@@ -1,6 +1,5 @@
 // Implementation of MAPS folder creation.
 #include "cdl/train/maps_writer.hpp"
-#include "cdl/core/file_tree.hpp"
 
 #include <torch/torch.h>
 
@@ -13,6 +12,7 @@
 #include "cdl/config.hpp"
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/file_tree.hpp"
 #include "cdl/data/part_extractor.hpp"
 #include "cdl/train/tsv_writer.hpp"
 

@@ -1,17 +1,19 @@
 // Implementation of the split trainer: the epoch loop reads like ClinicaDL's (reference 4.2) with
 // the deliberate differences of design section 6.
 #include "cdl/train/trainer.hpp"
-#include "cdl/core/file_tree.hpp"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/progress.hpp"
 #include "cdl/data/batch_loader.hpp"
 #include "cdl/data/label_code.hpp"
 #include "cdl/data/part_extractor.hpp"
@@ -277,7 +279,11 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch) {
   data::BatchLoader loader(data_.train, train_plan_->train_indices(epoch),
                            {c_.batch_size, 2, eval_options_.stager});
   data::Batch batch;
-  int64_t index = 0;
+  int64_t index = 0, samples = 0;
+  // A progress line on rank 0 when stderr is a terminal (never in logs and batch jobs).
+  ProgressLine progress(ctx_.control->is_main() && log::is_tty() ? &std::cerr : nullptr,
+                        "split " + std::to_string(split_) + " epoch " + std::to_string(epoch),
+                        step_->batches_per_epoch());
   while (loader.next(batch)) {
     auto inputs = prepare_inputs(batch.inputs, ctx_.compute);
     auto outputs = forward_in_float(*network_, inputs, ctx_.compute);
@@ -294,7 +300,10 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch) {
       log_row(epoch, index, train, valid);
     }
     ++index;
+    samples += batch.size();
+    progress.update(index, samples * ctx_.control->size());
   }
+  progress.finish();
   divergence_->flush();
   CDL_CHECK(index == step_->batches_per_epoch(), "epoch ran ", index, " micro-batches, expected ",
             step_->batches_per_epoch());

@@ -1,6 +1,5 @@
 // Implementation of the data-suite test helpers (temp folders, tiny HDF5 stores).
 #include "test_files.hpp"
-#include "cdl/core/file_tree.hpp"
 
 #include <hdf5.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "cdl/core/file_tree.hpp"
 #include "cdl/data/h5_handle.hpp"
 #include "cdl/data/h5_lock.hpp"
 

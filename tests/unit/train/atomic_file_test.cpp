@@ -1,6 +1,5 @@
 // Atomic file writing: the real name only ever holds a complete file, and no temporary remains.
 #include "cdl/core/atomic_file.hpp"
-#include "cdl/core/file_tree.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <stdexcept>
 
 #include "cdl/core/error.hpp"
+#include "cdl/core/file_tree.hpp"
 
 namespace cdl {
 namespace {

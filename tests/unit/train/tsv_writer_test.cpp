@@ -1,6 +1,5 @@
 // TSV formatting as pandas writes ClinicaDL's MAPS files (Python float repr), and atomic appends.
 #include "cdl/train/tsv_writer.hpp"
-#include "cdl/core/file_tree.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/file_tree.hpp"
 
 namespace cdl::train {
 namespace {
