@@ -10,8 +10,9 @@ build="${1:-$root/build-fuzz}"
 runs="${2:-20000}"
 caps2h5="${3:-$root/build/data_tools/caps2h5}"
 command -v clang++ > /dev/null || { echo "clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
+mkdir -p "$build"
 cmake -S "$root/tests/fuzz" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j "${BUILD_JOBS:-2}"
 
 seeds="$build/seeds"
