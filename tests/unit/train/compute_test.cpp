@@ -73,11 +73,17 @@ TEST(AutocastScope, ConvolutionsRunInBfloat16OnlyInsideTheScope) {
   EXPECT_EQ(conv->forward(x).scalar_type(), torch::kFloat);
 }
 
-TEST(ForwardInFloat, AmpOutputsAreFloat32AndCloseToFullPrecision) {
-  model::NetworkOptions net;
-  net.input_size = parse_input_size("1@16x16x16");
-  auto network = model::builtin_registry().create("Conv4_FC3", net);
+/// Conv4_FC3 for 1@16x16x16 inputs, in eval mode.
+model::NetworkPtr small_network() {
+  model::NetworkOptions options;
+  options.input_size = parse_input_size("1@16x16x16");
+  auto network = model::builtin_registry().create("Conv4_FC3", options);
   network->eval();
+  return network;
+}
+
+TEST(ForwardInFloat, AmpOutputsAreFloat32AndCloseToFullPrecision) {
+  auto network = small_network();
   torch::NoGradGuard no_grad;
   const auto x = torch::rand({2, 1, 16, 16, 16});
   ComputeOptions fp32, amp;
@@ -89,10 +95,7 @@ TEST(ForwardInFloat, AmpOutputsAreFloat32AndCloseToFullPrecision) {
 }
 
 TEST(MemoryFormat, ChannelsLastWeightsGiveTheSameOutputsAndContiguousCheckpoints) {
-  model::NetworkOptions net;
-  net.input_size = parse_input_size("1@16x16x16");
-  auto network = model::builtin_registry().create("Conv4_FC3", net);
-  network->eval();
+  auto network = small_network();
   torch::NoGradGuard no_grad;
   const auto x = torch::rand({2, 1, 16, 16, 16});
   const auto before = network->forward(x);
