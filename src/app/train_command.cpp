@@ -76,12 +76,15 @@ void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
   if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   const auto compute =
       train::resolve_compute(placement.device, c.amp, c.channels_last, c.normalize);
-  if (c.amp) {
+  if (compute.amp) {
     log::info("mixed precision: autocast in ",
-              compute.amp_dtype == torch::kHalf ? "float16 with "
-                                                  "loss scaling"
-                                                : "bfloat16",
-              " on ", placement.device.str(), compute.channels_last ? ", channels_last_3d" : "");
+              compute.amp_dtype == torch::kHalf ? "float16 with loss scaling" : "bfloat16", " on ",
+              placement.device.str(), compute.channels_last ? ", channels_last_3d" : "");
+  } else if (compute.amp_declined_on_cpu) {
+    log::info(
+        "--amp applies to GPUs: this CPU run trains in float32 (oneDNN's bfloat16 weight "
+        "gradients of 3-D convolutions are wrong for small volumes, and its float32 kernels "
+        "are as fast)");
   }
   auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
                                                       placement.cuda_index);

@@ -68,9 +68,10 @@ ComputeOptions resolve_compute(torch::Device device, bool amp, const std::string
                                bool normalize) {
   ComputeOptions options;
   options.device = device;
-  options.amp = amp;
   options.normalize = normalize;
   const bool cuda = device.is_cuda();
+  options.amp = amp && cuda;
+  options.amp_declined_on_cpu = amp && !cuda;
   if (amp && cuda && !cuda_supports_bf16(device.index())) options.amp_dtype = torch::kHalf;
   if (channels_last == "auto") {
     options.channels_last = cuda && amp;

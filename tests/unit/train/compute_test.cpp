@@ -50,8 +50,9 @@ TEST(ResolveCompute, CpuDefaultsAndChoices) {
   EXPECT_FALSE(plain.channels_last);
   EXPECT_FALSE(plain.transform_on_device);
   const auto amp = resolve_compute(torch::kCPU, true, "auto", true);
-  EXPECT_TRUE(amp.amp);
-  EXPECT_EQ(amp.amp_dtype, torch::kBFloat16);  // bf16 on every CPU: no loss scaling
+  EXPECT_FALSE(amp.amp);  // declined on a CPU: float32 training
+  EXPECT_TRUE(amp.amp_declined_on_cpu);
+  EXPECT_FALSE(plain.amp_declined_on_cpu);
   EXPECT_FALSE(needs_loss_scaling(amp));
   EXPECT_FALSE(amp.channels_last);  // auto: only CUDA with amp
   EXPECT_TRUE(resolve_compute(torch::kCPU, false, "true", true).channels_last);
