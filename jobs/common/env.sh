@@ -57,6 +57,42 @@ cdl_log_cmd() {
   "$@"
 }
 
+# Exit status of clinicadl-hpc when it stopped on a signal after saving its training state.
+CDL_EXIT_STOPPED=4
+
+# Runs "$@" (a launcher line: srun or mpirun ... clinicadl-hpc train|resume) in the background and
+# forwards SIGUSR1 and SIGTERM received by this batch shell to it as SIGUSR1: mpirun and srun pass
+# SIGUSR1 on to the ranks, which save their training state at the next weight update and exit
+# with status 4 (CDL_EXIT_STOPPED). Returns the launcher's exit status.
+cdl_run_stoppable() {
+  printf '[%s] +' "$(date -u +%FT%TZ)"
+  printf ' %q' "$@"
+  printf '\n'
+  "$@" &
+  local pid=$! status=0
+  # shellcheck disable=SC2064  # pid is fixed now on purpose
+  trap "echo \"[\$(date -u +%FT%TZ)] stop requested: the ranks save their state and stop\"; kill -USR1 $pid 2>/dev/null" USR1 TERM
+  wait "$pid" || status=$?
+  while kill -0 "$pid" 2>/dev/null; do  # wait returns early when a trapped signal arrives
+    status=0
+    wait "$pid" || status=$?
+  done
+  trap - USR1 TERM
+  return "$status"
+}
+
+# The subcommand that continues MAPS_DIR ("resume MAPS_DIR") when an earlier run of this job
+# created it (a requeued job), else the given train command line.
+cdl_train_or_resume() {  # maps_dir train-args...
+  local maps="$1"; shift
+  if [[ -f "$maps/maps.json" ]]; then
+    echo "resume MAPS $maps (it exists: this job was requeued or restarted)" >&2
+    printf '%s\0' resume "$maps"
+  else
+    printf '%s\0' train "$@"
+  fi
+}
+
 # Fails early with a clear message when an executable is missing.
 cdl_require_exe() {
   [[ -x "$1" ]] || { echo "error: $1 is not an executable; build it (jobs/local/build.sh) or set CDL_BUILD_DIR" >&2; exit 2; }

@@ -10,6 +10,7 @@
 #include "cdl/config/option_names.hpp"
 #include "cdl/core/error.hpp"
 #include "list_models_command.hpp"
+#include "resume_command.hpp"
 #include "train_command.hpp"
 
 namespace {
@@ -19,6 +20,7 @@ void print_usage() {
             << "Usage:\n"
             << "  mpirun -np N clinicadl-hpc train {classification|regression|reconstruction} "
                "DATA.h5 SPLIT_DIR MAPS_DIR [options]\n"
+            << "  mpirun -np N clinicadl-hpc resume MAPS_DIR [--split K ...]\n"
             << "  clinicadl-hpc list_models [--architecture A] [--input_size C@DxHxW]\n"
             << "Run a command with --help for its options.\n";
 }
@@ -36,7 +38,9 @@ int dispatch(int argc, char** argv) {
   const auto args = cdl::config::normalize_option_names(argc, argv, 2);
   if (command == "list_models") return cdl::app::run_list_models(args);
   if (command == "train") return cdl::app::run_train(args, &argc, &argv);
-  CDL_THROW(cdl::ConfigError, "unknown command '", command, "'; expected train or list_models");
+  if (command == "resume") return cdl::app::run_resume(args, &argc, &argv);
+  CDL_THROW(cdl::ConfigError, "unknown command '", command,
+            "'; expected train, resume or list_models");
 }
 
 }  // namespace

@@ -1,143 +1,15 @@
 // Implementation of `clinicadl-hpc train`.
 #include "train_command.hpp"
 
-#include <torch/torch.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdlib>
 #include <iostream>
-#include <thread>
 
 #include "cdl/comm/runtime.hpp"
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/error.hpp"
-#include "cdl/core/logging.hpp"
-#include "cdl/train/maps_claim.hpp"
 #include "cdl/train/maps_writer.hpp"
-#include "cdl/train/trainer.hpp"
+#include "training_run.hpp"
 
 namespace cdl::app {
-namespace {
-
-struct Placement {
-  torch::Device device = torch::kCPU;
-  int cuda_index = 0;
-};
-
-Placement choose_device(config::TrainConfig& c, const comm::Topology& topology) {
-  const bool cuda = torch::cuda::is_available();
-  if (c.gpu == "true" && !cuda) {
-    CDL_THROW(ConfigError,
-              "--gpu true but no CUDA device is visible (or LibTorch is CPU-only); "
-              "hint: --gpu false");
-  }
-  c.gpu = (c.gpu == "true" || (c.gpu == "auto" && cuda)) ? "true" : "false";
-  if (c.gpu == "false") return {};
-  const int index = topology.local_rank % static_cast<int>(torch::cuda::device_count());
-  return {torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)), index};
-}
-
-int64_t cache_budget(const config::TrainConfig& c, const comm::Topology& topology) {
-  if (!c.cache) return 0;
-  const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
-  return memory / (2 * std::max(1, topology.local_size));  // half the node, shared by its ranks
-}
-
-std::vector<int64_t> splits_to_train(const config::TrainConfig& c) {
-  if (!c.split.empty()) return c.split;
-  std::vector<int64_t> splits;
-  for (int64_t k = 0; k < std::max<int64_t>(1, c.n_splits); ++k) splits.push_back(k);
-  return splits;
-}
-
-void print_summary(int split, const train::SplitSummary& summary, const std::string& maps_dir) {
-  std::ostringstream metrics;
-  for (const auto& [name, value] : summary.final_validation) metrics << " " << name << "=" << value;
-  log::info("split ", split, " finished after ", summary.epochs_run, " epoch(s)",
-            summary.stopped_early ? " (early stopping)" : "", "; final validation:", metrics.str());
-  log::info("split ", split, " throughput ", summary.steady_images_per_second, " samples/s",
-            summary.epochs_run > 1 ? " after the first epoch (" : " (", summary.images_per_second,
-            " over all epochs; ",
-            summary.samples_are_parts ? "samples are parts: patches, ROIs or "
-                                        "slices"
-                                      : "samples are images",
-            "), data wait ", 100.0 * summary.data_wait_fraction,
-            "% of training time, gradient all-reduce ", summary.allreduce_seconds,
-            " s; MAPS: ", maps_dir);
-}
-
-/// Collective: the whole training once MPI runs.
-void train_all_splits(config::TrainConfig& c, comm::Runtime& runtime) {
-  const auto& topology = runtime.topology();
-  torch::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads) : runtime.fair_thread_count());
-  const auto placement = choose_device(c, topology);
-  train::configure_device_libraries(placement.device, c.deterministic);
-  if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
-  const auto compute =
-      train::resolve_compute(placement.device, c.amp, c.channels_last, c.normalize);
-  if (compute.amp) {
-    log::info("mixed precision: autocast in ",
-              compute.amp_dtype == torch::kHalf ? "float16 with loss scaling" : "bfloat16", " on ",
-              placement.device.str(), compute.channels_last ? ", channels_last_3d" : "");
-  } else if (compute.amp_declined_on_cpu) {
-    log::info(
-        "--amp applies to GPUs: this CPU run trains in float32 (oneDNN's bfloat16 weight "
-        "gradients of 3-D convolutions are wrong for small volumes, and its float32 kernels "
-        "are as fast)");
-  }
-  auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
-                                                      placement.cuda_index);
-  auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
-  const auto splits = splits_to_train(c);
-  // Every split's tables and sets are checked before anything is written: a k-fold whose last
-  // split is broken fails now, not after the first splits trained.
-  for (const auto split : splits) train::load_split(c, source, static_cast<int>(split), 0);
-  const train::MapsLayout layout(c.maps_dir);
-  std::unique_ptr<train::MapsClaim> claim;  // main rank: this job alone writes the MAPS
-  for (size_t i = 0; i < splits.size(); ++i) {
-    const int split = static_cast<int>(splits[i]);
-    auto data = train::load_split(c, source, split, cache_budget(c, topology),
-                                  /*host_transforms=*/!compute.transform_on_device);
-    if (i == 0 && runtime.control().is_main()) {
-      auto json = train::maps_json(c, data, splits, topology.world_size,
-                                   comm::backend_name(gradients->backend()));
-      auto network = train::build_network(c, data);
-      claim = std::make_unique<train::MapsClaim>(c.maps_dir, c.overwrite);
-      train::create_maps(layout, json, *network,
-                         InputSize::from_sample_shape(data.train->input_shape()));
-    }
-    if (runtime.control().is_main()) train::write_split_groups(layout, split, data, c);
-    runtime.control().barrier();
-    train::TrainerContext context{&c, &runtime.control(), gradients.get(), compute, layout};
-    const auto summary = train::SplitTrainer(context, split, std::move(data)).run();
-    print_summary(split, summary, c.maps_dir);
-  }
-}
-
-}  // namespace
-
-/// Reports an error raised after MPI started and ends the job. One process: a plain message and
-/// exit status (no MPI_Abort banner). Several: MPI_Abort, so that no rank waits forever in a
-/// collective; an input error (ConfigError) is found alike by every rank, so the other ranks
-/// give rank 0 a moment to print it once, and print it themselves only if rank 0 did not.
-int end_with_error(comm::Runtime& runtime, const std::string& message, int code, bool same_on_all) {
-  const auto& topology = runtime.topology();
-  if (topology.world_size == 1) {
-    log::error(message);
-    return code;
-  }
-  if (same_on_all && topology.rank != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
-  log::error(message, " (on ", topology.host, ")");
-  runtime.abort(code);
-}
-
-int launcher_rank() {
-  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}) {
-    if (const char* value = std::getenv(name)) return std::atoi(value);
-  }
-  return 0;
-}
 
 int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
   config::TrainConfig config;
@@ -155,15 +27,11 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
     return error.exit_code();
   }
   comm::Runtime runtime(argc, argv);
-  try {
-    train_all_splits(config, runtime);
-  } catch (const Error& error) {
-    return end_with_error(runtime, error.what(), error.exit_code(),
-                          dynamic_cast<const ConfigError*>(&error) != nullptr);
-  } catch (const std::exception& error) {
-    return end_with_error(runtime, error.what(), 1, false);
-  }
-  return 0;
+  return run_collectively(runtime, config.maps_dir, [&] {
+    std::vector<SplitRun> plan;
+    for (const auto split : requested_splits(config)) plan.push_back({split, false});
+    run_training(config, runtime, plan, /*new_maps=*/true);
+  });
 }
 
 }  // namespace cdl::app

@@ -8,10 +8,8 @@ namespace cdl::app {
 
 /// Runs `train` with its (normalised) arguments; returns the exit status. Options are checked on
 /// every rank before MPI starts (a bad option exits 2 everywhere); after that any error on any
-/// rank aborts the whole job with MPI_Abort.
+/// rank aborts the whole job with MPI_Abort, and a stop signal ends it with status 4 once the
+/// training state is saved.
 int run_train(const std::vector<std::string>& args, int* argc, char*** argv);
-
-/// The rank the launcher gave this process (OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID), or 0.
-int launcher_rank();
 
 }  // namespace cdl::app

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
+#include <type_traits>
 #include <variant>
 
 #include "cdl/core/error.hpp"
@@ -102,6 +104,7 @@ void validate_optimization(const TrainConfig& c, Problems& problems) {
   check_at_least("tolerance", c.tolerance, 0, problems);
   check_at_least("weight_decay", c.weight_decay, 0, problems);
   check_at_least("threads", static_cast<double>(c.threads), 0, problems);
+  check_at_least("checkpoint_steps", static_cast<double>(c.checkpoint_steps), 0, problems);
   if (!(c.learning_rate > 0)) problems.push_back("--learning_rate must be positive");
   if (c.dropout < 0 || c.dropout >= 1) problems.push_back("--dropout must be in [0, 1)");
 }
@@ -178,6 +181,75 @@ void resolve_and_validate(TrainConfig& c) {
   std::string message = std::to_string(problems.size()) + " problem(s) with the train options:";
   for (const auto& p : problems) message += "\n  - " + p;
   throw ConfigError(message);
+}
+
+namespace {
+
+/// Reads `value` into a field of the option's type; throws nlohmann::json::type_error on a
+/// mismatch (a string where a number is expected...).
+template <typename T>
+void read_json_field(const nlohmann::json& value, T* field) {
+  if constexpr (std::is_same_v<T, double>) {
+    if (!value.is_number()) throw std::invalid_argument("not a number");
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    if (!value.is_number_integer()) throw std::invalid_argument("not an integer");
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!value.is_boolean()) throw std::invalid_argument("not a boolean");
+  }
+  *field = value.get<T>();
+}
+
+std::string required_string(const nlohmann::json& json, const std::string& key,
+                            const std::string& source) {
+  const auto it = json.find(key);
+  if (it == json.end() || !it->is_string() || it->get<std::string>().empty()) {
+    CDL_THROW(ConfigError, "'", source, "' has no '", key,
+              "' text entry; expected the maps.json of a MAPS written by clinicadl-hpc train");
+  }
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string& source) {
+  if (!json.is_object()) {
+    CDL_THROW(ConfigError, "'", source, "' is not a JSON object; expected a MAPS's maps.json");
+  }
+  TrainConfig c;
+  c.network_task = required_string(json, "network_task", source);
+  c.data_path = required_string(json, "caps_directory", source);
+  c.tsv_path = required_string(json, "tsv_path", source);
+  Problems problems;
+  for (const auto& spec : option_specs(c)) {
+    const auto it = json.find(spec.name);
+    if (it == json.end() || it->is_null()) continue;  // null: not applicable to the task
+    if (spec.name == "gpu" && it->is_boolean()) {
+      c.gpu = it->get<bool>() ? "true" : "false";
+      continue;
+    }
+    try {
+      std::visit([&](auto* field) { read_json_field(*it, field); }, spec.field);
+    } catch (const std::exception&) {
+      problems.push_back("'" + spec.name + "' is " + it->dump() + ", which has the wrong type");
+    }
+  }
+  const auto code = json.find("label_code");
+  if (code != json.end() && code->is_object()) {
+    for (const auto& [name, value] : code->items()) {
+      if (value.is_number_integer()) {
+        c.label_code[name] = value.get<int64_t>();
+      } else {
+        problems.push_back("'label_code' entry '" + name + "' is " + value.dump() +
+                           ", expected an integer");
+      }
+    }
+  }
+  if (!problems.empty()) {
+    std::string message = "'" + source + "': " + std::to_string(problems.size()) + " problem(s):";
+    for (const auto& p : problems) message += "\n  - " + p;
+    throw ConfigError(message);
+  }
+  return c;
 }
 
 nlohmann::ordered_json TrainConfig::to_json() const {

@@ -48,6 +48,8 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
        "LibTorch threads per rank (0: the rank's share of the node)"},
       {"channels_last", "Computational", &c.channels_last,
        "channels_last_3d layout: auto (on for CUDA with --amp), true or false"},
+      {"checkpoint_steps", "Computational", &c.checkpoint_steps,
+       "also write the resumable training state every N weight updates (0: at epoch ends only)"},
       {"seed", "Reproducibility", &c.seed, "random seed (0)"},
       {"deterministic", "Reproducibility", &c.deterministic, "deterministic algorithms",
        "nondeterministic"},

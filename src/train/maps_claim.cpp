@@ -43,10 +43,21 @@ bool create_lock(const std::string& path) {
   return true;
 }
 
-/// True when the lock names a process of this host that no longer exists.
+/// True when process `pid` has ended but was not reaped yet (a zombie: its parent, e.g. mpirun,
+/// was killed, and a container's init may never reap it). Linux's /proc; false elsewhere.
+bool is_zombie(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return false;
+  const auto name_end = text.rfind(')');  // the command name may hold spaces and parentheses
+  return name_end != std::string::npos && name_end + 2 < text.size() && text[name_end + 2] == 'Z';
+}
+
+/// True when the lock names a process of this host that no longer runs.
 bool is_stale(const std::string& host, long pid) {
-  return host == this_host() && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 &&
-         errno == ESRCH;
+  if (host != this_host() || pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  return is_zombie(pid);
 }
 
 void clear_except(const std::string& root, const std::string& keep) {

@@ -120,6 +120,19 @@ bool lies_within(const fs::path& inner, const fs::path& outer) {
   return true;
 }
 
+/// "split-0, split-2" for the splits of `maps_dir` holding a training state (empty: none).
+std::string stopped_splits(const std::string& maps_dir) {
+  std::string names;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(maps_dir, error)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("split-", 0) != 0) continue;
+    if (!fs::is_regular_file(entry.path() / "tmp" / "training_state.pt")) continue;
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  return names;
+}
+
 }  // namespace
 
 void check_maps_destination(const std::string& maps_dir, bool overwrite,
@@ -131,6 +144,14 @@ void check_maps_destination(const std::string& maps_dir, bool overwrite,
   }
   if (fs::is_empty(maps_dir)) return;
   if (!overwrite) {
+    const auto stopped = stopped_splits(maps_dir);
+    if (!stopped.empty()) {
+      CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir, "' holds a training that did not finish (",
+                stopped,
+                " stopped with a training state); existing results are never replaced "
+                "silently.\n  hint: continue it with: mpirun -np N clinicadl-hpc resume ",
+                maps_dir, "   (or add --overwrite to start again)");
+    }
     CDL_THROW(ConfigError, "MAPS_DIR '", maps_dir,
               "' already exists and is not empty; existing "
               "results are never replaced silently.\n  hint: choose another folder, or add "
@@ -157,6 +178,9 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& 
                                  const std::vector<int64_t>& splits, int world_size,
                                  const std::string& comm_backend) {
   auto json = c.to_json();
+  // Absolute, so that `resume` finds the inputs from any working directory.
+  json["caps_directory"] = fs::absolute(c.data_path).lexically_normal().string();
+  json["tsv_path"] = fs::absolute(c.tsv_path).lexically_normal().string();
   const auto& train = *data.train;
   if (train.task() == data::Task::kClassification) {
     nlohmann::ordered_json code = nlohmann::ordered_json::object();

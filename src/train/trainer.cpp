@@ -14,6 +14,7 @@
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/core/progress.hpp"
+#include "cdl/core/stop_request.hpp"
 #include "cdl/data/batch_loader.hpp"
 #include "cdl/data/label_code.hpp"
 #include "cdl/data/part_extractor.hpp"
@@ -29,6 +30,7 @@
 #include "cdl/train/gradient_sync.hpp"
 #include "cdl/train/model_selection.hpp"
 #include "cdl/train/prediction_writer.hpp"
+#include "cdl/train/training_state.hpp"
 #include "cdl/train/tsv_writer.hpp"
 #include "cdl/train/update_step.hpp"
 
@@ -77,6 +79,22 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::TrainConfi
     return std::make_unique<optim::RMSprop>(parameters, optim::RMSpropOptions(lr).weight_decay(wd));
   }
   return std::make_unique<optim::Adam>(parameters, optim::AdamOptions(lr).weight_decay(wd));
+}
+
+/// splitmix64's finaliser: a well-mixed 64-bit value from any input.
+uint64_t mix_bits(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+/// The seed of the random streams (dropout) during weight update `update` of `epoch`: re-seeding
+/// at every update makes a resumed run draw what the uninterrupted run drew, with no generator
+/// state to save.
+uint64_t update_seed(int64_t seed, int64_t epoch, int64_t update) {
+  return mix_bits(mix_bits(mix_bits(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(epoch)) ^
+                  static_cast<uint64_t>(update));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
@@ -181,7 +199,11 @@ class SplitTrainer::Impl {
  private:
   void setup();
   void print_plan() const;
-  void train_epoch(int64_t epoch);
+  void train_epoch(int64_t epoch, int64_t first_batch);
+  void after_update(int64_t epoch, int64_t index);
+  void write_state(int64_t epoch, int64_t next_batch, bool buffers_in_sync);
+  int stop_requested_anywhere();
+  void restore_state();
   void end_epoch(int64_t epoch, int64_t last_iteration);
   void log_row(int64_t epoch, int64_t iteration, const Evaluation& train, const Evaluation& valid);
   std::pair<Evaluation, Evaluation> evaluate_both();
@@ -212,6 +234,8 @@ class SplitTrainer::Impl {
   int64_t samples_trained_ = 0;
   double first_epoch_seconds_ = 0.0;  // warm-up (cuDNN autotuning, cache filling), reported apart
   int64_t first_epoch_samples_ = 0;
+  int64_t epochs_this_run_ = 0;
+  TrainingProgress progress_;  // where the training stands (saved in the training state)
 };
 
 void SplitTrainer::Impl::setup() {
@@ -252,6 +276,79 @@ void SplitTrainer::Impl::setup() {
   eval_options_ = {
       train.task(),  c_.loss,      std::max<int64_t>(1, train.label_code().num_classes()),
       c_.batch_size, ctx_.compute, make_batch_stager(ctx_.compute)};
+  if (ctx_.resume) restore_state();
+}
+
+/// Collective: the main rank reads the training state and sends it to every rank, which restores
+/// weights, optimizer, scaler, selection, early-stopping and learning-rate state from it.
+void SplitTrainer::Impl::restore_state() {
+  const auto path = ctx_.layout.training_state(split_);
+  std::string bytes;
+  if (ctx_.control->is_main()) bytes = read_text_file(path);
+  ctx_.control->broadcast_string(bytes, 0);
+  progress_ = restore_training_state(bytes, path, *network_, *optimizer_, scaler_.get(),
+                                     ctx_.compute.device);
+  if (progress_.inside_epoch() && progress_.world_size != ctx_.control->size()) {
+    CDL_THROW(ConfigError, "the training state '", path, "' was written inside epoch ",
+              progress_.epoch, " by ", progress_.world_size, " rank(s); it resumes only on ",
+              progress_.world_size, " rank(s), not ", ctx_.control->size(),
+              "\n  hint: run resume with mpirun -np ", progress_.world_size);
+  }
+  retain_best_->load_state(progress_.retain_best);
+  early_stopping_->load_state(progress_.early_stopping);
+  if (adaptive_lr_ && !progress_.adaptive_lr.is_null()) {
+    adaptive_lr_->load_state(progress_.adaptive_lr);
+    set_learning_rate(*optimizer_, adaptive_lr_->learning_rate());
+  }
+  start_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(progress_.elapsed_seconds));
+  if (ctx_.control->is_main()) {
+    trim_training_log(ctx_.layout.training_tsv(split_), progress_);
+    log::info("split ", split_, ": resuming at epoch ", progress_.epoch, ", micro-batch ",
+              progress_.next_batch, " (", progress_.updates, " weight updates done)");
+  }
+}
+
+/// Collective: the largest stop signal number received by any rank (0: none).
+int SplitTrainer::Impl::stop_requested_anywhere() {
+  auto signal = torch::tensor({stop_signal()}, torch::kInt32);
+  ctx_.control->all_reduce(signal, comm::ReduceOp::kMax);
+  return signal.item<int>();
+}
+
+/// Collective: writes the training state that continues at micro-batch `next_batch` of `epoch`.
+/// Inside an epoch, BatchNorm running statistics are first averaged over the ranks (as before
+/// every evaluation), so that the one copy saved serves every rank on resume.
+void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_batch, bool buffers_in_sync) {
+  if (!buffers_in_sync) sync_->average_buffers(*network_);
+  divergence_->flush();  // never save weights after a loss that was not finite
+  progress_.epoch = epoch;
+  progress_.next_batch = next_batch;
+  progress_.world_size = ctx_.control->size();
+  progress_.elapsed_seconds = seconds_since(start_);
+  progress_.retain_best = retain_best_->state();
+  progress_.early_stopping = early_stopping_->state();
+  progress_.adaptive_lr = adaptive_lr_ ? adaptive_lr_->state() : nlohmann::json(nullptr);
+  if (ctx_.control->is_main()) {
+    save_training_state(ctx_.layout.training_state(split_), *network_, *optimizer_, scaler_.get(),
+                        progress_);
+  }
+  ctx_.control->barrier();  // the state is on disk before any rank goes on (or stops)
+}
+
+/// Collective, after the weight update closing micro-batch `index`: writes the training state
+/// every --checkpoint_steps updates and when a rank received a stop signal (then every rank
+/// throws Interrupted). The last update of an epoch is left to the epoch end.
+void SplitTrainer::Impl::after_update(int64_t epoch, int64_t index) {
+  if (index + 1 >= step_->batches_per_epoch()) return;
+  const int signal = stop_requested_anywhere();
+  const bool due = c_.checkpoint_steps > 0 && progress_.updates % c_.checkpoint_steps == 0;
+  if (signal == 0 && !due) return;
+  write_state(epoch, index + 1, /*buffers_in_sync=*/false);
+  if (signal != 0) {
+    CDL_THROW(Interrupted, "split ", split_, ": stopped by ", signal_text(signal), " in epoch ",
+              epoch, " after micro-batch ", index, "; the training state is saved");
+  }
 }
 
 std::pair<Evaluation, Evaluation> SplitTrainer::Impl::evaluate_both() {
@@ -274,17 +371,24 @@ void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const Evaluat
                  training_tsv_header(task_metric_names(eval_options_.task)), row);
 }
 
-void SplitTrainer::Impl::train_epoch(int64_t epoch) {
+void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_batch) {
   const auto epoch_start = Clock::now();
-  data::BatchLoader loader(data_.train, train_plan_->train_indices(epoch),
+  auto indices = train_plan_->train_indices(epoch);
+  const auto skipped = std::min<int64_t>(static_cast<int64_t>(indices.size()),
+                                         first_batch * c_.batch_size);  // trained before a resume
+  indices.erase(indices.begin(), indices.begin() + skipped);
+  data::BatchLoader loader(data_.train, std::move(indices),
                            {c_.batch_size, 2, eval_options_.stager});
   data::Batch batch;
-  int64_t index = 0, samples = 0;
+  int64_t index = first_batch, samples = 0;
   // A progress line on rank 0 when stderr is a terminal (never in logs and batch jobs).
   ProgressLine progress(ctx_.control->is_main() && log::is_tty() ? &std::cerr : nullptr,
                         "split " + std::to_string(split_) + " epoch " + std::to_string(epoch),
                         step_->batches_per_epoch());
   while (loader.next(batch)) {
+    if (index % c_.accumulation_steps == 0) {
+      torch::manual_seed(update_seed(c_.seed, epoch, index / c_.accumulation_steps));
+    }
     auto inputs = prepare_inputs(batch.inputs, ctx_.compute);
     auto outputs = forward_in_float(*network_, inputs, ctx_.compute);
     auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
@@ -294,11 +398,13 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch) {
     samples_trained_ += batch.size();
     const int64_t updates_in_epoch =
         (index + 1 + c_.accumulation_steps - 1) / c_.accumulation_steps;
+    if (updated) ++progress_.updates;
     if (updated && c_.evaluation_steps > 0 && updates_in_epoch % c_.evaluation_steps == 0 &&
         index + 1 < step_->batches_per_epoch()) {
       auto [train, valid] = evaluate_both();
       log_row(epoch, index, train, valid);
     }
+    if (updated) after_update(epoch, index);
     ++index;
     samples += batch.size();
     progress.update(index, samples * ctx_.control->size());
@@ -310,7 +416,7 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch) {
   wait_seconds_ += loader.wait_seconds();
   if (ctx_.compute.device.is_cuda()) torch::cuda::synchronize(ctx_.compute.device.index());
   train_seconds_ += seconds_since(epoch_start);
-  if (epoch == 0) {
+  if (++epochs_this_run_ == 1) {  // the run's first epoch (epoch 0, or the first resumed)
     first_epoch_seconds_ = train_seconds_;
     first_epoch_samples_ = samples_trained_;
   }
@@ -402,16 +508,25 @@ void SplitTrainer::Impl::print_plan() const {
 SplitSummary SplitTrainer::Impl::run() {
   setup();
   print_plan();
-  double last_valid_loss = std::numeric_limits<double>::quiet_NaN();
-  int64_t epoch = 0;
+  double last_valid_loss = progress_.last_valid_loss;
+  int64_t epoch = progress_.epoch;
+  // A state taken inside an epoch continues it: its stop decision was already taken.
+  bool inside_epoch = progress_.inside_epoch();
   for (; epoch < c_.epochs; ++epoch) {
-    if (epoch > 0 && decide_stop(last_valid_loss)) {
+    if (epoch > 0 && !inside_epoch && decide_stop(last_valid_loss)) {
       summary_.stopped_early = true;
       log::info("split ", split_, ": early stopping after epoch ", epoch - 1);
       break;
     }
-    train_epoch(epoch);
+    train_epoch(epoch, inside_epoch ? progress_.next_batch : 0);
+    inside_epoch = false;
     last_valid_loss = metric_value(summary_.final_validation, "loss");
+    progress_.last_valid_loss = last_valid_loss;
+    write_state(epoch + 1, 0, /*buffers_in_sync=*/true);  // evaluate_both averaged them
+    if (const int signal = stop_requested_anywhere()) {
+      CDL_THROW(Interrupted, "split ", split_, ": stopped by ", signal_text(signal),
+                " after epoch ", epoch, "; the training state is saved");
+    }
   }
   summary_.epochs_run = epoch;
   final_evaluations();
@@ -421,9 +536,10 @@ SplitSummary SplitTrainer::Impl::run() {
   };
   summary_.images_per_second = rate(samples_trained_, train_seconds_);
   summary_.samples_are_parts = c_.mode != "image";
-  summary_.steady_images_per_second = epoch > 1 ? rate(samples_trained_ - first_epoch_samples_,
-                                                       train_seconds_ - first_epoch_seconds_)
-                                                : summary_.images_per_second;
+  summary_.steady_images_per_second =
+      epochs_this_run_ > 1
+          ? rate(samples_trained_ - first_epoch_samples_, train_seconds_ - first_epoch_seconds_)
+          : summary_.images_per_second;
   summary_.data_wait_fraction = train_seconds_ > 0 ? wait_seconds_ / train_seconds_ : 0.0;
   summary_.allreduce_seconds = sync_->seconds();
   ctx_.control->barrier();

@@ -48,6 +48,7 @@ struct TrainConfig {
   std::string comm_backend = "auto";   ///< ours: auto | mpi | nccl | serial
   int64_t threads = 0;                 ///< ours: LibTorch threads per rank, 0 = fair share
   std::string channels_last = "auto";  ///< ours: auto | true | false
+  int64_t checkpoint_steps = 0;  ///< ours: also checkpoint every N weight updates (0: epoch ends)
   // Reproducibility.
   int64_t seed = 0;
   bool deterministic = false;
@@ -102,6 +103,13 @@ struct TrainConfig {
   /// The options as an ordered JSON object in maps.json order (ClinicaDL's keys first).
   nlohmann::ordered_json to_json() const;
 };
+
+/// The options recorded in a MAPS's maps.json (written by TrainConfig::to_json, completed by the
+/// trainer): every option key present is read back, keys of other programs are ignored, null
+/// values keep the default. `gpu` true/false reads back as "true"/"false". maps_dir is left empty.
+/// Not validated (call resolve_and_validate). Throws ConfigError naming `source` and each key
+/// whose value has the wrong type, or when network_task, caps_directory or tsv_path is missing.
+TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string& source);
 
 /// Parses `train TASK DATA TSV_DIR MAPS_DIR [options]` (args after "train", option names already
 /// normalised to '_'). Reads --config_file when given. Throws ConfigError listing every problem

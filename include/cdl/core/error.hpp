@@ -42,6 +42,18 @@ class TrainingError : public Error {
   int exit_code() const override { return 3; }
 };
 
+/// Exit status of a job stopped on request (SIGTERM or SIGUSR1) after it wrote its training
+/// state: job scripts requeue on it, and `clinicadl-hpc resume MAPS` continues.
+inline constexpr int kInterruptedExitCode = 4;
+
+/// Not a failure: every rank stopped at the same step on request (a signal), after the training
+/// state was written. Exit status kInterruptedExitCode.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+  int exit_code() const override { return kInterruptedExitCode; }
+};
+
 /// A broken internal invariant: a bug in clinicadl-hpc, never the user's fault.
 class InternalError : public Error {
  public:

@@ -16,7 +16,7 @@ class MapsLayout {
   std::string tmp_dir(int split) const { return split_dir(split) + "/tmp"; }
   std::string checkpoint(int split) const { return tmp_dir(split) + "/checkpoint.pth.tar"; }
   std::string optimizer(int split) const { return tmp_dir(split) + "/optimizer.pth.tar"; }
-  std::string training_state(int split) const { return tmp_dir(split) + "/training_state.json"; }
+  std::string training_state(int split) const { return tmp_dir(split) + "/training_state.pt"; }
   std::string training_tsv(int split) const {
     return split_dir(split) + "/training_logs/training.tsv";
   }

@@ -41,6 +41,8 @@ struct TrainerContext {
   comm::Communicator* gradients = nullptr;  ///< MPI or NCCL: gradient averaging
   ComputeOptions compute;                   ///< device, autocast, memory layout
   MapsLayout layout{""};
+  /// Continue from split-<k>/tmp/training_state.pt (`clinicadl-hpc resume`) instead of starting.
+  bool resume = false;
 };
 
 /// Summary of a finished split, for the final report.
@@ -62,7 +64,10 @@ class SplitTrainer {
   ~SplitTrainer();
 
   /// Collective: runs the epochs, then evaluates every best model on train and validation and
-  /// writes their TSVs; removes split-<k>/tmp at the end.
+  /// writes their TSVs; removes split-<k>/tmp at the end. The training state is written at every
+  /// epoch end and every --checkpoint_steps weight updates. When a rank received a stop signal
+  /// (core/stop_request.hpp), all ranks write the state at the next weight update and throw
+  /// Interrupted together.
   SplitSummary run();
 
  private:

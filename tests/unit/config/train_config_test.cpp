@@ -175,6 +175,63 @@ TEST(TrainConfigTest, MapsJsonFollowsClinicaDLKeyOrder) {
   EXPECT_EQ(json["network_task"], "classification");
 }
 
+TEST(TrainConfigTest, MapsJsonReadsBackIntoTheSameOptions) {
+  auto c = parse_train_arguments(args({"--gpu",
+                                       "false",
+                                       "--mode",
+                                       "patch",
+                                       "--patch_size",
+                                       "16",
+                                       "--selection_metrics",
+                                       "loss",
+                                       "BA",
+                                       "--learning_rate",
+                                       "3e-4",
+                                       "--checkpoint_steps",
+                                       "5",
+                                       "--n_splits",
+                                       "3",
+                                       "--split",
+                                       "1",
+                                       "2",
+                                       "--discarded_slices",
+                                       "3",
+                                       "4",
+                                       "--adaptive_learning_rate",
+                                       "--no_cache"}));
+  c.label_code = {{"AD", 1}, {"CN", 0}};  // from a TOML file or a source MAPS
+  resolve_and_validate(c);
+  const nlohmann::json json = nlohmann::json::parse(c.to_json().dump());
+  auto back = config_from_maps_json(json, "maps.json");
+  resolve_and_validate(back);
+  back.maps_dir = c.maps_dir;
+  EXPECT_EQ(back.to_json().dump(), c.to_json().dump());
+  EXPECT_EQ(back.gpu, "false");
+  EXPECT_EQ(back.checkpoint_steps, 5);
+  EXPECT_EQ(back.label_code.at("AD"), 1);
+  EXPECT_EQ(back.data_path, "data.h5");
+}
+
+TEST(TrainConfigTest, MapsJsonWithWrongTypesNamesTheKeys) {
+  auto c = parse_train_arguments(args({}));
+  resolve_and_validate(c);
+  nlohmann::json json = nlohmann::json::parse(c.to_json().dump());
+  json["batch_size"] = "eight";
+  json["amp"] = 1;
+  json["some_other_tool_key"] = {1, 2};  // ignored
+  try {
+    config_from_maps_json(json, "/x/maps.json");
+    FAIL() << "wrong types were accepted";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("'/x/maps.json': 2 problem(s)"), std::string::npos) << message;
+    EXPECT_NE(message.find("'batch_size' is \"eight\""), std::string::npos) << message;
+    EXPECT_NE(message.find("'amp' is 1"), std::string::npos) << message;
+  }
+  json.erase("caps_directory");
+  EXPECT_THROW(config_from_maps_json(json, "m.json"), ConfigError);
+}
+
 TEST(TrainConfigTest, HelpIsNotAnError) {
   EXPECT_THROW(parse_train_arguments({"--help"}), HelpRequested);
   EXPECT_NE(train_usage().find("--accumulation_steps"), std::string::npos);

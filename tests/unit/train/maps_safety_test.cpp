@@ -1,6 +1,7 @@
 // The MAPS folder is never corrupted by two jobs, and --overwrite never deletes what this program
 // did not write (issue 10, items 3 and 4).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -90,6 +91,37 @@ TEST_F(MapsSafety, AStaleLockOfAVanishedProcessIsTakenOver) {
   MapsClaim claim(maps.string(), /*clear_existing=*/true);
   EXPECT_FALSE(fs::exists(maps / "split-0"));  // --overwrite cleared the old content
   EXPECT_TRUE(fs::exists(claim.lock_path()));
+}
+
+TEST_F(MapsSafety, ALockOfAnEndedButUnreapedProcessIsTakenOver) {
+  // A rank killed with its mpirun stays a zombie where init does not reap (containers).
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  usleep(200000);  // the child has exited; it stays a zombie until waitpid below
+  const auto maps = root_ / "maps";
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  touch(maps / kMapsLockName, std::string(host) + " " + std::to_string(child) + "\n");
+  EXPECT_NO_THROW(MapsClaim(maps.string(), /*clear_existing=*/false));
+  waitpid(child, nullptr, 0);
+}
+
+TEST_F(MapsSafety, ALockOfARunningProcessIsKept) {
+  const auto maps = root_ / "maps";
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  touch(maps / kMapsLockName, std::string(host) + " " + std::to_string(getppid()) + "\n");
+  EXPECT_THROW(MapsClaim(maps.string(), false), ConfigError);
+}
+
+TEST_F(MapsSafety, APlainTrainOnAStoppedMapsPointsToResume) {
+  const auto maps = root_ / "maps";
+  touch(maps / "maps.json", "{}");
+  touch(maps / "split-1" / "tmp" / "training_state.pt");
+  const auto message = error_of(maps.string(), false, {});
+  EXPECT_NE(message.find("did not finish (split-1 stopped"), std::string::npos) << message;
+  EXPECT_NE(message.find("clinicadl-hpc resume " + maps.string()), std::string::npos) << message;
 }
 
 TEST_F(MapsSafety, ALockFromAnotherHostIsNeverTakenOver) {

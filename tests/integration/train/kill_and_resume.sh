@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Kill, stop and resume, checked against uninterrupted runs (issue: exact resume).
+# Usage: kill_and_resume.sh CLINICADL_HPC MPIEXEC DATA.h5 SPLIT_DIR WORK_DIR [MPIEXEC_PREFLAGS...]
+#  1. Reference runs at 2 and 3 ranks, uninterrupted.
+#  2. Three trials (2, 3, 2 ranks): the same training SIGKILLed (launcher and ranks) at a random
+#     moment after its first training state, then `resume`: training.tsv (all but the time column)
+#     and every epoch's weights must equal the reference byte for byte.
+#  3. SIGTERM to one rank only: every rank stops at the next weight update with status 4; a plain
+#     `train` on that MAPS points to resume; resume on another rank count is refused (the state
+#     was taken inside an epoch); resume on 2 ranks then ends equal to the reference.
+set -uo pipefail
+bin="$1"; mpiexec="$2"; data="$3"; splits="$4"; work="$5"; shift 5
+preflags=("$@")
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+rm -rf "$work" && mkdir -p "$work" || exit 1
+# --checkpoint_steps 1: a state after every update; inner evaluations, two selection metrics, the
+# adaptive learning rate and early-stopping state all have to come back.
+args=(classification "$data" "$splits" --epochs 4 --batch_size 2 --checkpoint_steps 1
+      --deterministic --threads 1 --save_all_models --evaluation_steps 3
+      --selection_metrics loss BA --adaptive_learning_rate --patience 5 --learning_rate 1e-3)
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+launch() {  # ranks maps [extra...]: runs the training in the foreground
+  local ranks="$1" maps="$2"; shift 2
+  "$mpiexec" -n "$ranks" "${preflags[@]}" "$bin" train "${args[@]}" "$@" "$maps" > "$maps.log" 2>&1
+}
+
+# The comparison: training.tsv without its time column, every epoch's model and the best models.
+same_results() {  # reference candidate
+  local ref="$1" got="$2" ok=0
+  if ! cmp -s <(cut -f1,2,4- "$ref/split-0/training_logs/training.tsv") \
+              <(cut -f1,2,4- "$got/split-0/training_logs/training.tsv"); then
+    fail "$got: training.tsv differs from $ref"; diff <(cut -f1-3,16 "$ref/split-0/training_logs/training.tsv") \
+      <(cut -f1-3,16 "$got/split-0/training_logs/training.tsv") | head -10; ok=1
+  fi
+  for model in "$ref"/split-0/all_models/*.pth.tar "$ref"/split-0/best-*/model.pth.tar; do
+    local twin="$got/${model#"$ref"/}"
+    cmp -s "$model" "$twin" || { fail "$twin differs from (or lacks) $model"; ok=1; }
+  done
+  [ -d "$got/split-0/tmp" ] && { fail "$got/split-0/tmp is still there after the resume"; ok=1; }
+  return $ok
+}
+
+wait_for_state() {  # maps pid: waits until the first training state exists
+  local state="$1/split-0/tmp/training_state.pt" pid="$2"
+  for _ in $(seq 1 600); do
+    [ -f "$state" ] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+kill_everything() {  # maps pid: SIGKILL to the launcher's group and to every rank of that MAPS
+  pkill -9 -f -- "train .* $1\$" ; pkill -9 -f -- "train .*--learning_rate 1e-3 $1" ; kill -9 -- "-$2" 2>/dev/null
+  for _ in $(seq 1 100); do
+    pgrep -f -- "$1" > /dev/null || return 0
+    sleep 0.05
+  done
+  echo "processes of $1 did not end"; return 1
+}
+
+launch 2 "$work/reference_np2" || fail "the reference run at 2 ranks failed: $(tail -5 "$work/reference_np2.log")"
+launch 3 "$work/reference_np3" || fail "the reference run at 3 ranks failed: $(tail -5 "$work/reference_np3.log")"
+
+trial=0
+for ranks in 2 3 2; do
+  trial=$((trial + 1))
+  maps="$work/killed_$trial"
+  setsid "$mpiexec" -n "$ranks" "${preflags[@]}" "$bin" train "${args[@]}" "$maps" > "$maps.log" 2>&1 &
+  pid=$!
+  if ! wait_for_state "$maps" "$pid"; then fail "trial $trial: no training state appeared"; continue; fi
+  delay=$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", (r % 60) / 100.0 }')
+  sleep "$delay"
+  kill_everything "$maps" "$pid"; wait "$pid" 2>/dev/null
+  if [ ! -f "$maps/split-0/tmp/training_state.pt" ]; then
+    fail "trial $trial: the run ended before the kill ($delay s); make the training longer"; continue
+  fi
+  state_line=$(grep -c . "$maps/split-0/training_logs/training.tsv" 2>/dev/null || echo 0)
+  echo "trial $trial: $ranks ranks, SIGKILL $delay s after the first state ($state_line training.tsv lines)"
+  "$mpiexec" -n "$ranks" "${preflags[@]}" "$bin" resume "$maps" > "$maps.resume.log" 2>&1 ||
+    { fail "trial $trial: resume failed: $(tail -5 "$maps.resume.log")"; continue; }
+  grep -q "continues from its training state" "$maps.resume.log" || fail "trial $trial: resume did not use the state"
+  same_results "$work/reference_np$ranks" "$maps" && echo "trial $trial: identical to the uninterrupted run"
+done
+
+# SIGTERM to one rank only.
+maps="$work/sigterm"
+"$mpiexec" -n 2 "${preflags[@]}" "$bin" train "${args[@]}" "$maps" > "$maps.log" 2>&1 &
+pid=$!
+if wait_for_state "$maps" "$pid"; then
+  # At once: the first state follows the first update, so the stop lands inside epoch 0.
+  rank=$(pgrep -f -- "train .* $maps\$" | tail -1)
+  [ -n "$rank" ] && kill -TERM "$rank"
+  wait "$pid"; status=$?
+  grep -q "stopped by SIGTERM in epoch" "$maps.log" || fail "SIGTERM: no 'stopped by SIGTERM' message: $(tail -5 "$maps.log")"
+  grep -q "Continue with: clinicadl-hpc resume" "$maps.log" || fail "SIGTERM: no resume hint"
+  [ "$status" -eq 4 ] || fail "SIGTERM: exit status $status, expected 4"
+  [ -f "$maps/split-0/tmp/training_state.pt" ] || fail "SIGTERM: no training state"
+  out=$("$bin" train "${args[@]}" "$maps" 2>&1); status=$?
+  { [ "$status" -eq 2 ] && echo "$out" | grep -Ezq "did not finish.*clinicadl-hpc resume"; } ||
+    fail "a plain train on a stopped MAPS: status $status, expected 2 and a resume hint: $out"
+  out=$("$mpiexec" -n 3 "${preflags[@]}" "$bin" resume "$maps" 2>&1); status=$?
+  { [ "$status" -ne 0 ] && echo "$out" | grep -q "resumes only on 2 rank"; } ||
+    fail "resume on 3 ranks of a state taken inside an epoch on 2: status $status: $(echo "$out" | tail -5)"
+  "$mpiexec" -n 2 "${preflags[@]}" "$bin" resume "$maps" > "$maps.resume.log" 2>&1 ||
+    fail "SIGTERM: resume failed: $(tail -5 "$maps.resume.log")"
+  same_results "$work/reference_np2" "$maps" && echo "SIGTERM: stopped with status 4, resumed, identical"
+  out=$("$bin" resume "$maps" 2>&1) || fail "resume of a finished MAPS failed: $out"
+  echo "$out" | grep -q "nothing to resume" || fail "resume of a finished MAPS: $out"
+else
+  fail "SIGTERM: no training state appeared: $(tail -5 "$maps.log")"
+fi
+
+if [ "$failures" -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "OK: kill/resume, SIGTERM and refusals behave"
