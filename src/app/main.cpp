@@ -10,6 +10,7 @@
 #include "cdl/config/option_names.hpp"
 #include "cdl/core/error.hpp"
 #include "list_models_command.hpp"
+#include "predict_command.hpp"
 #include "resume_command.hpp"
 #include "train_command.hpp"
 
@@ -21,6 +22,8 @@ void print_usage() {
             << "  mpirun -np N clinicadl-hpc train {classification|regression|reconstruction} "
                "DATA.h5 SPLIT_DIR MAPS_DIR [options]\n"
             << "  mpirun -np N clinicadl-hpc resume MAPS_DIR [--split K ...]\n"
+            << "  mpirun -np N clinicadl-hpc predict MAPS_DIR DATA_GROUP [--data DATA.h5 --tsv "
+               "FILE]\n"
             << "  clinicadl-hpc list_models [--architecture A] [--input_size C@DxHxW]\n"
             << "Run a command with --help for its options.\n";
 }
@@ -39,8 +42,9 @@ int dispatch(int argc, char** argv) {
   if (command == "list_models") return cdl::app::run_list_models(args);
   if (command == "train") return cdl::app::run_train(args, &argc, &argv);
   if (command == "resume") return cdl::app::run_resume(args, &argc, &argv);
+  if (command == "predict") return cdl::app::run_predict(args, &argc, &argv);
   CDL_THROW(cdl::ConfigError, "unknown command '", command,
-            "'; expected train, resume or list_models");
+            "'; expected train, resume, predict or list_models");
 }
 
 }  // namespace

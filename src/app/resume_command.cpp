@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "cdl/comm/runtime.hpp"
@@ -11,6 +12,7 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/train/maps_layout.hpp"
+#include "command_line.hpp"
 #include "training_run.hpp"
 
 namespace cdl::app {
@@ -28,98 +30,30 @@ constexpr const char* kUsage =
     "  --threads N                LibTorch threads per rank (0: the rank's share of the node)\n"
     "  --checkpoint_steps N       also write the training state every N weight updates\n";
 
-struct ResumeArguments {
-  std::string maps_dir;
-  std::vector<std::string> split, gpu, comm_backend, threads, checkpoint_steps;
-};
-
-/// The values following option `args[i]` (up to the next option).
-std::vector<std::string> option_values(const std::vector<std::string>& args, size_t& i) {
-  std::vector<std::string> values;
-  while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) values.push_back(args[++i]);
-  return values;
-}
-
-ResumeArguments parse_resume_arguments(const std::vector<std::string>& args) {
-  ResumeArguments parsed;
-  std::vector<std::string> problems;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto& arg = args[i];
-    if (arg == "--help" || arg == "-h") throw config::HelpRequested(kUsage);
-    if (arg.rfind("--", 0) != 0) {
-      if (parsed.maps_dir.empty()) {
-        parsed.maps_dir = arg;
-      } else {
-        problems.push_back("unexpected argument '" + arg + "' (MAPS_DIR is '" + parsed.maps_dir +
-                           "')");
-      }
-      continue;
-    }
-    const auto values = option_values(args, i);
-    std::vector<std::string>* target = arg == "--split"              ? &parsed.split
-                                       : arg == "--gpu"              ? &parsed.gpu
-                                       : arg == "--comm_backend"     ? &parsed.comm_backend
-                                       : arg == "--threads"          ? &parsed.threads
-                                       : arg == "--checkpoint_steps" ? &parsed.checkpoint_steps
-                                                                     : nullptr;
-    if (target == nullptr) {
-      problems.push_back("unknown option '" + arg +
-                         "'; resume takes --split, --gpu, --comm_backend, --threads and "
-                         "--checkpoint_steps (the other options are those of maps.json)");
-    } else if (values.empty() || (target != &parsed.split && values.size() != 1)) {
-      problems.push_back(arg + " takes " +
-                         (target == &parsed.split ? "one or more values" : "one value") + ", got " +
-                         std::to_string(values.size()));
-    } else {
-      *target = values;
-    }
-  }
-  if (parsed.maps_dir.empty()) problems.push_back("MAPS_DIR is missing");
-  if (!problems.empty()) {
-    std::string message =
-        std::to_string(problems.size()) + " problem(s) with the resume arguments:";
-    for (const auto& p : problems) message += "\n  - " + p;
-    throw ConfigError(message + "\n" + kUsage);
-  }
-  return parsed;
-}
-
-int64_t integer_value(const std::string& option, const std::string& text) {
-  try {
-    size_t used = 0;
-    const int64_t value = std::stoll(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  CDL_THROW(ConfigError, "--", option, " '", text, "' is invalid; expected an integer");
-}
+const std::map<std::string, Arity> kResumeOptions{{"--split", Arity::kMany},
+                                                  {"--gpu", Arity::kOne},
+                                                  {"--comm_backend", Arity::kOne},
+                                                  {"--threads", Arity::kOne},
+                                                  {"--checkpoint_steps", Arity::kOne}};
 
 /// The training options of the MAPS, with the overrides of the command line.
-config::TrainConfig resume_config(const ResumeArguments& args) {
-  const train::MapsLayout layout(args.maps_dir);
-  if (!fs::is_regular_file(layout.maps_json())) {
-    CDL_THROW(ConfigError, "'", args.maps_dir, "' is not a MAPS folder: '", layout.maps_json(),
-              "' does not exist\n  hint: give the MAPS_DIR of an earlier `clinicadl-hpc train`");
-  }
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(read_text_file(layout.maps_json()));
-  } catch (const nlohmann::json::exception& error) {
-    CDL_THROW(ConfigError, "'", layout.maps_json(), "' is not valid JSON: ", error.what());
-  }
-  auto c = config::config_from_maps_json(json, layout.maps_json());
-  c.maps_dir = args.maps_dir;
+config::TrainConfig resume_config(const CommandLine& args) {
+  const std::string maps_dir = args.positional.at(0);
+  auto c = read_maps_config(maps_dir);
+  c.maps_dir = maps_dir;
   c.overwrite = false;
   c.config_file.clear();
-  if (!args.split.empty()) {
+  if (args.has("--split")) {
     c.split.clear();
-    for (const auto& text : args.split) c.split.push_back(integer_value("split", text));
+    for (const auto& text : args.options.at("--split")) {
+      c.split.push_back(integer_option("--split", text));
+    }
   }
-  if (!args.gpu.empty()) c.gpu = args.gpu.front();
-  if (!args.comm_backend.empty()) c.comm_backend = args.comm_backend.front();
-  if (!args.threads.empty()) c.threads = integer_value("threads", args.threads.front());
-  if (!args.checkpoint_steps.empty()) {
-    c.checkpoint_steps = integer_value("checkpoint_steps", args.checkpoint_steps.front());
+  c.gpu = args.value("--gpu", c.gpu);
+  c.comm_backend = args.value("--comm_backend", c.comm_backend);
+  if (args.has("--threads")) c.threads = integer_option("--threads", args.value("--threads"));
+  if (args.has("--checkpoint_steps")) {
+    c.checkpoint_steps = integer_option("--checkpoint_steps", args.value("--checkpoint_steps"));
   }
   config::resolve_and_validate(c);
   return c;
@@ -179,7 +113,7 @@ std::vector<SplitRun> plan_resume(const config::TrainConfig& c, comm::Runtime& r
 int run_resume(const std::vector<std::string>& args, int* argc, char*** argv) {
   config::TrainConfig config;
   try {
-    config = resume_config(parse_resume_arguments(args));
+    config = resume_config(parse_command_line(args, kResumeOptions, 1, kUsage));
   } catch (const config::HelpRequested& help) {
     if (launcher_rank() == 0) std::cout << help.what();
     return 0;

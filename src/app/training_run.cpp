@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
+#include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
@@ -19,24 +21,6 @@
 
 namespace cdl::app {
 namespace {
-
-struct Placement {
-  torch::Device device = torch::kCPU;
-  int cuda_index = 0;
-};
-
-Placement choose_device(config::TrainConfig& c, const comm::Topology& topology) {
-  const bool cuda = torch::cuda::is_available();
-  if (c.gpu == "true" && !cuda) {
-    CDL_THROW(ConfigError,
-              "--gpu true but no CUDA device is visible (or LibTorch is CPU-only); "
-              "hint: --gpu false");
-  }
-  c.gpu = (c.gpu == "true" || (c.gpu == "auto" && cuda)) ? "true" : "false";
-  if (c.gpu == "false") return {};
-  const int index = topology.local_rank % static_cast<int>(torch::cuda::device_count());
-  return {torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)), index};
-}
 
 int64_t cache_budget(const config::TrainConfig& c, const comm::Topology& topology) {
   if (!c.cache) return 0;
@@ -115,6 +99,38 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
     const auto summary = train::SplitTrainer(context, split, std::move(data)).run();
     print_summary(split, summary, c.maps_dir);
   }
+}
+
+Placement choose_device(config::TrainConfig& c, const comm::Topology& topology) {
+  const bool cuda = torch::cuda::is_available();
+  if (c.gpu == "true" && !cuda) {
+    CDL_THROW(ConfigError,
+              "--gpu true but no CUDA device is visible (or LibTorch is CPU-only); "
+              "hint: --gpu false");
+  }
+  c.gpu = (c.gpu == "true" || (c.gpu == "auto" && cuda)) ? "true" : "false";
+  if (c.gpu == "false") return {};
+  const int index = topology.local_rank % static_cast<int>(torch::cuda::device_count());
+  return {torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)), index};
+}
+
+config::TrainConfig read_maps_config(const std::string& maps_dir) {
+  const train::MapsLayout layout(maps_dir);
+  if (!std::filesystem::is_regular_file(layout.maps_json())) {
+    CDL_THROW(ConfigError, "'", maps_dir, "' is not a MAPS folder: '", layout.maps_json(),
+              "' does not exist\n  hint: give the MAPS_DIR of an earlier `clinicadl-hpc train`");
+  }
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_text_file(layout.maps_json()));
+  } catch (const nlohmann::json::exception& error) {
+    CDL_THROW(ConfigError, "'", layout.maps_json(), "' is not valid JSON: ", error.what());
+  }
+  auto c = config::config_from_maps_json(json, layout.maps_json());
+  c.maps_dir = maps_dir;
+  c.overwrite = false;
+  c.config_file.clear();
+  return c;
 }
 
 std::vector<int64_t> requested_splits(const config::TrainConfig& c) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <torch/types.h>
+
 #include "cdl/comm/runtime.hpp"
 #include "cdl/config/train_config.hpp"
 
@@ -17,6 +19,21 @@ struct SplitRun {
   int64_t split = 0;
   bool resume = false;
 };
+
+/// The device a rank computes on, and its CUDA index.
+struct Placement {
+  torch::Device device = torch::kCPU;
+  int cuda_index = 0;
+};
+
+/// The device of this rank for `config.gpu` (auto: CUDA when visible), which it resolves to
+/// "true" or "false"; the GPU is chosen by the node-local rank. Throws ConfigError for --gpu true
+/// without a CUDA device.
+Placement choose_device(config::TrainConfig& config, const comm::Topology& topology);
+
+/// The options of an existing MAPS (its maps.json), with maps_dir set; not validated. Throws
+/// ConfigError when `maps_dir` holds no readable maps.json.
+config::TrainConfig read_maps_config(const std::string& maps_dir);
 
 /// The splits a configuration asks for: --split, else 0..n_splits-1 (0 alone without k-fold).
 std::vector<int64_t> requested_splits(const config::TrainConfig& config);

@@ -1,6 +1,8 @@
 // Implementation of distributed evaluation.
 #include "cdl/train/evaluator.hpp"
 
+#include <limits>
+
 #include <torch/torch.h>
 
 #include "cdl/core/error.hpp"
@@ -8,6 +10,11 @@
 
 namespace cdl::train {
 namespace {
+
+/// False when the loss and metrics need labels that the data does not have.
+bool compares_with_labels(const EvaluationOptions& options) {
+  return options.has_labels || options.task == data::Task::kReconstruction;
+}
 
 /// Rows of one batch: [loss, label, outputs...] as float64.
 torch::Tensor batch_rows(data::Task task, const torch::Tensor& losses, const torch::Tensor& inputs,
@@ -61,6 +68,7 @@ MetricList reconstruction_from_rows(const torch::Tensor& rows) {
 
 MetricList metrics_from_rows(const torch::Tensor& rows, const EvaluationOptions& options) {
   MetricList metrics;
+  if (!compares_with_labels(options)) return metrics;  // predictions only
   if (options.task == data::Task::kClassification) {
     metrics = classification_from_rows(rows, options.num_classes);
   } else if (options.task == data::Task::kRegression) {
@@ -82,8 +90,14 @@ torch::Tensor local_rows(model::Network& network, std::shared_ptr<const data::Ca
   while (loader.next(batch)) {
     auto inputs = prepare_inputs(batch.inputs, options.compute);
     auto outputs = forward_in_float(network, inputs, options.compute);
-    auto targets = loss_targets(options.task, inputs, batch.labels.to(options.compute.device));
-    auto losses = per_sample_loss(options.loss_name, outputs, targets);
+    torch::Tensor losses;
+    if (compares_with_labels(options)) {
+      auto targets = loss_targets(options.task, inputs, batch.labels.to(options.compute.device));
+      losses = per_sample_loss(options.loss_name, outputs, targets);
+    } else {
+      losses =
+          torch::full({batch.size()}, std::numeric_limits<double>::quiet_NaN(), torch::kFloat64);
+    }
     auto index_column =
         torch::tensor(std::vector<int64_t>(indices.begin() + position,
                                            indices.begin() + position + batch.size()),

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <optional>
 #include <set>
 
 #include "cdl/core/atomic_file.hpp"
@@ -150,17 +151,21 @@ void write_description(const std::string& dir, const GroupPredictions& p,
           "\nNumber of sessions: " + std::to_string(p.dataset->num_images()) + "\n");
 }
 
-/// The image-level prediction table and metrics of a multi-part mode.
-std::pair<TsvTable, TsvTable> ensemble_tables(const GroupPredictions& p,
-                                              const GroupPredictions& validation, double threshold,
-                                              const std::string& id_column) {
+/// The image-level prediction table of a multi-part mode, and its metrics when `labelled`.
+std::pair<TsvTable, std::optional<TsvTable>> ensemble_tables(const GroupPredictions& p,
+                                                             const GroupPredictions& validation,
+                                                             double threshold,
+                                                             const std::string& id_column,
+                                                             bool labelled) {
   if (p.dataset->task() == data::Task::kClassification) {
     const auto weights = soft_voting_weights(classification_rows(validation), threshold);
     const auto images = soft_voting(classification_rows(p), weights);
-    return {classification_table(images, id_column, images.front().probabilities.size()),
-            metrics_table(classification_image_metrics(images), false)};
+    auto table = classification_table(images, id_column, images.front().probabilities.size());
+    if (!labelled) return {std::move(table), std::nullopt};
+    return {std::move(table), metrics_table(classification_image_metrics(images), false)};
   }
   const auto images = mean_voting(regression_rows(p));
+  if (!labelled) return {regression_table(images, id_column), std::nullopt};
   return {regression_table(images, id_column),
           metrics_table(regression_image_metrics(images), false)};
 }
@@ -180,19 +185,23 @@ void write_group_predictions(const std::string& dir, const GroupPredictions& pre
       : dataset.task() == data::Task::kRegression
           ? regression_table(regression_rows(predictions), id_column)
           : reconstruction_table(predictions, id_column);
-  const auto metrics = metrics_table(predictions.evaluation.metrics);
+  const bool labelled = predictions.has_labels || dataset.task() == data::Task::kReconstruction;
   const std::string mode = mode_of(dataset);
   part_table.write(prefix + mode + "_level_prediction.tsv");
-  metrics.write(prefix + mode + "_level_metrics.tsv");
+  if (labelled) {
+    metrics_table(predictions.evaluation.metrics).write(prefix + mode + "_level_metrics.tsv");
+  }
   if (mode != "image" && dataset.task() != data::Task::kReconstruction) {
     if (dataset.parts_per_image() > 1) {
       const auto [images, image_metrics] =
-          ensemble_tables(predictions, validation, selection_threshold, id_column);
+          ensemble_tables(predictions, validation, selection_threshold, id_column, labelled);
       images.write(prefix + "image_level_prediction.tsv");
-      image_metrics.write(prefix + "image_level_metrics.tsv");
+      if (image_metrics) image_metrics->write(prefix + "image_level_metrics.tsv");
     } else {
       part_table.write(prefix + "image_level_prediction.tsv");
-      metrics.write(prefix + "image_level_metrics.tsv");
+      if (labelled) {
+        metrics_table(predictions.evaluation.metrics).write(prefix + "image_level_metrics.tsv");
+      }
     }
   }
   write_description(dir, predictions, data_source);

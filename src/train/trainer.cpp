@@ -149,6 +149,19 @@ void check_trainable(const data::CapsDataset& train, int split, const std::strin
 
 }  // namespace
 
+data::DatasetOptions dataset_options(const config::TrainConfig& c, bool host_transforms,
+                                     int64_t cache_bytes) {
+  data::DatasetOptions options;
+  options.task = task_of(c.network_task);
+  options.label_column = options.task == data::Task::kReconstruction ? "" : c.label;
+  options.mode = mode_config(c);
+  options.normalize = c.normalize;
+  options.transform = host_transforms;
+  options.cache_bytes = cache_bytes;
+  if (!c.label_code.empty()) options.label_code = data::LabelCode(c.label_code);
+  return options;
+}
+
 SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::DataSource> source,
                      int split, int64_t cache_bytes, bool host_transforms) {
   data::SplitOptions split_options;
@@ -158,14 +171,7 @@ SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::D
   split_options.n_splits = static_cast<int>(c.n_splits);
   split_options.multi_cohort = c.multi_cohort;
   auto tables = data::read_split(c.tsv_path, split, split_options);
-  data::DatasetOptions options;
-  options.task = task_of(c.network_task);
-  options.label_column = options.task == data::Task::kReconstruction ? "" : c.label;
-  options.mode = mode_config(c);
-  options.normalize = c.normalize;
-  options.transform = host_transforms;
-  options.cache_bytes = cache_bytes;
-  if (!c.label_code.empty()) options.label_code = data::LabelCode(c.label_code);
+  auto options = dataset_options(c, host_transforms, cache_bytes);
   SplitData data;
   auto train = std::make_shared<data::CapsDataset>(source, tables.train, options);
   check_not_empty(*train, "training", split);

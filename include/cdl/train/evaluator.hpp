@@ -41,6 +41,9 @@ struct EvaluationOptions {
   int64_t batch_size = 8;
   ComputeOptions compute;                     ///< device, autocast, layout, device transforms
   std::shared_ptr<data::BatchStager> stager;  ///< copies batches to the device ahead (or null)
+  /// False for data without labels (predict --no_labels): classification and regression rows get
+  /// a NaN loss and no metric is computed (reconstruction compares with the input: unaffected).
+  bool has_labels = true;
 };
 
 /// Collective: evaluates `network` (eval mode, no grad) on `indices` (this rank's samples; ranks

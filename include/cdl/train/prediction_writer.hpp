@@ -14,11 +14,14 @@ struct GroupPredictions {
   std::string group;  ///< "train" or "validation"
   std::shared_ptr<const data::CapsDataset> dataset;
   Evaluation evaluation;  ///< gathered on rank 0
+  /// False for data without labels: predictions only (true_label -1), no metrics tables.
+  bool has_labels = true;
 };
 
 /// Writes `<dir>/<group>_<mode>_level_{prediction,metrics}.tsv`, the image-level files and
-/// description.log for `predictions`. Image-level soft voting weighs parts by their balanced
-/// accuracy in `validation` (the validation rows of the same model). Main rank only.
+/// description.log for `predictions` (no metrics files without labels). Image-level soft voting
+/// weighs parts by their balanced accuracy in `validation` (the validation rows of the same model).
+/// Main rank only.
 void write_group_predictions(const std::string& dir, const GroupPredictions& predictions,
                              const GroupPredictions& validation, double selection_threshold,
                              const std::string& data_source);

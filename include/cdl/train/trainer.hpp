@@ -23,6 +23,11 @@ struct SplitData {
   std::shared_ptr<const data::CapsDataset> validation;
 };
 
+/// The dataset options of a run's configuration (task, label column, label code, mode,
+/// normalisation), for any table of its images: training and validation sets, predict groups.
+data::DatasetOptions dataset_options(const config::TrainConfig& config, bool host_transforms,
+                                     int64_t cache_bytes);
+
 /// Builds the datasets of `split` from the options (split tables, labels, mode, cache). Not
 /// collective; deterministic, so every rank builds the same sets. With `host_transforms` false
 /// the samples come out raw (NaN removal and MinMax are left to the device, see ComputeOptions).

@@ -239,5 +239,64 @@ TEST(SlicesMaps, AbsoluteSliceIdsAfterDiscardedSlices) {
   EXPECT_EQ(json["num_networks"], 12);
 }
 
+/// Two TSVs of the same shape: text cells equal, numeric cells within `tolerance`.
+void expect_same_table(const std::string& expected, const std::string& actual, double tolerance) {
+  const auto a = read(expected), b = read(actual);
+  ASSERT_EQ(a.columns(), b.columns()) << actual;
+  ASSERT_EQ(a.num_rows(), b.num_rows()) << actual;
+  for (int64_t r = 0; r < a.num_rows(); ++r) {
+    for (int64_t c = 0; c < static_cast<int64_t>(a.columns().size()); ++c) {
+      const auto &x = a.at(r, c), &y = b.at(r, c);
+      char* end = nullptr;
+      const double value = std::strtod(x.c_str(), &end);
+      if (!x.empty() && *end == '\0') {
+        EXPECT_NEAR(value, std::stod(y), tolerance)
+            << actual << " row " << r << " column " << a.columns()[c];
+      } else {
+        EXPECT_EQ(x, y) << actual << " row " << r << " column " << a.columns()[c];
+      }
+    }
+  }
+}
+
+/// The files of group `group` predicted by best-<metric> of split 0 of `maps`.
+std::string predicted(const std::string& maps, const std::string& metric, const std::string& group,
+                      const std::string& file) {
+  return maps + "/split-0/best-" + metric + "/" + group + "/" + group + "_" + file;
+}
+
+TEST(PredictClassificationMaps, ANewGroupOfTheValidationSessionsReproducesItsTsvs) {
+  for (const std::string metric : {"loss", "BA"}) {
+    for (const std::string file : {"image_level_prediction.tsv", "image_level_metrics.tsv"}) {
+      expect_same_table(predicted("maps_classification", metric, "validation", file),
+                        predicted("maps_classification", metric, "again", file), 1e-6);
+    }
+  }
+  EXPECT_TRUE(fs::exists(tiny("maps_classification/groups/again/maps.json")));
+}
+
+TEST(PredictClassificationMaps, WithoutLabelsTheSamePredictionsAndNoMetrics) {
+  const auto labelled =
+      read(predicted("maps_classification", "loss", "again", "image_level_prediction.tsv"));
+  const auto unlabelled =
+      read(predicted("maps_classification", "loss", "unlabelled", "image_level_prediction.tsv"));
+  ASSERT_EQ(labelled.num_rows(), unlabelled.num_rows());
+  for (int64_t r = 0; r < labelled.num_rows(); ++r) {
+    EXPECT_EQ(unlabelled.at(r, "true_label"), "-1");
+    EXPECT_EQ(unlabelled.at(r, "predicted_label"), labelled.at(r, "predicted_label"));
+    EXPECT_NEAR(std::stod(unlabelled.at(r, "proba1")), std::stod(labelled.at(r, "proba1")), 1e-6);
+  }
+  EXPECT_FALSE(fs::exists(
+      tiny(predicted("maps_classification", "loss", "unlabelled", "image_level_metrics.tsv"))));
+}
+
+TEST(PredictPatchesMaps, PartAndSoftVotedImageLevelsReproduceTheValidationTsvs) {
+  for (const std::string file : {"patch_level_prediction.tsv", "patch_level_metrics.tsv",
+                                 "image_level_prediction.tsv", "image_level_metrics.tsv"}) {
+    expect_same_table(predicted("maps_patch", "loss", "validation", file),
+                      predicted("maps_patch", "loss", "again", file), 1e-6);
+  }
+}
+
 }  // namespace
 }  // namespace cdl

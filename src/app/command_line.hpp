@@ -1,0 +1,34 @@
+// The small command lines of `resume` and `predict`: positional arguments and a fixed set of
+// options, each with one value, several values, or none.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cdl::app {
+
+/// How many values an option takes.
+enum class Arity { kNone, kOne, kMany };
+
+/// A parsed command line.
+struct CommandLine {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> options;  ///< "--name" -> values
+
+  bool has(const std::string& option) const { return options.count(option) > 0; }
+  /// The single value of `option`, or `fallback` when absent.
+  std::string value(const std::string& option, const std::string& fallback = "") const;
+};
+
+/// Parses `args` (option names already normalised to '_'). Throws HelpRequested(usage) for
+/// --help, and ConfigError listing every unknown option, wrong value count and wrong number of
+/// positional arguments at once, followed by `usage`.
+CommandLine parse_command_line(const std::vector<std::string>& args,
+                               const std::map<std::string, Arity>& known, size_t positional,
+                               const std::string& usage);
+
+/// `text` as an integer, or ConfigError naming `option`.
+int64_t integer_option(const std::string& option, const std::string& text);
+
+}  // namespace cdl::app
