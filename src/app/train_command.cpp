@@ -7,6 +7,7 @@
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/train/maps_writer.hpp"
+#include "cdl/train/transfer.hpp"
 #include "training_run.hpp"
 
 namespace cdl::app {
@@ -18,6 +19,9 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
     config::resolve_and_validate(config);
     train::check_maps_destination(config.maps_dir, config.overwrite,
                                   {config.data_path, config.tsv_path, config.config_file});
+    for (const auto split : requested_splits(config)) {
+      train::check_transfer_source(config, static_cast<int>(split));
+    }
   } catch (const config::HelpRequested& help) {
     if (launcher_rank() == 0) std::cout << help.what();
     return 0;

@@ -105,6 +105,11 @@ void validate_optimization(const TrainConfig& c, Problems& problems) {
   check_at_least("weight_decay", c.weight_decay, 0, problems);
   check_at_least("threads", static_cast<double>(c.threads), 0, problems);
   check_at_least("checkpoint_steps", static_cast<double>(c.checkpoint_steps), 0, problems);
+  check_at_least("nb_unfrozen_layer", static_cast<double>(c.nb_unfrozen_layer), 0, problems);
+  if (c.nb_unfrozen_layer > 0 && c.transfer_path.empty()) {
+    problems.push_back("--nb_unfrozen_layer " + std::to_string(c.nb_unfrozen_layer) +
+                       " freezes layers of a transferred network; it needs --transfer_path");
+  }
   if (!(c.learning_rate > 0)) problems.push_back("--learning_rate must be positive");
   if (c.dropout < 0 || c.dropout >= 1) problems.push_back("--dropout must be in [0, 1)");
 }
@@ -147,7 +152,6 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   refuse(c.ssda_network, "--ssda_network");
   refuse(c.fully_sharded_data_parallel,
          "--fully_sharded_data_parallel (gradients are all-reduced instead)");
-  refuse(!c.transfer_path.empty(), "--transfer_path");
   refuse(!c.data_augmentation.empty(), "--data_augmentation");
   refuse(c.size_reduction, "--size_reduction");
   refuse(c.profiler, "--profiler");

@@ -181,6 +181,9 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& 
   // Absolute, so that `resume` finds the inputs from any working directory.
   json["caps_directory"] = fs::absolute(c.data_path).lexically_normal().string();
   json["tsv_path"] = fs::absolute(c.tsv_path).lexically_normal().string();
+  if (!c.transfer_path.empty()) {
+    json["transfer_path"] = fs::absolute(c.transfer_path).lexically_normal().string();
+  }
   const auto& train = *data.train;
   if (train.task() == data::Task::kClassification) {
     nlohmann::ordered_json code = nlohmann::ordered_json::object();
@@ -231,6 +234,13 @@ void write_split_groups(const MapsLayout& layout, int split, const SplitData& da
     write_data_table(dir + "/data.tsv", dataset->table(), label);
     write_text_atomically(dir + "/maps.json", group_json.dump(4) + "\n");
     append_sessions(layout.root() + "/groups/train+validation.tsv", dataset->table());
+  }
+  // As ClinicaDL: the sessions that trained a transfer source count as training sessions too,
+  // so that predict's leak check covers the pre-training.
+  const auto source_sessions = fs::path(c.transfer_path) / "groups" / "train+validation.tsv";
+  if (!c.transfer_path.empty() && fs::is_regular_file(source_sessions)) {
+    append_sessions(layout.root() + "/groups/train+validation.tsv",
+                    data::TsvTable::read(source_sessions.string()));
   }
 }
 

@@ -31,6 +31,7 @@
 #include "cdl/train/model_selection.hpp"
 #include "cdl/train/prediction_writer.hpp"
 #include "cdl/train/training_state.hpp"
+#include "cdl/train/transfer.hpp"
 #include "cdl/train/tsv_writer.hpp"
 #include "cdl/train/update_step.hpp"
 
@@ -95,6 +96,15 @@ uint64_t mix_bits(uint64_t x) {
 uint64_t update_seed(int64_t seed, int64_t epoch, int64_t update) {
   return mix_bits(mix_bits(mix_bits(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(epoch)) ^
                   static_cast<uint64_t>(update));
+}
+
+/// The parameters the optimizer updates (frozen ones are left out, as in ClinicaDL).
+std::vector<torch::Tensor> trainable_parameters(torch::nn::Module& module) {
+  std::vector<torch::Tensor> trainable;
+  for (const auto& parameter : module.parameters()) {
+    if (parameter.requires_grad()) trainable.push_back(parameter);
+  }
+  return trainable;
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
@@ -210,6 +220,7 @@ class SplitTrainer::Impl {
   void write_state(int64_t epoch, int64_t next_batch, bool buffers_in_sync);
   int stop_requested_anywhere();
   void restore_state();
+  void start_from_transfer_source();
   void end_epoch(int64_t epoch, int64_t last_iteration);
   void log_row(int64_t epoch, int64_t iteration, const Evaluation& train, const Evaluation& valid);
   std::pair<Evaluation, Evaluation> evaluate_both();
@@ -248,11 +259,12 @@ void SplitTrainer::Impl::setup() {
   torch::manual_seed(static_cast<uint64_t>(c_.seed));
   network_ = build_network(c_, data_);
   network_->to(ctx_.compute.device);
+  if (!c_.transfer_path.empty()) start_from_transfer_source();
   apply_memory_format(*network_, ctx_.compute);
   network_->train();
   sync_ = std::make_unique<GradientSync>(*network_, *ctx_.gradients);
   sync_->broadcast_state(*network_);
-  optimizer_ = make_optimizer(c_, network_->parameters());
+  optimizer_ = make_optimizer(c_, trainable_parameters(*network_));
   data::ShardPlanOptions plan;
   plan.rank = ctx_.control->rank();
   plan.world_size = ctx_.control->size();
@@ -283,6 +295,25 @@ void SplitTrainer::Impl::setup() {
       train.task(),  c_.loss,      std::max<int64_t>(1, train.label_code().num_classes()),
       c_.batch_size, ctx_.compute, make_batch_stager(ctx_.compute)};
   if (ctx_.resume) restore_state();
+}
+
+/// Not collective: every rank reads the source model (so that every rank finds the same fault),
+/// except on resume, where the training state holds the weights; then freezes all but the last
+/// --nb_unfrozen_layer layers (also on resume: the optimizer state has only their moments).
+void SplitTrainer::Impl::start_from_transfer_source() {
+  if (!ctx_.resume) {
+    const auto source = transfer_source_file(c_, split_);
+    const auto copied = transfer_weights(*network_, load_model_checkpoint(source).model, source);
+    if (ctx_.control->is_main()) {
+      log::info("split ", split_, ": ", copied, " tensors transferred from ", source);
+    }
+  }
+  const auto trainable = freeze_all_but_last_layers(*network_, c_.nb_unfrozen_layer);
+  if (c_.nb_unfrozen_layer > 0 && ctx_.control->is_main()) {
+    log::info("split ", split_, ": ", trainable,
+              " parameter tensors trainable (--nb_unfrozen_layer ", c_.nb_unfrozen_layer,
+              "), the others frozen");
+  }
 }
 
 /// Collective: the main rank reads the training state and sends it to every rank, which restores

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -296,6 +297,55 @@ TEST(PredictPatchesMaps, PartAndSoftVotedImageLevelsReproduceTheValidationTsvs) 
     expect_same_table(predicted("maps_patch", "loss", "validation", file),
                       predicted("maps_patch", "loss", "again", file), 1e-6);
   }
+}
+
+/// The parameters (not the buffers) of a best model, by name.
+std::map<std::string, torch::Tensor> best_parameters(const std::string& maps) {
+  const auto checkpoint =
+      train::load_model_checkpoint(tiny(maps + "/split-0/best-loss/model.pth.tar"));
+  std::map<std::string, torch::Tensor> result;
+  for (const auto& entry : checkpoint.model) {
+    const auto& key = entry.key();
+    const bool buffer = key.find("running_") != std::string::npos ||
+                        key.find("num_batches_tracked") != std::string::npos;
+    if (!buffer) result[key] = entry.value();
+  }
+  return result;
+}
+
+TEST(TransferCnnMaps, FrozenLayersKeepTheSourceWeightsAndTheLastLayerLearns) {
+  const auto source = best_parameters("maps_classification");
+  const auto target = best_parameters("maps_transfer_cnn");
+  ASSERT_EQ(source.size(), target.size());
+  int trained = 0;
+  for (const auto& [key, tensor] : target) {
+    const bool last_layer = key == "fc.6.weight" || key == "fc.6.bias";  // Conv5_FC3's last Linear
+    if (last_layer) {
+      trained += !torch::equal(tensor, source.at(key));
+    } else {
+      EXPECT_TRUE(torch::equal(tensor, source.at(key))) << key << " changed although frozen";
+    }
+  }
+  EXPECT_GE(trained, 1) << "the unfrozen last layer did not learn";
+  // ClinicaDL's leak protection: the source's sessions count as training sessions.
+  EXPECT_EQ(sessions(read("maps_transfer_cnn/groups/train+validation.tsv")),
+            sessions(read("maps_classification/groups/train+validation.tsv")));
+  const auto json = nlohmann::json::parse(std::ifstream(tiny("maps_transfer_cnn/maps.json")));
+  EXPECT_EQ(json.at("nb_unfrozen_layer"), 1);
+}
+
+TEST(TransferAeMaps, TheConvolutionsAreTheSourceEncoder) {
+  const auto source = best_parameters("maps_reconstruction");
+  const auto target = best_parameters("maps_transfer_ae");
+  int compared = 0;
+  for (const auto& [key, tensor] : target) {
+    if (key.rfind("convolutions.", 0) != 0) continue;
+    const auto encoder_key = "encoder." + key.substr(std::string("convolutions.").size());
+    ASSERT_TRUE(source.count(encoder_key)) << encoder_key;
+    EXPECT_TRUE(torch::equal(tensor, source.at(encoder_key))) << key;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 20);  // 5 blocks x (conv weight, bias, BN gamma, beta)
 }
 
 }  // namespace

@@ -1,0 +1,149 @@
+// Transfer learning by ClinicaDL's rules (reference section 3): which tensors are copied between
+// CNNs and autoencoders, the errors for what cannot be copied, and layer freezing.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cdl/core/error.hpp"
+#include "cdl/core/file_tree.hpp"
+#include "cdl/model/model_registry.hpp"
+#include "cdl/train/transfer.hpp"
+
+namespace cdl::train {
+namespace {
+namespace fs = std::filesystem;
+
+model::NetworkPtr make(const std::string& name, uint64_t seed, int64_t classes = 2) {
+  torch::manual_seed(seed);
+  model::NetworkOptions options;
+  options.input_size = parse_input_size("1@32x40x32");
+  options.output_size = classes;
+  return model::builtin_registry().create(name, options);
+}
+
+/// The entries of `state` whose names start with `prefix`, renamed to start with `to`.
+std::map<std::string, torch::Tensor> part(const StateDict& state, const std::string& prefix,
+                                          const std::string& to) {
+  std::map<std::string, torch::Tensor> result;
+  for (const auto& entry : state) {
+    if (entry.key().rfind(prefix, 0) == 0) {
+      result[to + entry.key().substr(prefix.size())] = entry.value();
+    }
+  }
+  return result;
+}
+
+void expect_equal_parts(const std::map<std::string, torch::Tensor>& a,
+                        const std::map<std::string, torch::Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_FALSE(a.empty());
+  for (const auto& [key, tensor] : a) {
+    ASSERT_TRUE(b.count(key)) << key;
+    EXPECT_TRUE(torch::equal(tensor, b.at(key))) << key;
+  }
+}
+
+bool any_differs(const std::map<std::string, torch::Tensor>& a,
+                 const std::map<std::string, torch::Tensor>& b) {
+  for (const auto& [key, tensor] : a) {
+    if (tensor.is_floating_point() && !torch::equal(tensor, b.at(key))) return true;
+  }
+  return false;
+}
+
+TEST(Transfer, IdenticalCnnsCopyEverything) {
+  auto source = make("Conv5_FC3", 1), target = make("Conv5_FC3", 2);
+  const auto source_state = state_dict(*source);
+  EXPECT_EQ(transfer_weights(*target, source_state, "a.pth.tar"),
+            static_cast<int64_t>(source_state.size()));
+  expect_equal_parts(part(state_dict(*target), "", ""), part(source_state, "", ""));
+}
+
+TEST(Transfer, AutoencoderToCnnCopiesTheEncoderIntoTheConvolutionsOnly) {
+  auto source = make("AE_Conv5_FC3", 1), target = make("Conv5_FC3", 2);
+  const auto fc_before = part(state_dict(*target), "fc.", "fc.");
+  transfer_weights(*target, state_dict(*source), "ae.pth.tar");
+  const auto after = state_dict(*target);
+  expect_equal_parts(part(after, "convolutions.", "x."),
+                     part(state_dict(*source), "encoder.", "x."));
+  expect_equal_parts(part(after, "fc.", "fc."), fc_before);  // the head stays as initialised
+}
+
+TEST(Transfer, CnnToAutoencoderCopiesTheConvolutionsIntoTheEncoderOnly) {
+  auto source = make("Conv5_FC3", 1), target = make("AE_Conv5_FC3", 2);
+  const auto decoder_before = part(state_dict(*target), "decoder.", "d.");
+  transfer_weights(*target, state_dict(*source), "cnn.pth.tar");
+  const auto after = state_dict(*target);
+  expect_equal_parts(part(after, "encoder.", "x."),
+                     part(state_dict(*source), "convolutions.", "x."));
+  expect_equal_parts(part(after, "decoder.", "d."), decoder_before);
+  // and the encoder did change: the two networks were initialised differently
+  EXPECT_TRUE(any_differs(part(state_dict(*make("AE_Conv5_FC3", 2)), "encoder.", "x."),
+                          part(after, "encoder.", "x.")));
+}
+
+TEST(Transfer, AMismatchNamesTheKeyAndBothShapes) {
+  auto source = make("Conv5_FC3", 1, 2), target = make("Conv5_FC3", 2, 3);
+  try {
+    transfer_weights(*target, state_dict(*source), "/m/split-0/best-loss/model.pth.tar");
+    FAIL() << "a 2-class source went into a 3-class network";
+  } catch (const DataError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("/m/split-0/best-loss/model.pth.tar"), std::string::npos) << message;
+    EXPECT_NE(message.find("[2, 50]"), std::string::npos) << message;
+    EXPECT_NE(message.find("[3, 50]"), std::string::npos) << message;
+  }
+  auto other = make("Conv4_FC3", 1);
+  EXPECT_THROW(transfer_weights(*make("Conv5_FC3", 3), state_dict(*other), "c4"), DataError);
+}
+
+TEST(Transfer, OtherNetworksAreRefused) {
+  StateDict vae;
+  vae.insert("mu_layer.weight", torch::zeros({2, 2}));
+  EXPECT_THROW(source_kind(vae, "vae.pth.tar"), ConfigError);
+  EXPECT_THROW(transfer_weights(*make("Conv5_FC3", 1), vae, "vae.pth.tar"), ConfigError);
+}
+
+TEST(Transfer, FreezingKeepsTheLastTwoNParametersTrainable) {
+  auto network = make("Conv5_FC3", 1);
+  const auto total = static_cast<int64_t>(network->parameters().size());
+  EXPECT_EQ(freeze_all_but_last_layers(*network, 0), total);
+  for (const auto& p : network->parameters()) EXPECT_TRUE(p.requires_grad());
+  EXPECT_EQ(freeze_all_but_last_layers(*network, 3), 6);  // the three Linear layers
+  const auto named = network->named_parameters();
+  for (const auto& entry : named) {
+    EXPECT_EQ(entry.value().requires_grad(), entry.key().rfind("fc.", 0) == 0) << entry.key();
+  }
+  EXPECT_EQ(freeze_all_but_last_layers(*network, 1000), total);
+}
+
+TEST(Transfer, MissingSourcesAreNamed) {
+  config::TrainConfig c;
+  const auto root = fs::temp_directory_path() / ("cdl_transfer_" + std::to_string(getpid()));
+  remove_tree(root);
+  c.transfer_path = (root / "maps").string();
+  EXPECT_THROW(check_transfer_source(c, 0), ConfigError);  // no maps.json
+  fs::create_directories(root / "maps" / "split-0" / "best-BA");
+  std::ofstream((root / "maps" / "maps.json").string()) << "{}";
+  c.transfer_selection_metric = "loss";
+  try {
+    check_transfer_source(c, 0);
+    FAIL() << "a metric the source did not select was accepted";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("best-loss/model.pth.tar is missing"), std::string::npos) << message;
+    EXPECT_NE(message.find("that split selected: BA"), std::string::npos) << message;
+  }
+  std::ofstream((root / "maps" / "split-0" / "best-BA" / "model.pth.tar").string()) << "x";
+  c.transfer_selection_metric = "BA";
+  EXPECT_NO_THROW(check_transfer_source(c, 0));
+  c.transfer_path.clear();
+  EXPECT_NO_THROW(check_transfer_source(c, 5));  // no transfer: nothing to check
+  remove_tree(root);
+}
+
+}  // namespace
+}  // namespace cdl::train
