@@ -82,8 +82,8 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
     auto data = train::load_split(c, source, split, cache_budget(c, topology),
                                   /*host_transforms=*/!compute.transform_on_device);
     if (i == 0 && new_maps && runtime.control().is_main()) {
-      auto json = train::maps_json(c, data, splits, topology.world_size,
-                                   comm::backend_name(gradients->backend()));
+      auto json = train::maps_json(c, data, source->first()->preprocessing_json(),
+                                   topology.world_size, comm::backend_name(gradients->backend()));
       auto network = train::build_network(c, data);
       claim = std::make_unique<train::MapsClaim>(c.maps_dir, c.overwrite);
       train::create_maps(layout, json, *network,

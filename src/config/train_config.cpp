@@ -231,6 +231,10 @@ TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string&
       c.gpu = it->get<bool>() ? "true" : "false";
       continue;
     }
+    // ClinicaDL writes false for an unused path or list (transfer_path, data_augmentation).
+    if (it->is_boolean() && !it->get<bool>() && !std::holds_alternative<bool*>(spec.field)) {
+      continue;
+    }
     try {
       std::visit([&](auto* field) { read_json_field(*it, field); }, spec.field);
     } catch (const std::exception&) {

@@ -27,10 +27,17 @@ std::string now_text() {
   return stamp;
 }
 
-/// ClinicaDL's preprocessing dict of the run: the mode keys (the images themselves were
-/// prepared by caps2h5, whose own dict is stored in the .h5 file).
-nlohmann::ordered_json preprocessing_dict(const config::TrainConfig& c) {
+/// ClinicaDL's preprocessing dict of the run: the conversion's dict stored in the .h5 (modality,
+/// file_type, uncropped image...) with the mode keys of this training, which cuts its parts at
+/// load time from whole images.
+nlohmann::ordered_json preprocessing_dict(const config::TrainConfig& c,
+                                          const std::string& conversion_json) {
   nlohmann::ordered_json dict = nlohmann::ordered_json::object();
+  if (!conversion_json.empty()) {
+    auto parsed =
+        nlohmann::ordered_json::parse(conversion_json, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object()) dict = std::move(parsed);
+  }
   dict["mode"] = c.mode;
   if (c.mode == "patch") {
     dict["patch_size"] = c.patch_size;
@@ -42,9 +49,91 @@ nlohmann::ordered_json preprocessing_dict(const config::TrainConfig& c) {
   } else if (c.mode == "roi") {
     dict["roi_list"] = c.roi_list;
     dict["uncropped_roi"] = c.uncropped_roi;
-    dict["roi_background_value"] = 0;
+    if (!dict.contains("roi_background_value")) dict["roi_background_value"] = 0;
   }
   return dict;
+}
+
+/// ClinicaDL's maps.json keys in its order (reference 7.2); ours follow them.
+const std::vector<std::string> kClinicaDLKeys{"architecture",
+                                              "multi_network",
+                                              "ssda_network",
+                                              "dropout",
+                                              "latent_space_size",
+                                              "feature_size",
+                                              "n_conv",
+                                              "io_layer_channels",
+                                              "recons_weight",
+                                              "kl_weight",
+                                              "normalization",
+                                              "selection_metrics",
+                                              "label",
+                                              "label_code",
+                                              "selection_threshold",
+                                              "loss",
+                                              "gpu",
+                                              "n_proc",
+                                              "batch_size",
+                                              "evaluation_steps",
+                                              "fully_sharded_data_parallel",
+                                              "amp",
+                                              "seed",
+                                              "deterministic",
+                                              "compensation",
+                                              "track_exp",
+                                              "transfer_path",
+                                              "transfer_selection_metric",
+                                              "nb_unfrozen_layer",
+                                              "use_extracted_features",
+                                              "multi_cohort",
+                                              "diagnoses",
+                                              "baseline",
+                                              "valid_longitudinal",
+                                              "normalize",
+                                              "data_augmentation",
+                                              "sampler",
+                                              "size_reduction",
+                                              "size_reduction_factor",
+                                              "caps_target",
+                                              "tsv_target_lab",
+                                              "tsv_target_unlab",
+                                              "preprocessing_dict_target",
+                                              "n_splits",
+                                              "optimizer",
+                                              "epochs",
+                                              "learning_rate",
+                                              "adaptive_learning_rate",
+                                              "weight_decay",
+                                              "patience",
+                                              "tolerance",
+                                              "accumulation_steps",
+                                              "profiler",
+                                              "save_all_models",
+                                              "emissions_calculator",
+                                              "network_task",
+                                              "caps_directory",
+                                              "tsv_path",
+                                              "preprocessing_dict",
+                                              "mode",
+                                              "split",
+                                              "validation",
+                                              "num_networks",
+                                              "output_size",
+                                              "input_size"};
+
+/// `json` with ClinicaDL's keys first, in its order, then the others in their order; and
+/// ClinicaDL's value types where ours differ (false for no transfer or augmentation).
+nlohmann::ordered_json in_clinicadl_order(const nlohmann::ordered_json& json) {
+  nlohmann::ordered_json ordered = nlohmann::ordered_json::object();
+  for (const auto& key : kClinicaDLKeys) {
+    if (json.contains(key)) ordered[key] = json.at(key);
+  }
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    if (!ordered.contains(it.key())) ordered[it.key()] = it.value();
+  }
+  if (ordered["transfer_path"] == "") ordered["transfer_path"] = false;
+  if (ordered["data_augmentation"].empty()) ordered["data_augmentation"] = false;
+  return ordered;
 }
 
 std::string environment_text(int world_size, const std::string& backend) {
@@ -175,7 +264,7 @@ void check_maps_destination(const std::string& maps_dir, bool overwrite,
 }
 
 nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& data,
-                                 const std::vector<int64_t>& splits, int world_size,
+                                 const std::string& conversion_preprocessing, int world_size,
                                  const std::string& comm_backend) {
   auto json = c.to_json();
   // Absolute, so that `resume` finds the inputs from any working directory.
@@ -192,9 +281,9 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& 
   } else {
     json["label_code"] = nullptr;
   }
-  json["preprocessing_dict"] = preprocessing_dict(c);
+  json["preprocessing_dict"] = preprocessing_dict(c, conversion_preprocessing);
   json["mode"] = c.mode;
-  json["split"] = splits;
+  json["split"] = c.split;  // [] = every split
   json["validation"] = c.n_splits <= 1 ? "SingleSplit" : "KFoldSplit";
   json["num_networks"] = train.parts_per_image();
   json["output_size"] = train.task() == data::Task::kClassification
@@ -208,7 +297,7 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& 
                     {"git", CDL_GIT_SHA},
                     {"world_size", world_size},
                     {"comm_backend", comm_backend}};
-  return json;
+  return in_clinicadl_order(json);
 }
 
 void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json,

@@ -20,10 +20,12 @@ namespace cdl::train {
 void check_maps_destination(const std::string& maps_dir, bool overwrite,
                             const std::vector<std::string>& inputs = {});
 
-/// maps.json content: the options in ClinicaDL's key order, completed with what the data and
-/// the network resolved (label_code, preprocessing_dict, mode, num_networks, input/output size).
+/// maps.json content: ClinicaDL's keys in ClinicaDL's order and value types (reference 7.2:
+/// transfer_path and data_augmentation false when unused, split [] for every split), its full
+/// preprocessing_dict (the conversion's dict stored in the .h5, `conversion_preprocessing`, with
+/// this run's mode keys), then the options of ours and "engine" (version, ranks, back end).
 nlohmann::ordered_json maps_json(const config::TrainConfig& config, const SplitData& data,
-                                 const std::vector<int64_t>& splits, int world_size,
+                                 const std::string& conversion_preprocessing, int world_size,
                                  const std::string& comm_backend);
 
 /// Main rank, with the MAPS claimed (MapsClaim): writes maps.json, environment.txt and

@@ -348,5 +348,109 @@ TEST(TransferAeMaps, TheConvolutionsAreTheSourceEncoder) {
   EXPECT_EQ(compared, 20);  // 5 blocks x (conv weight, bias, BN gamma, beta)
 }
 
+TEST(ClassificationMaps, MapsJsonHasClinicaDLsKeysOrderAndTypes) {
+  // Reference 7.2: ClinicaDL's keys first, in its order (`clinicadl predict` reads this file).
+  const std::vector<std::string> clinicadl{"architecture",
+                                           "multi_network",
+                                           "ssda_network",
+                                           "dropout",
+                                           "latent_space_size",
+                                           "feature_size",
+                                           "n_conv",
+                                           "io_layer_channels",
+                                           "recons_weight",
+                                           "kl_weight",
+                                           "normalization",
+                                           "selection_metrics",
+                                           "label",
+                                           "label_code",
+                                           "selection_threshold",
+                                           "loss",
+                                           "gpu",
+                                           "n_proc",
+                                           "batch_size",
+                                           "evaluation_steps",
+                                           "fully_sharded_data_parallel",
+                                           "amp",
+                                           "seed",
+                                           "deterministic",
+                                           "compensation",
+                                           "track_exp",
+                                           "transfer_path",
+                                           "transfer_selection_metric",
+                                           "nb_unfrozen_layer",
+                                           "use_extracted_features",
+                                           "multi_cohort",
+                                           "diagnoses",
+                                           "baseline",
+                                           "valid_longitudinal",
+                                           "normalize",
+                                           "data_augmentation",
+                                           "sampler",
+                                           "size_reduction",
+                                           "size_reduction_factor",
+                                           "caps_target",
+                                           "tsv_target_lab",
+                                           "tsv_target_unlab",
+                                           "preprocessing_dict_target",
+                                           "n_splits",
+                                           "optimizer",
+                                           "epochs",
+                                           "learning_rate",
+                                           "adaptive_learning_rate",
+                                           "weight_decay",
+                                           "patience",
+                                           "tolerance",
+                                           "accumulation_steps",
+                                           "profiler",
+                                           "save_all_models",
+                                           "emissions_calculator",
+                                           "network_task",
+                                           "caps_directory",
+                                           "tsv_path",
+                                           "preprocessing_dict",
+                                           "mode",
+                                           "split",
+                                           "validation",
+                                           "num_networks",
+                                           "output_size",
+                                           "input_size"};
+  const auto json =
+      nlohmann::ordered_json::parse(std::ifstream(tiny("maps_classification/maps.json")));
+  std::vector<std::string> keys;
+  for (auto it = json.begin(); it != json.end(); ++it) keys.push_back(it.key());
+  ASSERT_GE(keys.size(), clinicadl.size());
+  EXPECT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + clinicadl.size()), clinicadl);
+  EXPECT_EQ(json.at("transfer_path"), false);
+  EXPECT_EQ(json.at("data_augmentation"), false);
+  EXPECT_EQ(json.at("split"), nlohmann::ordered_json::array());  // every split
+  EXPECT_TRUE(json.at("gpu").is_boolean());
+  EXPECT_TRUE(json.at("selection_metrics").is_array());
+  EXPECT_TRUE(json.at("label_code").is_object());
+  EXPECT_TRUE(json.at("input_size").is_array());
+  // The conversion's preprocessing dict (caps2h5 stores ClinicaDL's in the .h5), with the mode.
+  const auto& dict = json.at("preprocessing_dict");
+  EXPECT_EQ(dict.at("preprocessing"), "t1-linear");
+  EXPECT_EQ(dict.at("mode"), "image");
+  EXPECT_TRUE(dict.at("file_type").contains("pattern"));
+  EXPECT_EQ(dict.at("use_uncropped_image"), false);
+  // The options of ours come after ClinicaDL's keys and read back.
+  EXPECT_EQ(json.at("engine").at("name"), "clinicadl-hpc");
+  const auto back = config::config_from_maps_json(json, "maps.json");
+  EXPECT_TRUE(back.transfer_path.empty());
+  EXPECT_TRUE(back.data_augmentation.empty());
+  EXPECT_TRUE(back.split.empty());
+}
+
+TEST(PatchesMaps, PreprocessingDictHoldsThePatchKeys) {
+  const auto json = nlohmann::json::parse(std::ifstream(tiny("maps_patch/maps.json")));
+  const auto& dict = json.at("preprocessing_dict");
+  EXPECT_EQ(dict.at("mode"), "patch");
+  EXPECT_EQ(dict.at("patch_size"), 16);
+  EXPECT_EQ(dict.at("stride_size"), 16);
+  EXPECT_EQ(dict.at("preprocessing"), "t1-linear");
+  EXPECT_EQ(json.at("mode"), "patch");
+}
+
 }  // namespace
 }  // namespace cdl
