@@ -5,11 +5,13 @@
 
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <optional>
 #include <set>
 
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/data/part_extractor.hpp"
+#include "cdl/train/bootstrap.hpp"
 #include "cdl/train/soft_voting.hpp"
 #include "cdl/train/tsv_writer.hpp"
 
@@ -96,8 +98,10 @@ TsvTable reconstruction_table(const GroupPredictions& p, const std::string& id_c
 }
 
 /// A metrics table: a header row of names and one row of values. ClinicaDL labels the part-level
-/// tables ("Metrics" / "Values" first column); its ensemble tables have no label column.
-TsvTable metrics_table(const MetricList& metrics, bool labelled = true) {
+/// tables ("Metrics" / "Values" first column); its ensemble tables have no label column. With
+/// `intervals`, three more rows: "Lower bound CI", "Upper bound CI" and "SE" ("N/A" for the loss).
+TsvTable metrics_table(const MetricList& metrics, bool labelled = true,
+                       const std::map<std::string, MetricInterval>& intervals = {}) {
   std::vector<std::string> header;
   std::vector<TsvCell> values;
   if (labelled) {
@@ -110,7 +114,77 @@ TsvTable metrics_table(const MetricList& metrics, bool labelled = true) {
   }
   TsvTable table(header);
   table.add_row(values);
+  if (intervals.empty() || !labelled) return table;
+  const std::pair<const char*, double MetricInterval::*> rows[] = {
+      {"Lower bound CI", &MetricInterval::lower},
+      {"Upper bound CI", &MetricInterval::upper},
+      {"SE", &MetricInterval::standard_error}};
+  for (const auto& [row_name, member] : rows) {
+    std::vector<TsvCell> cells{row_name};
+    for (const auto& [name, value] : metrics) {
+      const auto it = intervals.find(name);
+      if (it == intervals.end()) {
+        cells.emplace_back("N/A");
+      } else {
+        cells.emplace_back(it->second.*member);
+      }
+    }
+    table.add_row(cells);
+  }
   return table;
+}
+
+/// Bootstrap intervals of the part-level metrics of `p` (reference 5.4): (label, prediction)
+/// pairs resampled together; reconstruction resamples the per-sample metric values.
+std::map<std::string, MetricInterval> part_intervals(const GroupPredictions& p, uint64_t seed) {
+  BootstrapOptions options;
+  options.seed = seed;
+  const auto task = p.dataset->task();
+  const int64_t n = p.evaluation.rows.size(0);
+  if (task == data::Task::kClassification) {
+    const auto rows = classification_rows(p);
+    const auto classes = static_cast<int64_t>(rows.front().probabilities.size());
+    return bootstrap_intervals(
+        n,
+        [&](const std::vector<int64_t>& picked) {
+          std::vector<int64_t> y_true, y_pred;
+          for (const auto i : picked) {
+            y_true.push_back(rows[static_cast<size_t>(i)].true_label);
+            y_pred.push_back(rows[static_cast<size_t>(i)].predicted_label);
+          }
+          return classification_metrics(y_true, y_pred, classes);
+        },
+        options);
+  }
+  if (task == data::Task::kRegression) {
+    const auto rows = regression_rows(p);
+    return bootstrap_intervals(
+        n,
+        [&](const std::vector<int64_t>& picked) {
+          std::vector<double> y_true, y_pred;
+          for (const auto i : picked) {
+            y_true.push_back(rows[static_cast<size_t>(i)].true_label);
+            y_pred.push_back(rows[static_cast<size_t>(i)].predicted_label);
+          }
+          return regression_metrics(y_true, y_pred);
+        },
+        options);
+  }
+  const auto values = p.evaluation.rows.narrow(1, 2, 4).contiguous();
+  const auto* data = values.data_ptr<double>();
+  const auto& names = reconstruction_metric_names();
+  return bootstrap_intervals(
+      n,
+      [&](const std::vector<int64_t>& picked) {
+        MetricList means;
+        for (size_t m = 0; m < names.size(); ++m) {
+          double sum = 0.0;
+          for (const auto i : picked) sum += data[i * 4 + static_cast<int64_t>(m)];
+          means.emplace_back(names[m], sum / static_cast<double>(picked.size()));
+        }
+        return means;
+      },
+      options);
 }
 
 /// The (true, predicted) label columns of prediction rows.
@@ -174,7 +248,7 @@ std::pair<TsvTable, std::optional<TsvTable>> ensemble_tables(const GroupPredicti
 
 void write_group_predictions(const std::string& dir, const GroupPredictions& predictions,
                              const GroupPredictions& validation, double selection_threshold,
-                             const std::string& data_source) {
+                             const std::string& data_source, uint64_t bootstrap_seed) {
   const auto& dataset = *predictions.dataset;
   const std::string id_column = id_column_of(dataset);
   const std::string prefix = dir + "/" + predictions.group + "_";
@@ -188,9 +262,12 @@ void write_group_predictions(const std::string& dir, const GroupPredictions& pre
   const bool labelled = predictions.has_labels || dataset.task() == data::Task::kReconstruction;
   const std::string mode = mode_of(dataset);
   part_table.write(prefix + mode + "_level_prediction.tsv");
-  if (labelled) {
-    metrics_table(predictions.evaluation.metrics).write(prefix + mode + "_level_metrics.tsv");
-  }
+  std::map<std::string, MetricInterval> intervals;
+  if (labelled) intervals = part_intervals(predictions, bootstrap_seed);
+  const auto part_metrics = [&] {
+    return metrics_table(predictions.evaluation.metrics, true, intervals);
+  };
+  if (labelled) part_metrics().write(prefix + mode + "_level_metrics.tsv");
   if (mode != "image" && dataset.task() != data::Task::kReconstruction) {
     if (dataset.parts_per_image() > 1) {
       const auto [images, image_metrics] =
@@ -199,9 +276,7 @@ void write_group_predictions(const std::string& dir, const GroupPredictions& pre
       if (image_metrics) image_metrics->write(prefix + "image_level_metrics.tsv");
     } else {
       part_table.write(prefix + "image_level_prediction.tsv");
-      if (labelled) {
-        metrics_table(predictions.evaluation.metrics).write(prefix + "image_level_metrics.tsv");
-      }
+      if (labelled) part_metrics().write(prefix + "image_level_metrics.tsv");
     }
   }
   write_description(dir, predictions, data_source);

@@ -70,7 +70,8 @@ void predict_split(const PredictionJob& job, int split, const std::vector<std::s
           validation ? GroupPredictions{"validation", validation, std::move(validation_evaluation)}
                      : predictions;
       write_group_predictions(job.layout.group_dir(split, metric, job.group), predictions,
-                              reference, c.selection_threshold, job.data_path);
+                              reference, c.selection_threshold, job.data_path,
+                              static_cast<uint64_t>(c.seed));
       log::info("split ", split, ", best-", metric, ": ", job.dataset->num_images(),
                 " session(s) of group ", job.group, " predicted into ",
                 job.layout.group_dir(split, metric, job.group));

@@ -513,9 +513,9 @@ void SplitTrainer::Impl::final_evaluations() {
       return ctx_.layout.group_dir(split_, metric, group);
     };
     write_group_predictions(dir("train"), train_group, valid_group, c_.selection_threshold,
-                            c_.data_path);
+                            c_.data_path, static_cast<uint64_t>(c_.seed));
     write_group_predictions(dir("validation"), valid_group, valid_group, c_.selection_threshold,
-                            c_.data_path);
+                            c_.data_path, static_cast<uint64_t>(c_.seed));
   }
 }
 

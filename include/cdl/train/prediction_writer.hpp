@@ -21,9 +21,11 @@ struct GroupPredictions {
 /// Writes `<dir>/<group>_<mode>_level_{prediction,metrics}.tsv`, the image-level files and
 /// description.log for `predictions` (no metrics files without labels). Image-level soft voting
 /// weighs parts by their balanced accuracy in `validation` (the validation rows of the same model).
-/// Main rank only.
+/// The part-level metrics tables (and the image-level ones of image mode) carry ClinicaDL's
+/// bootstrap rows (lower and upper bound of the 95 % interval, standard error), drawn from
+/// `bootstrap_seed`. Main rank only.
 void write_group_predictions(const std::string& dir, const GroupPredictions& predictions,
                              const GroupPredictions& validation, double selection_threshold,
-                             const std::string& data_source);
+                             const std::string& data_source, uint64_t bootstrap_seed);
 
 }  // namespace cdl::train

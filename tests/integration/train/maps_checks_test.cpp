@@ -452,5 +452,22 @@ TEST(PatchesMaps, PreprocessingDictHoldsThePatchKeys) {
   EXPECT_EQ(json.at("mode"), "patch");
 }
 
+TEST(RegressionMaps, MetricsCarryBootstrapRowsAroundTheValues) {
+  const auto table =
+      read("maps_regression/split-0/best-loss/validation/validation_image_level_metrics.tsv");
+  ASSERT_EQ(table.num_rows(), 4);
+  EXPECT_EQ(table.at(1, "Metrics"), "Lower bound CI");
+  EXPECT_EQ(table.at(2, "Metrics"), "Upper bound CI");
+  EXPECT_EQ(table.at(3, "Metrics"), "SE");
+  for (const std::string name : {"R2_score", "MAE", "RMSE"}) {
+    const double value = std::stod(table.at(0, name));
+    EXPECT_LE(std::stod(table.at(1, name)), value) << name;
+    EXPECT_GE(std::stod(table.at(2, name)), value) << name;
+    EXPECT_GT(std::stod(table.at(3, name)), 0.0) << name;
+  }
+  EXPECT_EQ(table.at(1, "loss"), "N/A");
+  EXPECT_EQ(table.at(3, "loss"), "N/A");
+}
+
 }  // namespace
 }  // namespace cdl
