@@ -40,16 +40,18 @@ constexpr const char* kUsage =
     "  --diagnoses D [D ...]      rows of a new group kept by diagnosis (default: the training's)\n"
     "  --skip_leak_check          allow participants of the training in a new group\n"
     "  --overwrite                redefine an existing group (not train or validation)\n"
+    "  --save_tensor              reconstruction: save each input and output as a .pt tensor\n"
     "  --batch_size N, --gpu auto|true|false, --threads N, --amp   computation\n";
 
 const std::map<std::string, Arity> kPredictOptions{
-    {"--data", Arity::kOne},       {"--tsv", Arity::kOne},
-    {"--split", Arity::kMany},     {"--selection_metrics", Arity::kMany},
-    {"--label", Arity::kOne},      {"--no_labels", Arity::kNone},
-    {"--diagnoses", Arity::kMany}, {"--skip_leak_check", Arity::kNone},
-    {"--overwrite", Arity::kNone}, {"--batch_size", Arity::kOne},
-    {"--gpu", Arity::kOne},        {"--threads", Arity::kOne},
-    {"--amp", Arity::kNone},       {"--comm_backend", Arity::kOne}};
+    {"--data", Arity::kOne},        {"--tsv", Arity::kOne},
+    {"--split", Arity::kMany},      {"--selection_metrics", Arity::kMany},
+    {"--label", Arity::kOne},       {"--no_labels", Arity::kNone},
+    {"--diagnoses", Arity::kMany},  {"--skip_leak_check", Arity::kNone},
+    {"--overwrite", Arity::kNone},  {"--batch_size", Arity::kOne},
+    {"--gpu", Arity::kOne},         {"--threads", Arity::kOne},
+    {"--amp", Arity::kNone},        {"--comm_backend", Arity::kOne},
+    {"--save_tensor", Arity::kNone}};
 
 /// Everything predict needs, resolved identically on every rank before MPI starts.
 struct PredictPlan {
@@ -59,6 +61,7 @@ struct PredictPlan {
   data::TsvTable table;                            ///< the group's sessions, with a cohort column
   std::map<int64_t, data::TsvTable> split_tables;  ///< train/validation groups: one per split
   bool has_labels = true;
+  bool save_tensors = false;      ///< --save_tensor (reconstruction)
   bool write_definition = false;  ///< new group (or --overwrite): write groups/<group>/
   bool clear_results = false;     ///< --overwrite: delete the group's old results first
   std::vector<std::pair<int64_t, std::vector<std::string>>> work;  ///< split -> metrics
@@ -233,6 +236,11 @@ PredictPlan make_plan(const CommandLine& args) {
               "' is not a valid group name; expected a plain folder name");
   }
   plan.has_labels = !args.has("--no_labels");
+  plan.save_tensors = args.has("--save_tensor");
+  if (plan.save_tensors && plan.config.network_task != "reconstruction") {
+    CDL_THROW(ConfigError, "--save_tensor saves reconstructions; the MAPS '", plan.config.maps_dir,
+              "' was trained for ", plan.config.network_task);
+  }
   plan_work(args, plan);
   resolve_group(args, plan);
   return plan;
@@ -283,6 +291,7 @@ void predict_all(PredictPlan& plan, comm::Runtime& runtime) {
     job.dataset = std::make_shared<const data::CapsDataset>(source, table, options);
     job.data_path = plan.data_path;
     job.has_labels = plan.has_labels;
+    job.save_tensors = plan.save_tensors;
     train::predict_split(job, static_cast<int>(split), metrics);
   }
 }

@@ -93,6 +93,10 @@ void save_model_checkpoint(const std::string& path, const torch::nn::Module& mod
   write_bytes(path, torch::pickle_save(content));
 }
 
+void save_tensor_file(const std::string& path, const at::Tensor& tensor) {
+  write_bytes(path, torch::pickle_save(on_host(tensor)));
+}
+
 ModelCheckpoint load_model_checkpoint(const std::string& path) {
   c10::IValue value;
   try {

@@ -8,6 +8,7 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/data/data_source.hpp"
+#include "cdl/data/part_extractor.hpp"
 #include "cdl/data/shard_plan.hpp"
 #include "cdl/train/checkpoint.hpp"
 #include "cdl/train/evaluator.hpp"
@@ -46,6 +47,27 @@ bool needs_validation(const data::CapsDataset& dataset) {
   return dataset.task() == data::Task::kClassification && dataset.parts_per_image() > 1;
 }
 
+/// Writes the input and output tensors of this rank's samples (reconstruction, --save_tensor):
+/// distinct files per sample, so every rank writes its own.
+void save_sample_tensors(model::Network& network, const PredictionJob& job,
+                         const std::string& dir) {
+  const auto& dataset = *job.dataset;
+  const auto mode = data::mode_name(dataset.extractor().config().mode);
+  torch::NoGradGuard no_grad;
+  network.eval();
+  for (const auto index : evaluation_block(dataset, *job.control, job.config->batch_size)) {
+    const auto sample = dataset.get(index);
+    const auto input = prepare_inputs(sample.input.unsqueeze(0), job.compute);
+    const auto output = forward_in_float(network, input, job.compute);
+    const auto stem = dir + "/tensors/" + sample.meta.participant_id + "_" +
+                      sample.meta.session_id + "_" + mode + "-" +
+                      std::to_string(sample.meta.part_id);
+    save_tensor_file(stem + "_input.pt", input[0]);
+    save_tensor_file(stem + "_output.pt", output[0]);
+  }
+  network.train();
+}
+
 }  // namespace
 
 void predict_split(const PredictionJob& job, int split, const std::vector<std::string>& metrics) {
@@ -64,13 +86,16 @@ void predict_split(const PredictionJob& job, int split, const std::vector<std::s
     auto evaluation = predict_set(*network, job.dataset, job, job.has_labels);
     Evaluation validation_evaluation;
     if (validation) validation_evaluation = predict_set(*network, validation, job, true);
+    const auto dir = job.layout.group_dir(split, metric, job.group);
+    if (job.save_tensors && job.dataset->task() == data::Task::kReconstruction) {
+      save_sample_tensors(*network, job, dir);
+    }
     if (job.control->is_main()) {
       GroupPredictions predictions{job.group, job.dataset, std::move(evaluation), job.has_labels};
       GroupPredictions reference =
           validation ? GroupPredictions{"validation", validation, std::move(validation_evaluation)}
                      : predictions;
-      write_group_predictions(job.layout.group_dir(split, metric, job.group), predictions,
-                              reference, c.selection_threshold, job.data_path,
+      write_group_predictions(dir, predictions, reference, c.selection_threshold, job.data_path,
                               static_cast<uint64_t>(c.seed));
       log::info("split ", split, ", best-", metric, ": ", job.dataset->num_images(),
                 " session(s) of group ", job.group, " predicted into ",

@@ -38,6 +38,10 @@ void save_model_checkpoint(const std::string& path, const torch::nn::Module& mod
 /// Throws DataError naming the file when it is missing or malformed.
 ModelCheckpoint load_model_checkpoint(const std::string& path);
 
+/// Writes one tensor (a contiguous CPU copy) to `path` atomically, readable by Python's torch.load
+/// (as ClinicaDL's torch.save(tensor) files).
+void save_tensor_file(const std::string& path, const at::Tensor& tensor);
+
 /// Writes the optimizer state (LibTorch archive) with its epoch, and the loss scaler's state
 /// when `scaler` is enabled, atomically.
 void save_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,

@@ -25,13 +25,17 @@ struct PredictionJob {
   std::shared_ptr<const data::CapsDataset> dataset;  ///< its sessions, built with the MAPS's code
   std::string data_path;                             ///< its DATA (for description.log)
   bool has_labels = true;  ///< false: predictions only (no loss, no metrics files)
+  /// Reconstruction: also save each sample's input and output as tensor files (--save_tensor).
+  bool save_tensors = false;
 };
 
 /// Collective over job.control: for each of `metrics`, loads split-<split>/best-<metric>/
 /// model.pth.tar, predicts the group and writes its TSVs. Soft voting of parts (classification
 /// outside image mode) weighs them by their accuracy on the split's validation set, which is
-/// predicted again with the same model. Throws DataError when a best model is missing or does not
-/// fit the network of maps.json.
+/// predicted again with the same model. With `save_tensors` (reconstruction), every rank also
+/// writes the input and the reconstruction of each of its samples to best-<metric>/<group>/tensors/
+/// <participant>_<session>_<mode>-<id>_{input,output}.pt (ClinicaDL's names; torch.load reads
+/// them). Throws DataError when a best model is missing or does not fit the network of maps.json.
 void predict_split(const PredictionJob& job, int split, const std::vector<std::string>& metrics);
 
 }  // namespace cdl::train

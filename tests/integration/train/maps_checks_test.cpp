@@ -469,5 +469,26 @@ TEST(RegressionMaps, MetricsCarryBootstrapRowsAroundTheValues) {
   EXPECT_EQ(table.at(3, "loss"), "N/A");
 }
 
+TEST(PredictReconstructionMaps, SavedTensorsAreWhatTheMetricsMeasured) {
+  const std::string dir = "maps_reconstruction/split-0/best-loss/validation/";
+  const auto rows = read(dir + "validation_image_level_prediction.tsv");
+  ASSERT_GT(rows.num_rows(), 0);
+  const auto load = [&](const std::string& name) {
+    std::ifstream in(tiny(dir + "tensors/" + name), std::ios::binary);
+    EXPECT_TRUE(in) << name;
+    const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+    return torch::pickle_load(bytes).toTensor();
+  };
+  for (int64_t r = 0; r < rows.num_rows(); ++r) {
+    const auto stem = rows.at(r, "participant_id") + "_" + rows.at(r, "session_id") + "_image-0";
+    const auto input = load(stem + "_input.pt"), output = load(stem + "_output.pt");
+    EXPECT_EQ(output.sizes(), input.sizes());
+    EXPECT_EQ(input.dim(), 4);  // [C, D, H, W]
+    const double mae = (output - input).abs().mean().item<double>();
+    EXPECT_NEAR(mae, std::stod(rows.at(r, "MAE")), 1e-5) << stem;
+  }
+}
+
 }  // namespace
 }  // namespace cdl

@@ -28,6 +28,7 @@ expect_refusal "does not exist.*needs both --data" "$bin" predict "$maps" again
 expect_refusal "cannot be redefined" "$bin" predict "$maps" validation --data "$data" --tsv "$sessions"
 expect_refusal "has no column 'diagnosis'.*--no_labels" \
   "$bin" predict "$maps" unlabelled --data "$data" --tsv "$unlabelled" --skip_leak_check
+expect_refusal "save_tensor saves reconstructions" "$bin" predict "$maps" validation --save_tensor
 expect_refusal "no best model for 'MCC'" "$bin" predict "$maps" validation --selection_metrics MCC
 
 "$mpiexec" -n 3 "${preflags[@]}" "$bin" predict "$maps" again --data "$data" --tsv "$sessions" \
