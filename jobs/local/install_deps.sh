@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config zlib1g-dev
   libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev libgtest-dev
-  libnifti2-dev libdeflate-dev libtomlplusplus-dev nlohmann-json3-dev
+  libnifti2-dev libdeflate-dev libtomlplusplus-dev nlohmann-json3-dev libjemalloc-dev
 )
 # --test: also what the test command needs (formatting check, libFuzzer, corpus scripts).
 if [ "${1:-}" = "--test" ]; then

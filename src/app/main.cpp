@@ -8,6 +8,7 @@
 
 #include "cdl/config.hpp"
 #include "cdl/config/option_names.hpp"
+#include "cdl/core/allocator.hpp"
 #include "cdl/core/error.hpp"
 #include "list_models_command.hpp"
 #include "predict_command.hpp"
@@ -35,7 +36,8 @@ int dispatch(int argc, char** argv) {
   }
   const std::string command = argv[1];
   if (command == "--version") {
-    std::cout << "clinicadl-hpc " << CDL_VERSION << " (" << CDL_GIT_SHA << ")\n";
+    std::cout << "clinicadl-hpc " << CDL_VERSION << " (" << CDL_GIT_SHA << ")\n"
+              << "allocator: " << cdl::allocator_description() << "\n";
     return 0;
   }
   const auto args = cdl::config::normalize_option_names(argc, argv, 2);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cdl/config.hpp"
+#include "cdl/core/allocator.hpp"
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
@@ -141,7 +142,8 @@ std::string environment_text(int world_size, const std::string& backend) {
   out << "clinicadl-hpc " << CDL_VERSION << " (git " << CDL_GIT_SHA << ")\n"
       << "LibTorch " << TORCH_VERSION << "\n"
       << "ranks " << world_size << ", gradient back end " << backend << "\n"
-      << "LibTorch threads per rank " << torch::get_num_threads() << "\n";
+      << "LibTorch threads per rank " << torch::get_num_threads() << "\n"
+      << "allocator " << allocator_description() << "\n";
   return out.str();
 }
 

@@ -13,6 +13,7 @@
 #include "cdl/train/checkpoint.hpp"
 #include "cdl/train/evaluator.hpp"
 #include "cdl/train/prediction_writer.hpp"
+#include "cdl/train/pytorch_checkpoint.hpp"
 #include "cdl/train/trainer.hpp"
 
 namespace cdl::train {
@@ -82,7 +83,7 @@ void predict_split(const PredictionJob& job, int split, const std::vector<std::s
   }
   for (const auto& metric : metrics) {
     const auto path = job.layout.best_model(split, metric);
-    load_state_dict(*network, load_model_checkpoint(path).model, path);
+    load_state_dict(*network, read_checkpoint_file(path).model, path);  // ours or ClinicaDL's
     auto evaluation = predict_set(*network, job.dataset, job, job.has_labels);
     Evaluation validation_evaluation;
     if (validation) validation_evaluation = predict_set(*network, validation, job, true);

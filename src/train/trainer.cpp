@@ -30,6 +30,7 @@
 #include "cdl/train/gradient_sync.hpp"
 #include "cdl/train/model_selection.hpp"
 #include "cdl/train/prediction_writer.hpp"
+#include "cdl/train/pytorch_checkpoint.hpp"
 #include "cdl/train/training_state.hpp"
 #include "cdl/train/transfer.hpp"
 #include "cdl/train/tsv_writer.hpp"
@@ -303,7 +304,7 @@ void SplitTrainer::Impl::setup() {
 void SplitTrainer::Impl::start_from_transfer_source() {
   if (!ctx_.resume) {
     const auto source = transfer_source_file(c_, split_);
-    const auto copied = transfer_weights(*network_, load_model_checkpoint(source).model, source);
+    const auto copied = transfer_weights(*network_, read_checkpoint_file(source).model, source);
     if (ctx_.control->is_main()) {
       log::info("split ", split_, ": ", copied, " tensors transferred from ", source);
     }

@@ -10,6 +10,7 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
 #include "cdl/model/model_registry.hpp"
+#include "cdl/train/pytorch_checkpoint.hpp"
 #include "cdl/train/transfer.hpp"
 
 namespace cdl::train {
@@ -142,6 +143,58 @@ TEST(Transfer, MissingSourcesAreNamed) {
   EXPECT_NO_THROW(check_transfer_source(c, 0));
   c.transfer_path.clear();
   EXPECT_NO_THROW(check_transfer_source(c, 5));  // no transfer: nothing to check
+  remove_tree(root);
+}
+
+TEST(Transfer, FromAClinicaDLCheckpointWrittenByPythonTorchSave) {
+  if (std::system("python3 -c 'import torch' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "Python's torch is not installed: ClinicaDL's format cannot be written here";
+  }
+  const auto root = fs::temp_directory_path() / ("cdl_transfer_py_" + std::to_string(getpid()));
+  remove_tree(root);
+  fs::create_directories(root);
+  // The keys and shapes of our Conv5_FC3 (ClinicaDL's names); Python writes ClinicaDL's layout:
+  // torch.save({"model": OrderedDict (with _metadata), "epoch", "name"}) in the zip format.
+  auto reference = make("Conv5_FC3", 1);
+  {
+    std::ofstream keys((root / "keys.tsv").string());
+    for (const auto& entry : state_dict(*reference)) {
+      keys << entry.key() << "\t" << (entry.value().is_floating_point() ? "float" : "long");
+      for (const auto size : entry.value().sizes()) keys << "\t" << size;
+      keys << "\n";
+    }
+    std::ofstream script((root / "write.py").string());
+    script << "import collections, sys, torch\n"
+              "sd = collections.OrderedDict()\n"
+              "for line in open(sys.argv[1]):\n"
+              "    key, kind, *shape = line.rstrip('\\n').split('\\t')\n"
+              "    shape = [int(s) for s in shape]\n"
+              "    n = 1\n"
+              "    for s in shape: n *= s\n"
+              "    if kind == 'float':\n"
+              "        sd[key] = (torch.arange(n, dtype=torch.float32) * 1e-3).reshape(shape)\n"
+              "    else:\n"
+              "        sd[key] = torch.tensor(7, dtype=torch.int64).reshape(shape)\n"
+              "sd._metadata = collections.OrderedDict({'': {'version': 1}})\n"
+              "torch.save({'model': sd, 'epoch': 3, 'name': 'Conv5_FC3'}, sys.argv[2])\n";
+  }
+  const auto file = (root / "model.pth.tar").string();
+  const auto command = "python3 " + (root / "write.py").string() + " " +
+                       (root / "keys.tsv").string() + " " + file + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const auto content = read_checkpoint_file(file);
+  EXPECT_EQ(content.epoch.value_or(-1), 3);
+  EXPECT_EQ(content.name.value_or(""), "Conv5_FC3");
+  auto target = make("Conv5_FC3", 2);
+  transfer_weights(*target, content.model, file);
+  for (const auto& entry : state_dict(*target)) {
+    const auto& value = entry.value();
+    const auto expected =
+        value.is_floating_point()
+            ? (torch::arange(value.numel(), torch::kFloat32) * 1e-3).reshape(value.sizes())
+            : torch::full(value.sizes(), 7, torch::kInt64);
+    EXPECT_TRUE(torch::equal(value, expected)) << entry.key();
+  }
   remove_tree(root);
 }
 
