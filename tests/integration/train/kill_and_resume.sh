@@ -114,5 +114,13 @@ else
   fail "SIGTERM: no training state appeared: $(tail -5 "$maps.log")"
 fi
 
+# resume of something that is not a MAPS, and a bad option: status 2 and a message that says so.
+out=$("$bin" resume "$work/no_such_maps" 2>&1); status=$?
+{ [ "$status" -eq 2 ] && echo "$out" | grep -q "is not a MAPS folder"; } ||
+  fail "resume of a missing MAPS: status $status: $out"
+out=$("$bin" resume "$work/reference_np2" --epochs 9 2>&1); status=$?
+{ [ "$status" -eq 2 ] && echo "$out" | grep -q "unknown option '--epochs'"; } ||
+  fail "resume with a training option: status $status: $out"
+
 if [ "$failures" -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "OK: kill/resume, SIGTERM and refusals behave"
