@@ -62,21 +62,42 @@ kill_everything() {  # maps pid: SIGKILL to the launcher's group and to every ra
   echo "processes of $1 did not end"; return 1
 }
 
-launch 2 "$work/reference_np2" || fail "the reference run at 2 ranks failed: $(tail -5 "$work/reference_np2.log")"
-launch 3 "$work/reference_np3" || fail "the reference run at 3 ranks failed: $(tail -5 "$work/reference_np3.log")"
+declare -A duration  # wall time of the uninterrupted run, per rank count: the kill lands inside it
+for ranks in 2 3; do
+  start=$(date +%s.%N)
+  launch "$ranks" "$work/reference_np$ranks" ||
+    fail "the reference run at $ranks ranks failed: $(tail -5 "$work/reference_np$ranks.log")"
+  duration[$ranks]=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+done
+
+# One killed run: SIGKILL a random fraction (up to 40 %) of the uninterrupted run's duration after
+# its first training state. Returns 1 when the run had already finished (then try sooner).
+killed_run() {  # maps ranks fraction_scale
+  local maps="$1" ranks="$2" scale="$3"
+  rm -rf "$maps"
+  setsid "$mpiexec" -n "$ranks" "${preflags[@]}" "$bin" train "${args[@]}" "$maps" > "$maps.log" 2>&1 &
+  local pid=$!
+  wait_for_state "$maps" "$pid" || { echo "no training state appeared: $(tail -3 "$maps.log")"; return 2; }
+  delay=$(awk -v r="$RANDOM" -v t="${duration[$ranks]}" -v s="$scale" \
+    'BEGIN { printf "%.2f", (r % 40) / 100.0 * t * s }')
+  sleep "$delay"
+  kill_everything "$maps" "$pid"; wait "$pid" 2>/dev/null
+  [ -f "$maps/split-0/tmp/training_state.pt" ]
+}
 
 trial=0
 for ranks in 2 3 2; do
   trial=$((trial + 1))
   maps="$work/killed_$trial"
-  setsid "$mpiexec" -n "$ranks" "${preflags[@]}" "$bin" train "${args[@]}" "$maps" > "$maps.log" 2>&1 &
-  pid=$!
-  if ! wait_for_state "$maps" "$pid"; then fail "trial $trial: no training state appeared"; continue; fi
-  delay=$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", (r % 60) / 100.0 }')
-  sleep "$delay"
-  kill_everything "$maps" "$pid"; wait "$pid" 2>/dev/null
+  scale=1
+  until killed_run "$maps" "$ranks" "$scale"; do
+    [ "$?" -eq 2 ] && break
+    scale=$(awk -v s="$scale" 'BEGIN { print s / 2 }')
+    [ "$(awk -v s="$scale" 'BEGIN { print (s < 0.1) }')" = 1 ] && break
+    echo "trial $trial: the run finished before the kill ($delay s); again, sooner"
+  done
   if [ ! -f "$maps/split-0/tmp/training_state.pt" ]; then
-    fail "trial $trial: the run ended before the kill ($delay s); make the training longer"; continue
+    fail "trial $trial: no run could be killed after its first state"; continue
   fi
   state_line=$(grep -c . "$maps/split-0/training_logs/training.tsv" 2>/dev/null || echo 0)
   echo "trial $trial: $ranks ranks, SIGKILL $delay s after the first state ($state_line training.tsv lines)"
