@@ -74,9 +74,11 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
   // split is broken fails now, not after the first splits trained.
   for (const auto split : splits) train::load_split(c, source, static_cast<int>(split), 0);
   const train::MapsLayout layout(c.maps_dir);
-  std::unique_ptr<train::MapsClaim> claim;  // main rank: this job alone writes the MAPS
-  if (runtime.control().is_main() && !new_maps)
+  std::unique_ptr<train::MapsClaim> claim;      // main rank, resume: this job alone writes the MAPS
+  std::unique_ptr<train::MapsStaging> staging;  // main rank, new MAPS: under a temporary name first
+  if (runtime.control().is_main() && !new_maps) {
     claim = std::make_unique<train::MapsClaim>(c.maps_dir, false);
+  }
   for (size_t i = 0; i < plan.size(); ++i) {
     const int split = static_cast<int>(plan[i].split);
     auto data = train::load_split(c, source, split, cache_budget(c, topology),
@@ -85,17 +87,20 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
       auto json = train::maps_json(c, data, source->first()->preprocessing_json(),
                                    topology.world_size, comm::backend_name(gradients->backend()));
       auto network = train::build_network(c, data);
-      claim = std::make_unique<train::MapsClaim>(c.maps_dir, c.overwrite);
-      train::create_maps(layout, json, *network,
-                         InputSize::from_sample_shape(data.train->input_shape()));
+      staging = std::make_unique<train::MapsStaging>(c.maps_dir, c.overwrite);
+      train::create_maps(train::MapsLayout(staging->root()), json, *network,
+                         InputSize::from_sample_shape(data.train->input_shape()), c.maps_dir);
     }
     if (runtime.control().is_main() && !plan[i].resume) {
-      cdl::remove_tree(layout.split_dir(split));  // a split restarted by resume starts clean
-      train::write_split_groups(layout, split, data, c);
+      const train::MapsLayout current(staging ? staging->root() : c.maps_dir);
+      cdl::remove_tree(current.split_dir(split));  // a split restarted by resume starts clean
+      train::write_split_groups(current, split, data, c);
     }
     runtime.control().barrier();
     train::TrainerContext context{&c, &runtime.control(), gradients.get(), compute, layout};
     context.resume = plan[i].resume;
+    // The new MAPS takes its name when its first split starts training (set-up succeeded).
+    if (staging) context.on_start = [&staging] { staging->promote(); };
     const auto summary = train::SplitTrainer(context, split, std::move(data)).run();
     print_summary(split, summary, c.maps_dir);
   }

@@ -86,6 +86,10 @@ MapsClaim::MapsClaim(const std::string& root, bool clear_existing)
   if (clear_existing) clear_except(root, kMapsLockName);
 }
 
+void MapsClaim::moved_to(const std::string& new_root) {
+  lock_ = (fs::path(new_root) / kMapsLockName).string();
+}
+
 MapsClaim::~MapsClaim() {
   std::error_code ignored;
   fs::remove(lock_, ignored);

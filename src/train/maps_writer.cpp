@@ -147,10 +147,10 @@ std::string environment_text(int world_size, const std::string& backend) {
   return out.str();
 }
 
-std::string information_text(const MapsLayout& layout, model::Network& network,
+std::string information_text(const std::string& final_root, model::Network& network,
                              const InputSize& input_size) {
   std::ostringstream out;
-  out << "MAPS created on " << now_text() << "\nMAPS path: " << fs::absolute(layout.root()).string()
+  out << "MAPS created on " << now_text() << "\nMAPS path: " << fs::absolute(final_root).string()
       << "\nArchitecture: " << network.architecture() << " for input " << input_size.to_string()
       << "\nModel layers:\n";
   int64_t total = 0;
@@ -303,14 +303,59 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const SplitData& 
 }
 
 void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json,
-                 model::Network& network, const InputSize& input_size) {
+                 model::Network& network, const InputSize& input_size,
+                 const std::string& final_root) {
   ensure_directory(layout.root());
   write_text_atomically(layout.maps_json(), json.dump(4) + "\n");
   write_text_atomically(layout.root() + "/environment.txt",
                         environment_text(json["engine"]["world_size"].get<int>(),
                                          json["engine"]["comm_backend"].get<std::string>()));
   write_text_atomically(layout.root() + "/information.log",
-                        information_text(layout, network, input_size));
+                        information_text(final_root, network, input_size));
+}
+
+namespace {
+
+/// MAPS_DIR.partial (MAPS_DIR without a trailing separator).
+std::string staging_path(const std::string& maps_dir) {
+  auto path = fs::path(maps_dir).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();
+  return path.string() + ".partial";
+}
+
+}  // namespace
+
+MapsStaging::MapsStaging(std::string maps_dir, bool overwrite)
+    : maps_dir_(std::move(maps_dir)), stage_(staging_path(maps_dir_)), overwrite_(overwrite) {
+  claim_ = std::make_unique<MapsClaim>(stage_, /*clear_existing=*/true);
+}
+
+MapsStaging::~MapsStaging() {
+  if (promoted_) return;
+  claim_.reset();
+  std::error_code ignored;
+  remove_tree(stage_, ignored);
+}
+
+void MapsStaging::promote() {
+  if (promoted_) return;
+  if (fs::exists(maps_dir_)) {
+    if (overwrite_) {
+      { MapsClaim old(maps_dir_, /*clear_existing=*/false); }  // refuses if a live job holds it
+      remove_tree(maps_dir_);
+    } else if (fs::is_directory(maps_dir_) && fs::is_empty(maps_dir_)) {
+      fs::remove(maps_dir_);
+    }
+  }
+  std::error_code error;
+  fs::rename(stage_, maps_dir_, error);
+  if (error) {
+    CDL_THROW(ConfigError, "cannot rename the new MAPS '", stage_, "' to '", maps_dir_,
+              "': ", error.message(), " (did another job create '", maps_dir_,
+              "' meanwhile?); the results so far are in '", stage_, "'");
+  }
+  claim_->moved_to(maps_dir_);
+  promoted_ = true;
 }
 
 void write_split_groups(const MapsLayout& layout, int split, const SplitData& data,

@@ -546,6 +546,7 @@ void SplitTrainer::Impl::print_plan() const {
 SplitSummary SplitTrainer::Impl::run() {
   setup();
   print_plan();
+  if (ctx_.on_start) ctx_.on_start();
   double last_valid_loss = progress_.last_valid_loss;
   int64_t epoch = progress_.epoch;
   // A state taken inside an epoch continues it: its stop decision was already taken.

@@ -25,6 +25,8 @@ class MapsClaim {
 
   /// Path of the lock file.
   const std::string& lock_path() const { return lock_; }
+  /// The claimed folder was renamed to `new_root` (with the lock file inside): follow it.
+  void moved_to(const std::string& new_root);
 
  private:
   std::string lock_;

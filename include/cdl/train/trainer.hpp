@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 
 #include "cdl/comm/communicator.hpp"
@@ -48,6 +49,8 @@ struct TrainerContext {
   MapsLayout layout{""};
   /// Continue from split-<k>/tmp/training_state.pt (`clinicadl-hpc resume`) instead of starting.
   bool resume = false;
+  /// Called once the set-up succeeded, before the trainer writes anything (may be empty).
+  std::function<void()> on_start;
 };
 
 /// Summary of a finished split, for the final report.
