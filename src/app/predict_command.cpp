@@ -310,7 +310,8 @@ int run_predict(const std::vector<std::string>& args, int* argc, char*** argv) {
     return error.exit_code();
   }
   comm::Runtime runtime(argc, argv);
-  return run_collectively(runtime, plan.config.maps_dir, [&] { predict_all(plan, runtime); });
+  return run_collectively(runtime, plan.config.maps_dir, /*stoppable=*/false,
+                          [&] { predict_all(plan, runtime); });
 }
 
 }  // namespace cdl::app

@@ -122,7 +122,7 @@ int run_resume(const std::vector<std::string>& args, int* argc, char*** argv) {
     return error.exit_code();
   }
   comm::Runtime runtime(argc, argv);
-  return run_collectively(runtime, config.maps_dir, [&] {
+  return run_collectively(runtime, config.maps_dir, /*stoppable=*/true, [&] {
     const auto plan = plan_resume(config, runtime);
     if (plan.empty()) {
       if (runtime.control().is_main()) {

@@ -31,7 +31,7 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
     return error.exit_code();
   }
   comm::Runtime runtime(argc, argv);
-  return run_collectively(runtime, config.maps_dir, [&] {
+  return run_collectively(runtime, config.maps_dir, /*stoppable=*/true, [&] {
     std::vector<SplitRun> plan;
     for (const auto split : requested_splits(config)) plan.push_back({split, false});
     run_training(config, runtime, plan, /*new_maps=*/true);

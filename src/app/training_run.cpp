@@ -145,9 +145,9 @@ std::vector<int64_t> requested_splits(const config::TrainConfig& c) {
   return splits;
 }
 
-int run_collectively(comm::Runtime& runtime, const std::string& maps_dir,
+int run_collectively(comm::Runtime& runtime, const std::string& maps_dir, bool stoppable,
                      const std::function<void()>& body) {
-  install_stop_handlers();
+  if (stoppable) install_stop_handlers();
   try {
     body();
   } catch (const Interrupted& stopped) {

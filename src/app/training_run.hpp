@@ -46,8 +46,10 @@ void run_training(config::TrainConfig& config, comm::Runtime& runtime,
 
 /// Runs `body` on every rank and turns what it throws into the job's exit status: a stop request
 /// (Interrupted) returns kInterruptedExitCode on every rank after telling how to resume
-/// `maps_dir`; any other error ends the whole job (see end_with_error).
-int run_collectively(comm::Runtime& runtime, const std::string& maps_dir,
+/// `maps_dir`; any other error ends the whole job (see end_with_error). With `stoppable` (train,
+/// resume), SIGTERM/SIGUSR1/SIGUSR2 become stop requests that the trainer honours at the next
+/// weight update; otherwise they keep their default action.
+int run_collectively(comm::Runtime& runtime, const std::string& maps_dir, bool stoppable,
                      const std::function<void()>& body);
 
 /// Reports an error raised after MPI started and ends the job. One process: a plain message and
