@@ -122,8 +122,16 @@ Placement choose_device(config::TrainConfig& c, const comm::Topology& topology) 
 config::TrainConfig read_maps_config(const std::string& maps_dir) {
   const train::MapsLayout layout(maps_dir);
   if (!std::filesystem::is_regular_file(layout.maps_json())) {
+    auto staged = std::filesystem::path(maps_dir).lexically_normal();
+    if (staged.filename().empty()) staged = staged.parent_path();
+    staged += ".partial";
     CDL_THROW(ConfigError, "'", maps_dir, "' is not a MAPS folder: '", layout.maps_json(),
-              "' does not exist\n  hint: give the MAPS_DIR of an earlier `clinicadl-hpc train`");
+              "' does not exist\n  hint: ",
+              std::filesystem::exists(staged)
+                  ? "'" + staged.string() +
+                        "' is a MAPS whose training never started (its set-up " +
+                        "failed or was killed): run the same `clinicadl-hpc train` again"
+                  : std::string("give the MAPS_DIR of an earlier `clinicadl-hpc train`"));
   }
   nlohmann::json json;
   try {
