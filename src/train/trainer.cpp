@@ -8,6 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <tuple>
 
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
@@ -254,6 +256,8 @@ class SplitTrainer::Impl {
   int64_t first_epoch_samples_ = 0;
   int64_t epochs_this_run_ = 0;
   TrainingProgress progress_;  // where the training stands (saved in the training state)
+  // The evaluations (train, validation) that selected each best model in this run.
+  std::map<std::string, std::pair<Evaluation, Evaluation>> selected_evaluations_;
 };
 
 void SplitTrainer::Impl::setup() {
@@ -482,6 +486,8 @@ void SplitTrainer::Impl::end_epoch(int64_t epoch, int64_t last_iteration) {
   // Every rank holds the same validation metrics, so every rank's RetainBest agrees.
   const auto improved = retain_best_->step(valid.metrics);
   save_checkpoints(epoch, improved);
+  // The final TSVs of a best model are these evaluations: keep them instead of evaluating again.
+  for (const auto& metric : improved) selected_evaluations_[metric] = {train, valid};
   if (adaptive_lr_) set_learning_rate(*optimizer_, adaptive_lr_->step(loss));
   summary_.final_validation = valid.metrics;
   ctx_.control->barrier();
@@ -503,10 +509,23 @@ void SplitTrainer::Impl::load_best(const std::string& metric) {
   sync_->broadcast_state(*network_);
 }
 
+/// Collective: the prediction and metrics TSVs of every best model. A best model selected in this
+/// run is written from the evaluation that selected it; one selected before a resume is loaded
+/// and evaluated again (every rank holds the same selections, so all take the same branch).
 void SplitTrainer::Impl::final_evaluations() {
   for (const auto& metric : c_.selection_metrics) {
-    load_best(metric);
-    auto [train, valid] = evaluate_both();
+    Evaluation train, valid;
+    const auto selected = selected_evaluations_.find(metric);
+    if (selected != selected_evaluations_.end()) {
+      std::tie(train, valid) = selected->second;
+      if (ctx_.control->is_main()) {
+        log::info("split ", split_, " best-", metric,
+                  ": TSVs written from the evaluation that selected it (no second pass)");
+      }
+    } else {
+      load_best(metric);
+      std::tie(train, valid) = evaluate_both();
+    }
     if (!ctx_.control->is_main()) continue;
     GroupPredictions train_group{"train", data_.train, std::move(train)};
     GroupPredictions valid_group{"validation", data_.validation, std::move(valid)};

@@ -490,5 +490,34 @@ TEST(PredictReconstructionMaps, SavedTensorsAreWhatTheMetricsMeasured) {
   }
 }
 
+/// The final validation metrics of best-<metric> are those logged by the epoch that selected it,
+/// digit for digit: they come from that evaluation, not from a second one.
+void expect_final_metrics_from_the_selecting_epoch(const std::string& maps,
+                                                   const std::string& metric) {
+  const auto best =
+      train::load_model_checkpoint(tiny(maps + "/split-0/best-" + metric + "/model.pth.tar"));
+  const auto log = read(maps + "/split-0/training_logs/training.tsv");
+  int64_t end_row = -1;  // the epoch's last row is its end-of-epoch evaluation
+  for (int64_t r = 0; r < log.num_rows(); ++r) {
+    if (std::stoll(log.at(r, "epoch")) == best.epoch) end_row = r;
+  }
+  ASSERT_GE(end_row, 0) << maps << ": no row of epoch " << best.epoch;
+  const auto final_metrics =
+      read(maps + "/split-0/best-" + metric + "/validation/validation_image_level_metrics.tsv");
+  for (const std::string name : {"loss", "BA", "accuracy"}) {
+    EXPECT_EQ(final_metrics.at(0, name), log.at(end_row, name + "_valid"))
+        << maps << " best-" << metric << " " << name << " (epoch " << best.epoch << ")";
+  }
+}
+
+TEST(ClassificationMaps, FinalMetricsAreThoseOfTheSelectingEpoch) {
+  expect_final_metrics_from_the_selecting_epoch("maps_classification", "loss");
+  expect_final_metrics_from_the_selecting_epoch("maps_classification", "BA");
+}
+
+TEST(UnevenThreeRanksMaps, FinalMetricsAreThoseOfTheSelectingEpoch) {
+  expect_final_metrics_from_the_selecting_epoch("maps_uneven", "loss");
+}
+
 }  // namespace
 }  // namespace cdl
