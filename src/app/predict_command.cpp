@@ -300,15 +300,9 @@ void predict_all(PredictPlan& plan, comm::Runtime& runtime) {
 
 int run_predict(const std::vector<std::string>& args, int* argc, char*** argv) {
   PredictPlan plan;
-  try {
-    plan = make_plan(parse_command_line(args, kPredictOptions, 2, kUsage));
-  } catch (const config::HelpRequested& help) {
-    if (launcher_rank() == 0) std::cout << help.what();
-    return 0;
-  } catch (const ConfigError& error) {
-    if (launcher_rank() == 0) std::cerr << "ERROR: " << error.what() << std::endl;
-    return error.exit_code();
-  }
+  const int status = check_before_mpi(
+      [&] { plan = make_plan(parse_command_line(args, kPredictOptions, 2, kUsage)); });
+  if (status != kGoOn) return status;
   comm::Runtime runtime(argc, argv);
   return run_collectively(runtime, plan.config.maps_dir, /*stoppable=*/false,
                           [&] { predict_all(plan, runtime); });

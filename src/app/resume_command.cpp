@@ -112,15 +112,9 @@ std::vector<SplitRun> plan_resume(const config::TrainConfig& c, comm::Runtime& r
 
 int run_resume(const std::vector<std::string>& args, int* argc, char*** argv) {
   config::TrainConfig config;
-  try {
-    config = resume_config(parse_command_line(args, kResumeOptions, 1, kUsage));
-  } catch (const config::HelpRequested& help) {
-    if (launcher_rank() == 0) std::cout << help.what();
-    return 0;
-  } catch (const ConfigError& error) {
-    if (launcher_rank() == 0) std::cerr << "ERROR: " << error.what() << std::endl;
-    return error.exit_code();
-  }
+  const int status = check_before_mpi(
+      [&] { config = resume_config(parse_command_line(args, kResumeOptions, 1, kUsage)); });
+  if (status != kGoOn) return status;
   comm::Runtime runtime(argc, argv);
   return run_collectively(runtime, config.maps_dir, /*stoppable=*/true, [&] {
     const auto plan = plan_resume(config, runtime);

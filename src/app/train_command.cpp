@@ -14,7 +14,7 @@ namespace cdl::app {
 
 int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
   config::TrainConfig config;
-  try {
+  const int status = check_before_mpi([&] {
     config = config::parse_train_arguments(args);
     config::resolve_and_validate(config);
     train::check_maps_destination(config.maps_dir, config.overwrite,
@@ -22,14 +22,8 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
     for (const auto split : requested_splits(config)) {
       train::check_transfer_source(config, static_cast<int>(split));
     }
-  } catch (const config::HelpRequested& help) {
-    if (launcher_rank() == 0) std::cout << help.what();
-    return 0;
-  } catch (const ConfigError& error) {
-    // Every rank reaches the same verdict from the same arguments: exit 2 everywhere, print once.
-    if (launcher_rank() == 0) std::cerr << "ERROR: " << error.what() << std::endl;
-    return error.exit_code();
-  }
+  });
+  if (status != kGoOn) return status;
   comm::Runtime runtime(argc, argv);
   return run_collectively(runtime, config.maps_dir, /*stoppable=*/true, [&] {
     std::vector<SplitRun> plan;

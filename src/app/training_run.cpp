@@ -153,6 +153,19 @@ std::vector<int64_t> requested_splits(const config::TrainConfig& c) {
   return splits;
 }
 
+int check_before_mpi(const std::function<void()>& check) {
+  try {
+    check();
+  } catch (const config::HelpRequested& help) {
+    if (launcher_rank() == 0) std::cout << help.what();
+    return 0;
+  } catch (const ConfigError& error) {
+    if (launcher_rank() == 0) std::cerr << "ERROR: " << error.what() << std::endl;
+    return error.exit_code();
+  }
+  return kGoOn;
+}
+
 int run_collectively(comm::Runtime& runtime, const std::string& maps_dir, bool stoppable,
                      const std::function<void()>& body) {
   if (stoppable) install_stop_handlers();

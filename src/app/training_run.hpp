@@ -44,6 +44,15 @@ std::vector<int64_t> requested_splits(const config::TrainConfig& config);
 void run_training(config::TrainConfig& config, comm::Runtime& runtime,
                   const std::vector<SplitRun>& plan, bool new_maps);
 
+/// Status returned by check_before_mpi when the command goes on.
+inline constexpr int kGoOn = -1;
+
+/// Runs `check` (option parsing and validation) on every rank before MPI starts. Every rank
+/// reaches the same verdict from the same arguments, so the launcher's rank 0 alone prints:
+/// --help gives its text and 0, a ConfigError its message and status 2, on every rank. Returns
+/// kGoOn when `check` succeeded.
+int check_before_mpi(const std::function<void()>& check);
+
 /// Runs `body` on every rank and turns what it throws into the job's exit status: a stop request
 /// (Interrupted) returns kInterruptedExitCode on every rank after telling how to resume
 /// `maps_dir`; any other error ends the whole job (see end_with_error). With `stoppable` (train,
