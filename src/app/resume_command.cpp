@@ -28,13 +28,15 @@ constexpr const char* kUsage =
     "  --gpu auto|true|false      device (e.g. continue a GPU training on CPUs)\n"
     "  --comm_backend B           gradient back end: auto, mpi, nccl or serial\n"
     "  --threads N                LibTorch threads per rank (0: the rank's share of the node)\n"
-    "  --checkpoint_steps N       also write the training state every N weight updates\n";
+    "  --checkpoint_steps N       also write the training state every N weight updates\n"
+    "  --accumulation_steps A     micro-batches per rank and update: keep\n"
+    "                             ranks x A as in the run that wrote the state to continue\n"
+    "                             on another number of ranks with the same virtual batch\n";
 
-const std::map<std::string, Arity> kResumeOptions{{"--split", Arity::kMany},
-                                                  {"--gpu", Arity::kOne},
-                                                  {"--comm_backend", Arity::kOne},
-                                                  {"--threads", Arity::kOne},
-                                                  {"--checkpoint_steps", Arity::kOne}};
+const std::map<std::string, Arity> kResumeOptions{
+    {"--split", Arity::kMany},           {"--gpu", Arity::kOne},
+    {"--comm_backend", Arity::kOne},     {"--threads", Arity::kOne},
+    {"--checkpoint_steps", Arity::kOne}, {"--accumulation_steps", Arity::kOne}};
 
 /// The training options of the MAPS, with the overrides of the command line.
 config::TrainConfig resume_config(const CommandLine& args) {
@@ -54,6 +56,10 @@ config::TrainConfig resume_config(const CommandLine& args) {
   if (args.has("--threads")) c.threads = integer_option("--threads", args.value("--threads"));
   if (args.has("--checkpoint_steps")) {
     c.checkpoint_steps = integer_option("--checkpoint_steps", args.value("--checkpoint_steps"));
+  }
+  if (args.has("--accumulation_steps")) {
+    c.accumulation_steps =
+        integer_option("--accumulation_steps", args.value("--accumulation_steps"));
   }
   config::resolve_and_validate(c);
   return c;

@@ -42,11 +42,33 @@ Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices
   return batch;
 }
 
+namespace {
+
+/// `indices` cut into batches of `batch_size` (the last one may be smaller).
+std::vector<std::vector<int64_t>> cut_into_batches(const std::vector<int64_t>& indices,
+                                                   int64_t batch_size) {
+  if (batch_size < 1) {
+    CDL_THROW(ConfigError, "batch_size ", batch_size, "; expected a positive integer");
+  }
+  std::vector<std::vector<int64_t>> batches;
+  for (size_t begin = 0; begin < indices.size(); begin += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(indices.size(), begin + static_cast<size_t>(batch_size));
+    batches.emplace_back(indices.begin() + begin, indices.begin() + end);
+  }
+  return batches;
+}
+
+}  // namespace
+
 BatchLoader::BatchLoader(std::shared_ptr<const CapsDataset> dataset, std::vector<int64_t> indices,
                          LoaderOptions options)
-    : dataset_(std::move(dataset)), indices_(std::move(indices)), options_(options) {
-  if (options_.batch_size < 1) {
-    CDL_THROW(ConfigError, "batch_size ", options_.batch_size, "; expected a positive integer");
+    : BatchLoader(std::move(dataset), cut_into_batches(indices, options.batch_size), options) {}
+
+BatchLoader::BatchLoader(std::shared_ptr<const CapsDataset> dataset,
+                         std::vector<std::vector<int64_t>> batches, LoaderOptions options)
+    : dataset_(std::move(dataset)), batches_(std::move(batches)), options_(options) {
+  for (const auto& batch : batches_) {
+    CDL_CHECK(!batch.empty(), "BatchLoader was given an empty batch");
   }
   if (options_.prefetch_batches > 0) thread_ = std::thread([this] { produce(); });
 }
@@ -61,8 +83,7 @@ BatchLoader::~BatchLoader() {
 }
 
 int64_t BatchLoader::num_batches() const {
-  const int64_t n = static_cast<int64_t>(indices_.size());
-  return (n + options_.batch_size - 1) / options_.batch_size;
+  return static_cast<int64_t>(batches_.size());
 }
 
 double BatchLoader::load_seconds() const {
@@ -71,10 +92,8 @@ double BatchLoader::load_seconds() const {
 }
 
 Batch BatchLoader::build(int64_t batch_index) const {
-  const size_t begin = static_cast<size_t>(batch_index * options_.batch_size);
-  const size_t end = std::min(indices_.size(), begin + static_cast<size_t>(options_.batch_size));
   const bool pinned = options_.stager && options_.stager->wants_pinned_memory();
-  Batch batch = make_batch(*dataset_, {indices_.begin() + begin, indices_.begin() + end}, pinned);
+  Batch batch = make_batch(*dataset_, batches_[static_cast<size_t>(batch_index)], pinned);
   if (options_.stager) options_.stager->stage(batch);
   return batch;
 }

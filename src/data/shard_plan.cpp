@@ -56,11 +56,10 @@ SamplerKind parse_sampler(const std::string& text) {
 }
 
 ShardPlan::ShardPlan(int64_t num_images, int64_t parts_per_image, ShardPlanOptions options,
-                     std::vector<int64_t> image_strata, std::vector<double> image_weights)
+                     std::vector<double> image_weights)
     : num_images_(num_images),
       parts_(parts_per_image),
       options_(options),
-      strata_(std::move(image_strata)),
       weights_(std::move(image_weights)) {
   if (num_images_ <= 0 || parts_ <= 0) {
     CDL_THROW(
@@ -71,11 +70,13 @@ ShardPlan::ShardPlan(int64_t num_images, int64_t parts_per_image, ShardPlanOptio
     CDL_THROW(ConfigError, "rank ", options_.rank, " of world size ", options_.world_size,
               "; expected 0 <= rank < world_size");
   }
-  if (options_.batch_size < 1) {
-    CDL_THROW(ConfigError, "batch_size ", options_.batch_size, "; expected a positive integer");
+  if (options_.batch_size < 1 || options_.accumulation_steps < 1 ||
+      options_.data_parallel_width < 0) {
+    CDL_THROW(ConfigError, "batch_size ", options_.batch_size, ", accumulation_steps ",
+              options_.accumulation_steps, ", data-parallel width ", options_.data_parallel_width,
+              "; expected positive integers");
   }
-  CDL_CHECK(strata_.empty() || static_cast<int64_t>(strata_.size()) == num_images_, strata_.size(),
-            " strata for ", num_images_, " images");
+  if (options_.data_parallel_width == 0) options_.data_parallel_width = options_.world_size;
   if (options_.sampler == SamplerKind::kWeighted) {
     const bool ok =
         static_cast<int64_t>(weights_.size()) == num_images_ &&
@@ -88,87 +89,109 @@ ShardPlan::ShardPlan(int64_t num_images, int64_t parts_per_image, ShardPlanOptio
   }
 }
 
-int64_t ShardPlan::train_samples_per_rank() const {
-  const int64_t w = options_.world_size;
-  return (num_samples() + w - 1) / w;
+int64_t ShardPlan::virtual_batch_size() const {
+  return options_.batch_size * options_.accumulation_steps * options_.data_parallel_width;
 }
 
-int64_t ShardPlan::train_batches_per_rank() const {
-  return (train_samples_per_rank() + options_.batch_size - 1) / options_.batch_size;
+int64_t ShardPlan::updates_per_epoch() const {
+  return (num_samples() + virtual_batch_size() - 1) / virtual_batch_size();
 }
 
-std::vector<int64_t> ShardPlan::epoch_permutation(int64_t epoch) const {
-  std::vector<int64_t> perm(static_cast<size_t>(num_samples()));
-  std::iota(perm.begin(), perm.end(), 0);
-  if (!options_.shuffle) return perm;
+int64_t ShardPlan::last_micro_batch(int64_t update) const {
+  const int64_t v = virtual_batch_size(), b = options_.batch_size;
+  const int64_t samples = std::min(num_samples(), (update + 1) * v) - update * v;
+  return update * (v / b) + (samples + b - 1) / b - 1;
+}
+
+std::vector<int64_t> ShardPlan::epoch_sequence(int64_t epoch) const {
+  std::vector<int64_t> sequence(static_cast<size_t>(num_samples()));
+  if (options_.sampler == SamplerKind::kWeighted) {
+    std::vector<double> cumulative(sequence.size());
+    double total = 0;
+    for (int64_t i = 0; i < num_samples(); ++i) {
+      total += weights_[i / parts_];
+      cumulative[i] = total;
+    }
+    SplitMix64 rng = make_rng(options_.seed, epoch, kWeightedStream);
+    for (auto& sample : sequence) {
+      auto it = std::upper_bound(cumulative.begin(), cumulative.end(), rng.uniform() * total);
+      if (it == cumulative.end()) --it;
+      sample = static_cast<int64_t>(it - cumulative.begin());
+    }
+    return sequence;
+  }
+  std::iota(sequence.begin(), sequence.end(), 0);
+  if (!options_.shuffle) return sequence;
   SplitMix64 rng = make_rng(options_.seed, epoch, kPermutationStream);
-  for (size_t i = perm.size(); i > 1; --i) {  // Fisher-Yates
-    std::swap(perm[i - 1], perm[rng.below(i)]);
+  for (size_t i = sequence.size(); i > 1; --i) {  // Fisher-Yates
+    std::swap(sequence[i - 1], sequence[rng.below(i)]);
   }
-  return perm;
+  return sequence;
 }
 
-std::vector<std::vector<int64_t>> ShardPlan::deal(const std::vector<int64_t>& perm) const {
-  std::vector<int64_t> order = perm;
-  if (!strata_.empty()) {
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return strata_[a / parts_] < strata_[b / parts_];
-    });
-  }
+int ShardPlan::home_rank(int64_t sample) const {
+  const int64_t w = options_.world_size, n = num_samples();
+  const int64_t base = n / w, extra = n % w;
+  // The first `extra` ranks hold base + 1 samples each, the others base.
+  if (sample < extra * (base + 1)) return static_cast<int>(sample / (base + 1));
+  return static_cast<int>(extra + (sample - extra * (base + 1)) / std::max<int64_t>(1, base));
+}
+
+/// The rank that runs each micro-batch of one virtual batch: rank r runs floor or ceil(K / W) of
+/// the K micro-batches (the first K mod W ranks one more); a micro-batch goes to the home rank of
+/// its first sample while that rank has room, the rest fill the remaining room in rank order.
+std::vector<int> ShardPlan::owners(const std::vector<std::vector<int64_t>>& micro_batches) const {
   const int w = options_.world_size;
-  std::vector<std::vector<int64_t>> shards(static_cast<size_t>(w));
-  for (size_t j = 0; j < order.size(); ++j) shards[j % w].push_back(order[j]);
-  return shards;
-}
-
-void ShardPlan::pad(std::vector<std::vector<int64_t>>& shards,
-                    const std::vector<int64_t>& perm) const {
-  const size_t target = static_cast<size_t>(train_samples_per_rank());
-  for (size_t r = 0; r < shards.size(); ++r) {
-    auto& shard = shards[r];
-    const size_t own = shard.size();
-    for (size_t k = 0; shard.size() < target; ++k) {
-      shard.push_back(own > 0 ? shard[k % own] : perm[(r + k) % perm.size()]);
+  const int64_t k = static_cast<int64_t>(micro_batches.size());
+  std::vector<int64_t> room(static_cast<size_t>(w));
+  for (int r = 0; r < w; ++r) room[r] = k / w + (r < k % w ? 1 : 0);
+  std::vector<int> owner(static_cast<size_t>(k), -1);
+  for (int64_t j = 0; j < k; ++j) {
+    const int home = home_rank(micro_batches[j].front());
+    if (room[home] > 0) {
+      owner[j] = home;
+      --room[home];
     }
   }
+  int next = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    if (owner[j] >= 0) continue;
+    while (room[next] == 0) ++next;
+    owner[j] = next;
+    --room[next];
+  }
+  return owner;
 }
 
-std::vector<std::vector<int64_t>> ShardPlan::train_shards(int64_t epoch) const {
-  if (options_.sampler == SamplerKind::kWeighted) return weighted_shards(epoch);
-  const std::vector<int64_t> perm = epoch_permutation(epoch);
-  auto shards = deal(options_.fixed_shards ? epoch_permutation(0) : perm);
-  std::vector<int64_t> position(perm.size());
-  for (size_t j = 0; j < perm.size(); ++j) position[perm[j]] = static_cast<int64_t>(j);
-  for (auto& shard : shards) {
-    std::sort(shard.begin(), shard.end(),
-              [&](int64_t a, int64_t b) { return position[a] < position[b]; });
+std::vector<PlannedUpdate> ShardPlan::train_updates_of(int rank, int64_t epoch) const {
+  const auto sequence = epoch_sequence(epoch);
+  const int64_t n = num_samples(), v = virtual_batch_size(), b = options_.batch_size;
+  std::vector<PlannedUpdate> updates;
+  int64_t micro_id = 0;
+  for (int64_t start = 0; start < n; start += v) {
+    const int64_t end = std::min(n, start + v);
+    std::vector<std::vector<int64_t>> micro_batches;
+    for (int64_t m = start; m < end; m += b) {
+      micro_batches.emplace_back(sequence.begin() + m, sequence.begin() + std::min(end, m + b));
+    }
+    const auto owner = owners(micro_batches);
+    PlannedUpdate update;
+    update.virtual_batch_samples = end - start;
+    update.first_micro_batch_id = micro_id;
+    update.micro_batch_count = static_cast<int64_t>(micro_batches.size());
+    for (size_t j = 0; j < micro_batches.size(); ++j) {
+      if (owner[j] != rank) continue;
+      update.micro_batches.push_back(std::move(micro_batches[j]));
+      update.micro_batch_ids.push_back(micro_id + static_cast<int64_t>(j));
+    }
+    micro_id += static_cast<int64_t>(micro_batches.size());
+    updates.push_back(std::move(update));
   }
-  pad(shards, perm);
-  return shards;
+  return updates;
 }
 
-std::vector<std::vector<int64_t>> ShardPlan::weighted_shards(int64_t epoch) const {
-  std::vector<double> cumulative(static_cast<size_t>(num_samples()));
-  double total = 0;
-  for (int64_t i = 0; i < num_samples(); ++i) {
-    total += weights_[i / parts_];
-    cumulative[i] = total;
-  }
-  SplitMix64 rng = make_rng(options_.seed, epoch, kWeightedStream);
-  const int w = options_.world_size;
-  std::vector<std::vector<int64_t>> shards(static_cast<size_t>(w));
-  const int64_t draws = train_samples_per_rank() * w;
-  for (int64_t j = 0; j < draws; ++j) {
-    const double u = rng.uniform() * total;
-    auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u);
-    if (it == cumulative.end()) --it;
-    shards[j % w].push_back(static_cast<int64_t>(it - cumulative.begin()));
-  }
-  return shards;
-}
-
-std::vector<int64_t> ShardPlan::train_indices(int64_t epoch) const {
-  return train_shards(epoch)[options_.rank];
+std::vector<PlannedUpdate> ShardPlan::train_updates(int64_t epoch) const {
+  return train_updates_of(options_.rank, epoch);
 }
 
 int64_t ShardPlan::eval_count(int rank) const {

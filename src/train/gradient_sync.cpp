@@ -81,7 +81,7 @@ void GradientSync::average_buffers(torch::nn::Module& module) {
   }
 }
 
-void GradientSync::average_gradients() {
+void GradientSync::reduce_gradients(comm::ReduceOp op) {
   if (comm_.size() == 1) return;
   const auto start = std::chrono::steady_clock::now();
   torch::NoGradGuard no_grad;
@@ -96,7 +96,7 @@ void GradientSync::average_gradients() {
       }
       offset += p.numel();
     }
-    comm_.all_reduce(bucket.flat, comm::ReduceOp::kAvg);
+    comm_.all_reduce(bucket.flat, op);
     offset = 0;
     for (auto& p : bucket.parameters) {
       auto slice = bucket.flat.narrow(0, offset, p.numel()).view_as(p);
@@ -107,6 +107,42 @@ void GradientSync::average_gradients() {
       }
       offset += p.numel();
     }
+  }
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void GradientSync::accumulate_exactly() {
+  torch::NoGradGuard no_grad;
+  for (auto& bucket : buckets_) {
+    if (!bucket.exact.defined()) bucket.exact = torch::zeros_like(bucket.flat, torch::kFloat64);
+    int64_t offset = 0;
+    for (auto& p : bucket.parameters) {
+      if (p.grad().defined()) {
+        bucket.exact.narrow(0, offset, p.numel()).add_(p.grad().reshape({-1}).to(torch::kFloat64));
+        p.mutable_grad().zero_();
+      }
+      offset += p.numel();
+    }
+  }
+}
+
+void GradientSync::reduce_exact_gradients() {
+  const auto start = std::chrono::steady_clock::now();
+  torch::NoGradGuard no_grad;
+  for (auto& bucket : buckets_) {
+    if (!bucket.exact.defined()) bucket.exact = torch::zeros_like(bucket.flat, torch::kFloat64);
+    if (comm_.size() > 1) comm_.all_reduce(bucket.exact, comm::ReduceOp::kSum);
+    int64_t offset = 0;
+    for (auto& p : bucket.parameters) {
+      auto sum = bucket.exact.narrow(0, offset, p.numel()).view_as(p).to(p.scalar_type());
+      if (p.grad().defined()) {
+        p.mutable_grad().copy_(sum);
+      } else {
+        p.mutable_grad() = sum;
+      }
+      offset += p.numel();
+    }
+    bucket.exact.zero_();
   }
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

@@ -33,6 +33,7 @@
 #include "cdl/train/model_selection.hpp"
 #include "cdl/train/prediction_writer.hpp"
 #include "cdl/train/pytorch_checkpoint.hpp"
+#include "cdl/train/running_statistics.hpp"
 #include "cdl/train/training_state.hpp"
 #include "cdl/train/transfer.hpp"
 #include "cdl/train/tsv_writer.hpp"
@@ -121,18 +122,6 @@ std::vector<TsvCell> log_cells(const MetricList& metrics, const std::vector<std:
   return cells;
 }
 
-/// The training samples this rank evaluates: its own (fixed) shard without the wrap-around
-/// padding, so it evaluates the images it already caches; the shards partition the set, so every
-/// sample is evaluated exactly once. The weighted sampler draws new shards every epoch: then the
-/// set is cut into contiguous blocks instead.
-std::vector<int64_t> train_evaluation_indices(const data::ShardPlan& plan, bool weighted) {
-  if (weighted) return plan.eval_indices();
-  auto indices = plan.train_indices(0);
-  std::sort(indices.begin(), indices.end());
-  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
-  return indices;
-}
-
 /// Throws ConfigError when a set has no sample left (after the diagnosis filter).
 void check_not_empty(const data::CapsDataset& set, const char* name, int split) {
   if (set.num_images() > 0) return;
@@ -218,9 +207,10 @@ class SplitTrainer::Impl {
  private:
   void setup();
   void print_plan() const;
-  void train_epoch(int64_t epoch, int64_t first_batch);
-  void after_update(int64_t epoch, int64_t index);
-  void write_state(int64_t epoch, int64_t next_batch, bool buffers_in_sync);
+  void train_epoch(int64_t epoch, int64_t first_update);
+  int64_t train_update(int64_t epoch, const data::PlannedUpdate& update, data::BatchLoader& loader);
+  void after_update(int64_t epoch, int64_t update);
+  void write_state(int64_t epoch, int64_t next_update);
   int stop_requested_anywhere();
   void restore_state();
   void start_from_transfer_source();
@@ -239,8 +229,8 @@ class SplitTrainer::Impl {
   model::NetworkPtr network_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<GradientSync> sync_;
+  std::unique_ptr<RunningStatistics> running_;  // BatchNorm statistics independent of the ranks
   std::unique_ptr<data::ShardPlan> train_plan_, valid_eval_plan_;
-  std::vector<int64_t> train_eval_indices_;
   std::unique_ptr<GradScaler> scaler_;
   std::unique_ptr<DivergenceGuard> divergence_;
   std::unique_ptr<UpdateStep> step_;
@@ -269,29 +259,27 @@ void SplitTrainer::Impl::setup() {
   network_->train();
   sync_ = std::make_unique<GradientSync>(*network_, *ctx_.gradients);
   sync_->broadcast_state(*network_);
+  running_ = std::make_unique<RunningStatistics>(*network_);
   optimizer_ = make_optimizer(c_, trainable_parameters(*network_));
   data::ShardPlanOptions plan;
   plan.rank = ctx_.control->rank();
   plan.world_size = ctx_.control->size();
   plan.seed = static_cast<uint64_t>(c_.seed);
   plan.batch_size = c_.batch_size;
+  plan.accumulation_steps = c_.accumulation_steps;
+  plan.data_parallel_width = ctx_.data_parallel_width;  // the virtual batch ignores the rank count
   plan.sampler = data::parse_sampler(c_.sampler);
-  // Each rank keeps the samples it was dealt at epoch 0 (only their order changes per epoch), so
-  // it reads, and caches, only its own shard.
-  plan.fixed_shards = true;
   const auto& train = *data_.train;
   const bool weighted = plan.sampler == data::SamplerKind::kWeighted;
-  train_plan_ = std::make_unique<data::ShardPlan>(
-      train.num_images(), train.parts_per_image(), plan, train.image_strata(),
-      weighted ? train.sampler_weights() : std::vector<double>{});
-  train_eval_indices_ = train_evaluation_indices(*train_plan_, weighted);
+  train_plan_ =
+      std::make_unique<data::ShardPlan>(train.num_images(), train.parts_per_image(), plan,
+                                        weighted ? train.sampler_weights() : std::vector<double>{});
   plan.sampler = data::SamplerKind::kRandom;
   valid_eval_plan_ = std::make_unique<data::ShardPlan>(data_.validation->num_images(),
                                                        data_.validation->parts_per_image(), plan);
   scaler_ = std::make_unique<GradScaler>(needs_loss_scaling(ctx_.compute));
   divergence_ = std::make_unique<DivergenceGuard>(ctx_.control->rank());
-  step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, c_.batch_size, c_.accumulation_steps,
-                                       train_plan_->train_samples_per_rank(), scaler_.get());
+  step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, scaler_.get(), c_.deterministic);
   retain_best_ = std::make_unique<RetainBest>(c_.selection_metrics);
   early_stopping_ = std::make_unique<EarlyStopping>(static_cast<int>(c_.patience), c_.tolerance);
   if (c_.adaptive_learning_rate)
@@ -330,11 +318,17 @@ void SplitTrainer::Impl::restore_state() {
   ctx_.control->broadcast_string(bytes, 0);
   progress_ = restore_training_state(bytes, path, *network_, *optimizer_, scaler_.get(),
                                      ctx_.compute.device);
-  if (progress_.inside_epoch() && progress_.world_size != ctx_.control->size()) {
+  const int64_t virtual_batch = train_plan_->virtual_batch_size();
+  if (progress_.inside_epoch() &&
+      (progress_.batch_size != c_.batch_size || progress_.virtual_batch != virtual_batch)) {
     CDL_THROW(ConfigError, "the training state '", path, "' was written inside epoch ",
-              progress_.epoch, " by ", progress_.world_size, " rank(s); it resumes only on ",
-              progress_.world_size, " rank(s), not ", ctx_.control->size(),
-              "\n  hint: run resume with mpirun -np ", progress_.world_size);
+              progress_.epoch, " with micro-batches of ", progress_.batch_size, " and ",
+              progress_.virtual_batch, " samples per weight update (", progress_.world_size,
+              " rank(s)); this run has ", c_.batch_size, " and ", virtual_batch,
+              " (batch_size x accumulation_steps x ", train_plan_->options().data_parallel_width,
+              " ranks); it continues only with the same virtual batch\n  hint: resume with --np ",
+              "and --accumulation_steps whose product is ",
+              progress_.virtual_batch / std::max<int64_t>(1, progress_.batch_size));
   }
   retain_best_->load_state(progress_.retain_best);
   early_stopping_->load_state(progress_.early_stopping);
@@ -346,8 +340,8 @@ void SplitTrainer::Impl::restore_state() {
                               std::chrono::duration<double>(progress_.elapsed_seconds));
   if (ctx_.control->is_main()) {
     trim_training_log(ctx_.layout.training_tsv(split_), progress_);
-    log::info("split ", split_, ": resuming at epoch ", progress_.epoch, ", micro-batch ",
-              progress_.next_batch, " (", progress_.updates, " weight updates done)");
+    log::info("split ", split_, ": resuming at epoch ", progress_.epoch, ", weight update ",
+              progress_.next_update, " (", progress_.updates, " weight updates done)");
   }
 }
 
@@ -358,15 +352,18 @@ int SplitTrainer::Impl::stop_requested_anywhere() {
   return signal.item<int>();
 }
 
-/// Collective: writes the training state that continues at micro-batch `next_batch` of `epoch`.
-/// Inside an epoch, BatchNorm running statistics are first averaged over the ranks (as before
-/// every evaluation), so that the one copy saved serves every rank on resume.
-void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_batch, bool buffers_in_sync) {
-  if (!buffers_in_sync) sync_->average_buffers(*network_);
+/// Collective: writes the training state that continues at update `next_update` of `epoch`.
+/// Every rank holds the same weights and BatchNorm statistics (RunningStatistics), so the main
+/// rank's copy serves every rank on resume.
+void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_update) {
   divergence_->flush();  // never save weights after a loss that was not finite
   progress_.epoch = epoch;
-  progress_.next_batch = next_batch;
+  progress_.next_update = next_update;
+  progress_.next_micro_batch =
+      next_update > 0 ? train_plan_->last_micro_batch(next_update - 1) + 1 : 0;
   progress_.world_size = ctx_.control->size();
+  progress_.batch_size = c_.batch_size;
+  progress_.virtual_batch = train_plan_->virtual_batch_size();
   progress_.elapsed_seconds = seconds_since(start_);
   progress_.retain_best = retain_best_->state();
   progress_.early_stopping = early_stopping_->state();
@@ -378,24 +375,24 @@ void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_batch, bool buf
   ctx_.control->barrier();  // the state is on disk before any rank goes on (or stops)
 }
 
-/// Collective, after the weight update closing micro-batch `index`: writes the training state
-/// every --checkpoint_steps updates and when a rank received a stop signal (then every rank
-/// throws Interrupted). The last update of an epoch is left to the epoch end.
-void SplitTrainer::Impl::after_update(int64_t epoch, int64_t index) {
-  if (index + 1 >= step_->batches_per_epoch()) return;
+/// Collective, after weight update `update` of `epoch`: writes the training state every
+/// --checkpoint_steps updates and when a rank received a stop signal (then every rank throws
+/// Interrupted). The last update of an epoch is left to the epoch end.
+void SplitTrainer::Impl::after_update(int64_t epoch, int64_t update) {
+  if (update + 1 >= train_plan_->updates_per_epoch()) return;
   const int signal = stop_requested_anywhere();
   const bool due = c_.checkpoint_steps > 0 && progress_.updates % c_.checkpoint_steps == 0;
   if (signal == 0 && !due) return;
-  write_state(epoch, index + 1, /*buffers_in_sync=*/false);
+  write_state(epoch, update + 1);
   if (signal != 0) {
     CDL_THROW(Interrupted, "split ", split_, ": stopped by ", signal_text(signal), " in epoch ",
-              epoch, " after micro-batch ", index, "; the training state is saved");
+              epoch, " after weight update ", update, "; the training state is saved");
   }
 }
 
 std::pair<Evaluation, Evaluation> SplitTrainer::Impl::evaluate_both() {
-  sync_->average_buffers(*network_);  // every rank evaluates with the same BatchNorm statistics
-  auto train = evaluate(*network_, data_.train, train_eval_indices_, eval_options_, *ctx_.control);
+  auto train =
+      evaluate(*network_, data_.train, train_plan_->eval_indices(), eval_options_, *ctx_.control);
   auto valid = evaluate(*network_, data_.validation, valid_eval_plan_->eval_indices(),
                         eval_options_, *ctx_.control);
   return {std::move(train), std::move(valid)};
@@ -413,48 +410,62 @@ void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const Evaluat
                  training_tsv_header(task_metric_names(eval_options_.task)), row);
 }
 
-void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_batch) {
-  const auto epoch_start = Clock::now();
-  auto indices = train_plan_->train_indices(epoch);
-  const auto skipped = std::min<int64_t>(static_cast<int64_t>(indices.size()),
-                                         first_batch * c_.batch_size);  // trained before a resume
-  indices.erase(indices.begin(), indices.begin() + skipped);
-  data::BatchLoader loader(data_.train, std::move(indices),
-                           {c_.batch_size, 2, eval_options_.stager});
+/// Collective: runs this rank's micro-batches of one weight update (maybe none), then the
+/// update. Returns the samples this rank trained on.
+int64_t SplitTrainer::Impl::train_update(int64_t epoch, const data::PlannedUpdate& update,
+                                         data::BatchLoader& loader) {
   data::Batch batch;
-  int64_t index = first_batch, samples = 0;
+  int64_t samples = 0;
+  running_->begin_update();
+  for (const int64_t micro_batch_id : update.micro_batch_ids) {
+    CDL_CHECK(loader.next(batch), "the loader ran out of micro-batches in epoch ", epoch);
+    // Dropout masks depend on the micro-batch, not on the rank that runs it (nor on a resume).
+    torch::manual_seed(update_seed(c_.seed, epoch, micro_batch_id));
+    auto inputs = prepare_inputs(batch.inputs, ctx_.compute);
+    running_->before_micro_batch();
+    auto outputs = forward_in_float(*network_, inputs, ctx_.compute);
+    running_->after_micro_batch(micro_batch_id - update.first_micro_batch_id,
+                                update.micro_batch_count);
+    auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
+    const auto loss = per_sample_loss(c_.loss, outputs, targets).mean();
+    step_->backward(loss, batch.size(), update.virtual_batch_samples);
+    divergence_->watch(loss, epoch, micro_batch_id);
+    samples += batch.size();
+  }
+  step_->finish_update();
+  running_->finish_update(*ctx_.gradients, update.micro_batch_count);
+  return samples;
+}
+
+void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
+  const auto epoch_start = Clock::now();
+  const auto updates = train_plan_->train_updates(epoch);
+  const int64_t num_updates = static_cast<int64_t>(updates.size());
+  std::vector<std::vector<int64_t>> micro_batches;  // this rank's, from the first update to run
+  for (int64_t u = first_update; u < num_updates; ++u) {
+    for (const auto& micro_batch : updates[u].micro_batches) micro_batches.push_back(micro_batch);
+  }
+  data::BatchLoader loader(data_.train, std::move(micro_batches),
+                           {c_.batch_size, 2, eval_options_.stager});
   // A progress line on rank 0 when stderr is a terminal (never in logs and batch jobs).
   ProgressLine progress(ctx_.control->is_main() && log::is_tty() ? &std::cerr : nullptr,
                         "split " + std::to_string(split_) + " epoch " + std::to_string(epoch),
-                        step_->batches_per_epoch());
-  while (loader.next(batch)) {
-    if (index % c_.accumulation_steps == 0) {
-      torch::manual_seed(update_seed(c_.seed, epoch, index / c_.accumulation_steps));
-    }
-    auto inputs = prepare_inputs(batch.inputs, ctx_.compute);
-    auto outputs = forward_in_float(*network_, inputs, ctx_.compute);
-    auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
-    const auto loss = per_sample_loss(c_.loss, outputs, targets).mean();
-    const bool updated = step_->accumulate(loss, index);
-    divergence_->watch(loss, epoch, index);
-    samples_trained_ += batch.size();
-    const int64_t updates_in_epoch =
-        (index + 1 + c_.accumulation_steps - 1) / c_.accumulation_steps;
-    if (updated) ++progress_.updates;
-    if (updated && c_.evaluation_steps > 0 && updates_in_epoch % c_.evaluation_steps == 0 &&
-        index + 1 < step_->batches_per_epoch()) {
+                        num_updates);
+  int64_t all_samples = 0;  // over all ranks
+  for (int64_t u = first_update; u < num_updates; ++u) {
+    train_update(epoch, updates[u], loader);
+    all_samples += updates[u].virtual_batch_samples;
+    ++progress_.updates;
+    if (c_.evaluation_steps > 0 && (u + 1) % c_.evaluation_steps == 0 && u + 1 < num_updates) {
       auto [train, valid] = evaluate_both();
-      log_row(epoch, index, train, valid);
+      log_row(epoch, train_plan_->last_micro_batch(u), train, valid);
     }
-    if (updated) after_update(epoch, index);
-    ++index;
-    samples += batch.size();
-    progress.update(index, samples * ctx_.control->size());
+    after_update(epoch, u);
+    progress.update(u + 1, all_samples);
   }
   progress.finish();
   divergence_->flush();
-  CDL_CHECK(index == step_->batches_per_epoch(), "epoch ran ", index, " micro-batches, expected ",
-            step_->batches_per_epoch());
+  samples_trained_ += all_samples;
   wait_seconds_ += loader.wait_seconds();
   if (ctx_.compute.device.is_cuda()) torch::cuda::synchronize(ctx_.compute.device.index());
   train_seconds_ += seconds_since(epoch_start);
@@ -462,7 +473,7 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_batch) {
     first_epoch_seconds_ = train_seconds_;
     first_epoch_samples_ = samples_trained_;
   }
-  end_epoch(epoch, index - 1);
+  end_epoch(epoch, train_plan_->last_micro_batch(num_updates - 1));
 }
 
 void SplitTrainer::Impl::save_checkpoints(int64_t epoch, const std::vector<std::string>& improved) {
@@ -543,16 +554,16 @@ void SplitTrainer::Impl::print_plan() const {
   if (!ctx_.control->is_main()) return;
   const auto& train = *data_.train;
   const int64_t ranks = ctx_.control->size();
-  const int64_t global = c_.batch_size * ranks;
+  const int64_t width = train_plan_->options().data_parallel_width;
   const char* unit = train.parts_per_image() > 1 ? " samples (parts)" : " images";
   log::info("split ", split_, ": ", train.num_images(), " training and ",
             data_.validation->num_images(), " validation images, ", train.parts_per_image(),
             " part(s) per image (", c_.mode, " mode)");
-  log::info("split ", split_, ": batch ", c_.batch_size, " per rank x ", ranks,
-            " rank(s) = global batch ", global, unit, "; x ", c_.accumulation_steps,
-            " accumulation step(s) = ", global * c_.accumulation_steps, unit,
-            " per weight update; ", step_->batches_per_epoch(),
-            " micro-batches per rank per epoch");
+  log::info("split ", split_, ": batch ", c_.batch_size, " x ", c_.accumulation_steps,
+            " accumulation step(s) x ", width,
+            " (data-parallel width) = ", train_plan_->virtual_batch_size(), unit,
+            " per weight update, ", train_plan_->updates_per_epoch(),
+            " updates per epoch, shared by ", ranks, " rank(s)");
   log::info("split ", split_, ": ", network_->architecture(), ", ",
             model::count_parameters(*network_), " parameters, on ", ctx_.compute.device.str(),
             ctx_.compute.amp ? " with --amp" : "",
@@ -576,11 +587,11 @@ SplitSummary SplitTrainer::Impl::run() {
       log::info("split ", split_, ": early stopping after epoch ", epoch - 1);
       break;
     }
-    train_epoch(epoch, inside_epoch ? progress_.next_batch : 0);
+    train_epoch(epoch, inside_epoch ? progress_.next_update : 0);
     inside_epoch = false;
     last_valid_loss = metric_value(summary_.final_validation, "loss");
     progress_.last_valid_loss = last_valid_loss;
-    write_state(epoch + 1, 0, /*buffers_in_sync=*/true);  // evaluate_both averaged them
+    write_state(epoch + 1, 0);
     if (const int signal = stop_requested_anywhere()) {
       CDL_THROW(Interrupted, "split ", split_, ": stopped by ", signal_text(signal),
                 " after epoch ", epoch, "; the training state is saved");
@@ -589,8 +600,8 @@ SplitSummary SplitTrainer::Impl::run() {
   summary_.epochs_run = epoch;
   final_evaluations();
   if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_));
-  const auto rate = [&](int64_t samples, double seconds) {
-    return seconds > 0 ? static_cast<double>(samples) * ctx_.control->size() / seconds : 0.0;
+  const auto rate = [&](int64_t samples, double seconds) {  // samples of all ranks
+    return seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
   };
   summary_.images_per_second = rate(samples_trained_, train_seconds_);
   summary_.samples_are_parts = c_.mode != "image";

@@ -17,7 +17,7 @@ namespace cdl::train {
 namespace {
 
 constexpr const char* kFormat = "clinicadl-hpc training state";
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;
 
 /// JSON has no NaN: null stands for it.
 nlohmann::json number_or_null(double value) {
@@ -42,9 +42,12 @@ nlohmann::json TrainingProgress::to_json() const {
   return {{"format", kFormat},
           {"format_version", kFormatVersion},
           {"epoch", epoch},
-          {"next_batch", next_batch},
+          {"next_update", next_update},
+          {"next_micro_batch", next_micro_batch},
           {"updates", updates},
           {"world_size", world_size},
+          {"batch_size", batch_size},
+          {"virtual_batch", virtual_batch},
           {"elapsed_seconds", elapsed_seconds},
           {"last_valid_loss", number_or_null(last_valid_loss)},
           {"retain_best", retain_best},
@@ -65,9 +68,12 @@ TrainingProgress TrainingProgress::from_json(const nlohmann::json& json,
   }
   TrainingProgress p;
   p.epoch = field<int64_t>(json, "epoch", source);
-  p.next_batch = field<int64_t>(json, "next_batch", source);
+  p.next_update = field<int64_t>(json, "next_update", source);
+  p.next_micro_batch = field<int64_t>(json, "next_micro_batch", source);
   p.updates = field<int64_t>(json, "updates", source);
   p.world_size = field<int>(json, "world_size", source);
+  p.batch_size = field<int64_t>(json, "batch_size", source);
+  p.virtual_batch = field<int64_t>(json, "virtual_batch", source);
   p.elapsed_seconds = field<double>(json, "elapsed_seconds", source);
   const auto& loss = json.at("last_valid_loss");
   p.last_valid_loss =
@@ -75,9 +81,12 @@ TrainingProgress TrainingProgress::from_json(const nlohmann::json& json,
   p.retain_best = json.at("retain_best");
   p.early_stopping = json.at("early_stopping");
   p.adaptive_lr = json.at("adaptive_lr");
-  if (p.epoch < 0 || p.next_batch < 0 || p.world_size < 1) {
+  if (p.epoch < 0 || p.next_update < 0 || p.next_micro_batch < 0 || p.world_size < 1 ||
+      p.batch_size < 0 || p.virtual_batch < 0) {
     CDL_THROW(DataError, "training state '", source, "' is inconsistent: epoch ", p.epoch,
-              ", next_batch ", p.next_batch, ", world_size ", p.world_size);
+              ", next_update ", p.next_update, ", next_micro_batch ", p.next_micro_batch,
+              ", world_size ", p.world_size, ", batch_size ", p.batch_size, ", virtual_batch ",
+              p.virtual_batch);
   }
   return p;
 }
@@ -151,7 +160,8 @@ size_t trim_training_log(const std::string& path, const TrainingProgress& progre
   const size_t removed = table.remove_rows_if([&](const std::vector<std::string>& row) {
     const int64_t epoch = std::stoll(row.at(epoch_column));
     const int64_t iteration = std::stoll(row.at(iteration_column));
-    return epoch > progress.epoch || (epoch == progress.epoch && iteration >= progress.next_batch);
+    return epoch > progress.epoch ||
+           (epoch == progress.epoch && iteration >= progress.next_micro_batch);
   });
   if (removed > 0) table.write(path);
   return removed;

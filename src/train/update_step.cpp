@@ -9,38 +9,31 @@
 
 namespace cdl::train {
 
-UpdateStep::UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, int64_t batch_size,
-                       int64_t accumulation_steps, int64_t samples_per_epoch, GradScaler* scaler)
+UpdateStep::UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, GradScaler* scaler,
+                       bool exact_sums)
     : optimizer_(optimizer),
       sync_(sync),
       scaler_(scaler != nullptr && scaler->enabled() ? scaler : nullptr),
-      batch_size_(batch_size),
-      accumulation_(accumulation_steps),
-      samples_(samples_per_epoch),
-      batches_((samples_per_epoch + batch_size - 1) / batch_size) {
-  CDL_CHECK(batch_size > 0 && accumulation_steps > 0 && samples_per_epoch > 0,
-            "UpdateStep needs positive batch size, accumulation and sample count");
-}
+      exact_sums_(exact_sums) {}
 
-int64_t UpdateStep::micro_batch_samples(int64_t index) const {
-  return std::min(samples_, (index + 1) * batch_size_) - index * batch_size_;
-}
-
-int64_t UpdateStep::virtual_batch_samples(int64_t index) const {
-  const int64_t group = index / accumulation_;
-  const int64_t span = accumulation_ * batch_size_;
-  return std::min(samples_, (group + 1) * span) - group * span;
-}
-
-bool UpdateStep::accumulate(const torch::Tensor& mean_loss, int64_t index) {
-  CDL_CHECK(index >= 0 && index < batches_, "micro-batch ", index, " outside the epoch");
-  const double share = static_cast<double>(micro_batch_samples(index)) /
-                       static_cast<double>(virtual_batch_samples(index));
+void UpdateStep::backward(const torch::Tensor& mean_loss, int64_t micro_batch_samples,
+                          int64_t virtual_batch_samples) {
+  CDL_CHECK(micro_batch_samples > 0 && virtual_batch_samples >= micro_batch_samples,
+            "micro-batch of ", micro_batch_samples, " samples in a virtual batch of ",
+            virtual_batch_samples);
+  const double share =
+      static_cast<double>(micro_batch_samples) / static_cast<double>(virtual_batch_samples);
   const torch::Tensor weighted = mean_loss * share;
   (scaler_ != nullptr ? scaler_->scale(weighted) : weighted).backward();
-  const bool boundary = (index + 1) % accumulation_ == 0 || index + 1 == batches_;
-  if (!boundary) return false;
-  sync_.average_gradients();
+  if (exact_sums_) sync_.accumulate_exactly();
+}
+
+void UpdateStep::finish_update() {
+  if (exact_sums_) {
+    sync_.reduce_exact_gradients();
+  } else {
+    sync_.reduce_gradients(comm::ReduceOp::kSum);
+  }
   bool finite = true;
   if (scaler_ != nullptr) {
     std::vector<torch::Tensor> parameters;
@@ -53,7 +46,6 @@ bool UpdateStep::accumulate(const torch::Tensor& mean_loss, int64_t index) {
   if (finite) optimizer_.step();
   optimizer_.zero_grad();
   ++updates_;
-  return true;
 }
 
 }  // namespace cdl::train

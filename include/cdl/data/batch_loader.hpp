@@ -64,6 +64,10 @@ class BatchLoader {
   /// Starts prefetching immediately (the dataset is shared, so it lives as long as the loader).
   BatchLoader(std::shared_ptr<const CapsDataset> dataset, std::vector<int64_t> indices,
               LoaderOptions options);
+  /// Iterates once over the given batches (each non-empty, sizes may differ); batch_size of
+  /// `options` is not used.
+  BatchLoader(std::shared_ptr<const CapsDataset> dataset, std::vector<std::vector<int64_t>> batches,
+              LoaderOptions options);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -71,7 +75,7 @@ class BatchLoader {
   /// Fills `batch` with the next batch and returns true, or returns false at the end.
   /// Rethrows (once) an exception raised by the I/O thread.
   bool next(Batch& batch);
-  /// Number of batches this loader yields: ceil(indices / batch_size).
+  /// Number of batches this loader yields (ceil(indices / batch_size) for a list of indices).
   int64_t num_batches() const;
   /// Seconds the consumer spent blocked in next() waiting for data (the I/O stall).
   double wait_seconds() const { return wait_seconds_; }
@@ -83,7 +87,7 @@ class BatchLoader {
   Batch build(int64_t batch_index) const;
 
   std::shared_ptr<const CapsDataset> dataset_;
-  std::vector<int64_t> indices_;
+  std::vector<std::vector<int64_t>> batches_;
   LoaderOptions options_;
   int64_t next_sync_ = 0;  // next batch to build when there is no I/O thread
   double wait_seconds_ = 0.0;

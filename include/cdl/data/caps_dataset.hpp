@@ -89,8 +89,6 @@ class CapsDataset {
   const std::vector<int64_t>& class_codes() const { return codes_; }
   /// Float target of every image (regression; all -1 with no_labels; empty otherwise).
   const std::vector<float>& targets() const { return targets_; }
-  /// Strata for ShardPlan: class codes in classification, empty (no stratification) otherwise.
-  std::vector<int64_t> image_strata() const { return codes_; }
   /// Weights for the weighted sampler: class balance (classification) or 5 regression bins.
   /// Throws ConfigError for reconstruction (ClinicaDL allows only "random" there).
   std::vector<double> sampler_weights() const;

@@ -30,19 +30,34 @@ class GradientSync {
 
   /// Collective: replaces every gradient by its mean over the ranks (missing gradients count as
   /// zeros). A no-op with one rank.
-  void average_gradients();
+  void average_gradients() { reduce_gradients(comm::ReduceOp::kAvg); }
+
+  /// Collective: replaces every gradient by its reduction `op` (kSum or kAvg) over the ranks
+  /// (missing gradients count as zeros). A no-op with one rank.
+  void reduce_gradients(comm::ReduceOp op);
+
+  /// Adds the current gradients into float64 sums (one per bucket) and zeroes them. Used by
+  /// --deterministic runs: a sum in float64 hardly depends on how the terms are grouped, so the
+  /// result no longer depends on which rank ran which micro-batch (float32 sums differ in the
+  /// last bits, which Adam turns into visible differences for near-zero gradients).
+  void accumulate_exactly();
+
+  /// Collective: sums the float64 sums of accumulate_exactly() over the ranks, writes them into
+  /// the gradients (rounded once to the parameters' type) and clears them.
+  void reduce_exact_gradients();
 
   /// Number of flat buckets (reductions per weight update).
   size_t bucket_count() const { return buckets_.size(); }
   /// Total bytes reduced per weight update.
   int64_t bytes_per_update() const;
-  /// Wall-clock seconds spent in average_gradients() since construction.
+  /// Wall-clock seconds spent in reduce_gradients() since construction.
   double seconds() const { return seconds_; }
 
  private:
   struct Bucket {
     std::vector<torch::Tensor> parameters;
     torch::Tensor flat;
+    torch::Tensor exact;  // float64 sums of accumulate_exactly(), allocated on first use
   };
 
   comm::Communicator& comm_;

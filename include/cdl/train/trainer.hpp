@@ -47,6 +47,10 @@ struct TrainerContext {
   comm::Communicator* gradients = nullptr;  ///< MPI or NCCL: gradient averaging
   ComputeOptions compute;                   ///< device, autocast, memory layout
   MapsLayout layout{""};
+  /// D of the virtual batch batch_size x accumulation_steps x D (data/shard_plan.hpp); 0 means
+  /// the number of ranks of `control`. The experiment sets it so that results do not depend on
+  /// how many ranks a unit of work gets.
+  int64_t data_parallel_width = 0;
   /// Continue from split-<k>/tmp/training_state.pt (`clinicadl-hpc resume`) instead of starting.
   bool resume = false;
   /// Called once the set-up succeeded, before the trainer writes anything (may be empty).

@@ -19,10 +19,15 @@ namespace cdl::train {
 
 /// Where the training stands, besides weights and optimizer state.
 struct TrainingProgress {
-  int64_t epoch = 0;             ///< the epoch to run, or to continue
-  int64_t next_batch = 0;        ///< micro-batches of `epoch` already trained (0: it starts afresh)
+  int64_t epoch = 0;        ///< the epoch to run, or to continue
+  int64_t next_update = 0;  ///< weight updates of `epoch` already done (0: it starts afresh)
+  /// Position in the epoch (over all ranks) of the first micro-batch of update `next_update`:
+  /// training.tsv rows of `epoch` from this iteration on were written after the state.
+  int64_t next_micro_batch = 0;
   int64_t updates = 0;           ///< weight updates performed so far (all epochs)
   int world_size = 1;            ///< ranks of the run that wrote the state
+  int64_t batch_size = 0;        ///< micro-batch size of the run that wrote the state
+  int64_t virtual_batch = 0;     ///< samples per weight update of the run that wrote the state
   double elapsed_seconds = 0.0;  ///< training.tsv's time column continues from here
   /// Validation loss of the last finished epoch (NaN before the first one).
   double last_valid_loss = std::numeric_limits<double>::quiet_NaN();
@@ -30,8 +35,9 @@ struct TrainingProgress {
   nlohmann::json early_stopping = nlohmann::json::object();  ///< EarlyStopping::state()
   nlohmann::json adaptive_lr = nullptr;                      ///< AdaptiveLearningRate::state()
 
-  /// True when the state was taken inside an epoch (it then resumes only on as many ranks).
-  bool inside_epoch() const { return next_batch > 0; }
+  /// True when the state was taken inside an epoch (it then resumes only with the same
+  /// micro-batch size and virtual batch, at any number of ranks).
+  bool inside_epoch() const { return next_update > 0; }
 
   nlohmann::json to_json() const;
   /// Throws DataError naming `source` when a field is missing or has the wrong type.
@@ -54,8 +60,8 @@ TrainingProgress restore_training_state(const std::string& bytes, const std::str
                                         torch::Device device);
 
 /// Removes the rows of training.tsv at `path` written after `progress` was saved: rows of later
-/// epochs, and rows of epoch `progress.epoch` at micro-batch `progress.next_batch` or later (their
-/// evaluations run again). Returns how many rows were removed; no file, nothing to do.
+/// epochs, and rows of epoch `progress.epoch` at iteration `progress.next_micro_batch` or later
+/// (their evaluations run again). Returns how many rows were removed; no file, nothing to do.
 size_t trim_training_log(const std::string& path, const TrainingProgress& progress);
 
 }  // namespace cdl::train

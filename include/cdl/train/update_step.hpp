@@ -1,7 +1,7 @@
 // UpdateStep: gradient accumulation over micro-batches and the weight update at virtual-batch
-// boundaries, with gradients averaged over the ranks. The applied gradient is the mean over the
-// whole virtual batch (batch_size * accumulation_steps * world_size samples), so 1 rank with
-// accumulation W and W ranks with accumulation 1 train the same model.
+// boundaries, with gradients summed over the ranks. The applied gradient is the mean over the
+// whole virtual batch (data/shard_plan.hpp defines it independently of the rank count), so
+// 1 rank with accumulation W and W ranks with accumulation 1 train the same model.
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -11,42 +11,38 @@
 
 namespace cdl::train {
 
-/// The accumulation schedule of one epoch on one rank; every rank has the same schedule.
+/// Gradient accumulation and weight updates. Each micro-batch's mean loss is back-propagated
+/// weighted by its share of the update's virtual batch (all ranks together), so the sum of the
+/// ranks' accumulated gradients is the mean gradient over the virtual batch whatever the number
+/// of ranks and micro-batches per rank.
 class UpdateStep {
  public:
-  /// `samples_per_epoch`: samples this rank sees per epoch (identical on all ranks);
-  /// micro-batches hold `batch_size` samples except possibly the last one of the epoch.
   /// `scaler` (optional, float16 autocast) scales the loss and may skip an overflowing step.
-  UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, int64_t batch_size,
-             int64_t accumulation_steps, int64_t samples_per_epoch, GradScaler* scaler = nullptr);
+  /// With `exact_sums` (--deterministic), gradients are summed in float64
+  /// (GradientSync::accumulate_exactly), so that results hardly depend on the rank count.
+  UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, GradScaler* scaler = nullptr,
+             bool exact_sums = false);
 
-  /// Micro-batches per epoch.
-  int64_t batches_per_epoch() const { return batches_; }
+  /// Back-propagates `mean_loss`, the mean loss of a micro-batch of `micro_batch_samples`
+  /// samples, weighted by micro_batch_samples / virtual_batch_samples, where
+  /// `virtual_batch_samples` counts the samples of the current update over all ranks.
+  void backward(const torch::Tensor& mean_loss, int64_t micro_batch_samples,
+                int64_t virtual_batch_samples);
 
-  /// Collective at update boundaries: back-propagates the mean loss of micro-batch `index`
-  /// (0-based within the epoch) weighted by its share of its virtual batch; when `index` closes
-  /// a virtual batch (every accumulation_steps micro-batches, and the last micro-batch of the
-  /// epoch), averages gradients over the ranks, steps the optimizer and zeroes the gradients.
-  /// With an enabled scaler, a virtual batch whose averaged gradients are not finite is skipped
-  /// (on every rank alike) and the scale backs off. Returns true at update boundaries.
-  bool accumulate(const torch::Tensor& mean_loss, int64_t index);
+  /// Collective: sums the accumulated gradients over the ranks (a rank that ran no micro-batch
+  /// contributes zeros), steps the optimizer and zeroes the gradients. With an enabled scaler, an
+  /// update whose gradients are not finite is skipped (on every rank alike) and the scale backs
+  /// off.
+  void finish_update();
 
-  /// Weight updates performed so far.
+  /// Weight updates performed so far (skipped ones included).
   int64_t updates() const { return updates_; }
 
  private:
-  /// Samples of the virtual batch that contains micro-batch `index`, on this rank.
-  int64_t virtual_batch_samples(int64_t index) const;
-  /// Samples of micro-batch `index` on this rank.
-  int64_t micro_batch_samples(int64_t index) const;
-
   torch::optim::Optimizer& optimizer_;
   GradientSync& sync_;
   GradScaler* scaler_;
-  int64_t batch_size_;
-  int64_t accumulation_;
-  int64_t samples_;
-  int64_t batches_;
+  bool exact_sums_;
   int64_t updates_ = 0;
 };
 

@@ -6,8 +6,10 @@
 #     moment after its first training state, then `resume`: training.tsv (all but the time column)
 #     and every epoch's weights must equal the reference byte for byte.
 #  3. SIGTERM to one rank only: every rank stops at the next weight update with status 4; a plain
-#     `train` on that MAPS points to resume; resume on another rank count is refused (the state
-#     was taken inside an epoch); resume on 2 ranks then ends equal to the reference.
+#     `train` on that MAPS points to resume; resume on 3 ranks is refused (the state was taken
+#     inside an epoch, 3 ranks x 1 would change the virtual batch); resume on 2 ranks then ends
+#     equal to the reference, and a copy resumed on 1 rank with --accumulation_steps 2 (same
+#     virtual batch) ends with the same weights within 1e-5 (IntegrationCheckResumeRankCount).
 set -uo pipefail
 bin="$1"; mpiexec="$2"; data="$3"; splits="$4"; work="$5"; shift 5
 preflags=("$@")
@@ -124,8 +126,11 @@ if wait_for_state "$maps" "$pid"; then
   { [ "$status" -eq 2 ] && echo "$out" | grep -Ezq "did not finish.*clinicadl-hpc resume"; } ||
     fail "a plain train on a stopped MAPS: status $status, expected 2 and a resume hint: $out"
   out=$("$mpiexec" -n 3 "${preflags[@]}" "$bin" resume "$maps" 2>&1); status=$?
-  { [ "$status" -ne 0 ] && echo "$out" | grep -q "resumes only on 2 rank"; } ||
+  { [ "$status" -ne 0 ] && echo "$out" | grep -q "continues only with the same virtual batch"; } ||
     fail "resume on 3 ranks of a state taken inside an epoch on 2: status $status: $(echo "$out" | tail -5)"
+  cp -r "$maps" "$work/sigterm_np1"
+  "$bin" resume "$work/sigterm_np1" --accumulation_steps 2 > "$work/sigterm_np1.resume.log" 2>&1 ||
+    fail "resume on 1 rank with --accumulation_steps 2 failed: $(tail -5 "$work/sigterm_np1.resume.log")"
   "$mpiexec" -n 2 "${preflags[@]}" "$bin" resume "$maps" > "$maps.resume.log" 2>&1 ||
     fail "SIGTERM: resume failed: $(tail -5 "$maps.resume.log")"
   same_results "$work/reference_np2" "$maps" && echo "SIGTERM: stopped with status 4, resumed, identical"

@@ -1,5 +1,6 @@
 // Data-parallel equivalence: W ranks with accumulation 1 train the same weights as 1 rank with
-// accumulation W on the same samples; initial weights come from rank 0; buckets reduce exactly.
+// accumulation W on the same samples, also when some ranks have no micro-batch in an update;
+// initial weights come from rank 0; buckets reduce exactly.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -39,11 +40,14 @@ void train(model::Network& network, comm::Communicator& comm, int64_t accumulati
   torch::optim::Adam optimizer(network.parameters(), torch::optim::AdamOptions(1e-3));
   GradientSync sync(network, comm, /*bucket_bytes=*/64 * 1024);  // several buckets
   sync.broadcast_state(network);
-  const int64_t batches = kUpdates * accumulation;
-  UpdateStep step(optimizer, sync, kBatch, accumulation, batches * kBatch);
-  for (int64_t i = 0; i < batches; ++i) {
-    auto [x, y] = micro_batch(i * stride + offset);
-    step.accumulate(torch::cross_entropy_loss(network.forward(x), y), i);
+  UpdateStep step(optimizer, sync);
+  const int64_t virtual_batch = kBatch * accumulation * comm.size();
+  for (int64_t u = 0; u < kUpdates; ++u) {
+    for (int64_t a = 0; a < accumulation; ++a) {
+      auto [x, y] = micro_batch((u * accumulation + a) * stride + offset);
+      step.backward(torch::cross_entropy_loss(network.forward(x), y), kBatch, virtual_batch);
+    }
+    step.finish_update();
   }
   EXPECT_EQ(step.updates(), kUpdates);
 }
@@ -80,25 +84,34 @@ TEST(DataParallelTest, AveragedGradientsAreTheMeanOfRankValues) {
   EXPECT_EQ(sync.bytes_per_update(), (3 * 2 + 2) * 4);
 }
 
-TEST(DataParallelTest, TrailingPartialVirtualBatchIsReducedToo) {
-  // 5 micro-batches with accumulation 2: updates after micro-batches 2, 4 and the trailing 5th.
+TEST(DataParallelTest, ARankWithoutMicroBatchStillGivesTheVirtualBatchMean) {
+  // A short last update of 2 micro-batches (3 samples): rank r runs micro-batch m when
+  // m mod W = r (at 3 ranks, rank 2 runs none); one rank alone runs both. Same weights.
   comm::MpiCommunicator world(MPI_COMM_WORLD);
-  auto network = small_network(3);
-  torch::optim::SGD optimizer(network->parameters(), torch::optim::SGDOptions(0.1));
-  GradientSync sync(*network, world);
-  sync.broadcast_state(*network);
-  UpdateStep step(optimizer, sync, kBatch, 2, 5 * kBatch);
-  std::vector<bool> updated;
-  for (int64_t i = 0; i < 5; ++i) {
-    auto [x, y] = micro_batch(i);
-    updated.push_back(step.accumulate(torch::cross_entropy_loss(network->forward(x), y), i));
-  }
-  EXPECT_EQ(updated, (std::vector<bool>{false, true, false, true, true}));
-  // Every rank holds identical weights after the reductions.
-  auto weights = network->named_parameters()["fc.6.weight"].clone();
-  auto reference = weights.clone();
-  world.broadcast(reference, 0);
-  EXPECT_TRUE(torch::equal(weights, reference));
+  const std::vector<int64_t> sizes{2, 1};
+  const auto run = [&](comm::Communicator& comm, bool alone) {
+    auto network = small_network(3);
+    torch::optim::SGD optimizer(network->parameters(), torch::optim::SGDOptions(0.1));
+    GradientSync sync(*network, comm);
+    sync.broadcast_state(*network);
+    UpdateStep step(optimizer, sync);
+    for (int64_t m = 0; m < 2; ++m) {
+      if (!alone && m % comm.size() != comm.rank()) continue;
+      auto [x, y] = micro_batch(m);
+      x = x.narrow(0, 0, sizes[m]);
+      y = y.narrow(0, 0, sizes[m]);
+      step.backward(torch::cross_entropy_loss(network->forward(x), y), sizes[m], 3);
+    }
+    step.finish_update();
+    return network->named_parameters()["fc.6.weight"].clone();
+  };
+  const auto shared = run(world, false);
+  comm::SerialCommunicator alone;
+  const auto reference = run(alone, true);
+  EXPECT_LT((shared - reference).abs().max().item<double>(), 1e-6);
+  auto from_main = shared.clone();  // every rank holds identical weights after the reduction
+  world.broadcast(from_main, 0);
+  EXPECT_TRUE(torch::equal(shared, from_main));
 }
 
 }  // namespace

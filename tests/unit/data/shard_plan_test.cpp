@@ -1,11 +1,12 @@
-// Tests of ShardPlan: equal batch counts, epoch reshuffles, stratification, evaluation coverage,
-// the 1-rank relation and the weighted sampler.
+// Tests of ShardPlan: virtual batches independent of the rank count, balanced and home-preferring
+// shares of each update, reshuffles, evaluation coverage and the weighted sampler.
 #include "cdl/data/shard_plan.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "cdl/core/error.hpp"
@@ -13,93 +14,105 @@
 namespace cdl::data {
 namespace {
 
-ShardPlanOptions opts(int rank, int world, int64_t batch, uint64_t seed = 7) {
+ShardPlanOptions opts(int rank, int world, int64_t batch, uint64_t seed = 7,
+                      int64_t accumulation = 1) {
   ShardPlanOptions o;
   o.rank = rank;
   o.world_size = world;
   o.batch_size = batch;
   o.seed = seed;
+  o.accumulation_steps = accumulation;
   return o;
 }
 
-/// 10 images x 2 parts; image classes 0,0,0,0,0,0,0,1,1,1 (uneven: 14 vs 6 samples).
-std::vector<int64_t> strata() {
-  return {0, 0, 0, 0, 0, 0, 0, 1, 1, 1};
+/// Every micro-batch of every update of `epoch` over all ranks, keyed by (update, micro id).
+std::map<std::pair<size_t, int64_t>, std::vector<int64_t>> all_micro_batches(int64_t images,
+                                                                             int64_t parts,
+                                                                             ShardPlanOptions o,
+                                                                             int64_t epoch) {
+  std::map<std::pair<size_t, int64_t>, std::vector<int64_t>> result;
+  for (int r = 0; r < o.world_size; ++r) {
+    o.rank = r;
+    const auto updates = ShardPlan(images, parts, o).train_updates(epoch);
+    for (size_t u = 0; u < updates.size(); ++u) {
+      for (size_t j = 0; j < updates[u].micro_batches.size(); ++j) {
+        const auto key = std::make_pair(u, updates[u].micro_batch_ids[j]);
+        EXPECT_EQ(result.count(key), 0u) << "micro-batch run twice";
+        result[key] = updates[u].micro_batches[j];
+      }
+    }
+  }
+  return result;
 }
 
-TEST(ShardPlanTest, EveryRankGetsTheSameNumberOfBatchesWithUnevenCounts) {
-  for (int world : {1, 2, 3, 4, 7}) {
-    std::set<int64_t> seen;
-    for (int r = 0; r < world; ++r) {
-      const ShardPlan plan(10, 2, opts(r, world, 3), strata());
-      const auto indices = plan.train_indices(0);
-      EXPECT_EQ(static_cast<int64_t>(indices.size()), (20 + world - 1) / world);
-      EXPECT_EQ(plan.train_batches_per_rank(), ((20 + world - 1) / world + 2) / 3);
-      seen.insert(indices.begin(), indices.end());
-    }
-    EXPECT_EQ(seen.size(), 20u) << "every sample is trained on, world " << world;
+TEST(ShardPlanTest, VirtualBatchesDoNotDependOnTheRankCount) {
+  // 10 images x 2 parts, micro-batches of 2, virtual batch 12: updates of 12 and 8 samples.
+  const auto reference = all_micro_batches(10, 2, opts(0, 1, 2, 7, 6), 3);
+  ASSERT_EQ(reference.size(), 10u);
+  for (auto [world, accumulation] : {std::pair{2, 3}, {3, 2}, {6, 1}}) {
+    EXPECT_EQ(all_micro_batches(10, 2, opts(0, world, 2, 7, accumulation), 3), reference)
+        << world << " ranks x accumulation " << accumulation;
   }
+  // The same virtual batch spread over fewer ranks (a rank group): width 6 on 4 ranks.
+  auto group = opts(0, 4, 2, 7, 1);
+  group.data_parallel_width = 6;
+  EXPECT_EQ(all_micro_batches(10, 2, group, 3), reference);
+}
+
+TEST(ShardPlanTest, EveryRankHasTheSameUpdatesAndABalancedShareOfEach) {
+  for (int world : {1, 2, 3, 4, 7}) {
+    std::multiset<int64_t> seen;
+    std::vector<int64_t> update_counts;
+    for (int r = 0; r < world; ++r) {
+      const ShardPlan plan(10, 2, opts(r, world, 3, 7, 2));
+      const auto updates = plan.train_updates(0);
+      EXPECT_EQ(static_cast<int64_t>(updates.size()), plan.updates_per_epoch());
+      for (const auto& update : updates) {
+        const int64_t micro = (update.virtual_batch_samples + 2) / 3;  // ceil(samples / 3)
+        const auto mine = static_cast<int64_t>(update.micro_batches.size());
+        EXPECT_TRUE(mine == micro / world || mine == micro / world + 1) << "world " << world;
+        for (const auto& m : update.micro_batches) seen.insert(m.begin(), m.end());
+      }
+    }
+    EXPECT_EQ(seen.size(), 20u) << "nothing padded or repeated, world " << world;
+    EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 20u);
+  }
+  const ShardPlan plan(10, 2, opts(0, 1, 3, 7, 2));  // V = 6: updates of 6, 6, 6, 2 samples
+  EXPECT_EQ(plan.updates_per_epoch(), 4);
+  EXPECT_EQ(plan.last_micro_batch(0), 1);
+  EXPECT_EQ(plan.last_micro_batch(2), 5);
+  EXPECT_EQ(plan.last_micro_batch(3), 6);  // ceil(20 / 3) = 7 micro-batches in all
+}
+
+TEST(ShardPlanTest, RanksMostlyTrainOnTheSamplesTheyEvaluate) {
+  // 40 single-sample micro-batches per epoch, 8 per update, on 2 ranks.
+  int64_t home = 0, total = 0;
+  for (int r = 0; r < 2; ++r) {
+    const ShardPlan plan(40, 1, opts(r, 2, 1, 3, 4));
+    for (const auto& update : plan.train_updates(1)) {
+      for (const auto& m : update.micro_batches) {
+        home += plan.home_rank(m.front()) == r ? 1 : 0;
+        ++total;
+      }
+    }
+    EXPECT_EQ(plan.home_rank(plan.eval_offset(r)), r);
+  }
+  EXPECT_EQ(total, 40);
+  EXPECT_GE(home, 30) << "home preference (half would be chance)";
 }
 
 TEST(ShardPlanTest, ReshuffleIsDeterministicAndChangesWithEpochAndSeed) {
-  const ShardPlan plan(10, 2, opts(1, 3, 2), strata());
-  const ShardPlan again(10, 2, opts(1, 3, 2), strata());
-  EXPECT_EQ(plan.train_indices(4), again.train_indices(4));
-  EXPECT_NE(plan.train_indices(4), plan.train_indices(5));
-  const ShardPlan other_seed(10, 2, opts(1, 3, 2, 8), strata());
-  EXPECT_NE(plan.train_indices(4), other_seed.train_indices(4));
-  const auto perm = plan.epoch_permutation(3);
-  std::vector<int64_t> sorted = perm;
+  const ShardPlan plan(10, 2, opts(1, 3, 2));
+  const ShardPlan again(10, 2, opts(1, 3, 2));
+  EXPECT_EQ(plan.epoch_sequence(4), again.epoch_sequence(4));
+  EXPECT_NE(plan.epoch_sequence(4), plan.epoch_sequence(5));
+  const ShardPlan other_seed(10, 2, opts(1, 3, 2, 8));
+  EXPECT_NE(plan.epoch_sequence(4), other_seed.epoch_sequence(4));
+  auto sorted = plan.epoch_sequence(3);
   std::sort(sorted.begin(), sorted.end());
   for (int64_t i = 0; i < 20; ++i) EXPECT_EQ(sorted[i], i);
-}
-
-TEST(ShardPlanTest, StratifiedShardsHoldEachClassWithinOneSample) {
-  const int world = 3;
-  const ShardPlan plan(10, 2, opts(0, world, 4), strata());
-  for (int64_t epoch = 0; epoch < 5; ++epoch) {
-    const auto shards = plan.train_shards(epoch);
-    std::vector<std::map<int64_t, int64_t>> counts(world);
-    for (int r = 0; r < world; ++r) {
-      // Count only the rank's own samples, not the wrap-around padding (the last sample if any).
-      const size_t own = 20 / world + (r < 20 % world ? 1 : 0);
-      for (size_t k = 0; k < own; ++k) ++counts[r][strata()[shards[r][k] / 2]];
-    }
-    for (int64_t c : {0, 1}) {
-      int64_t lo = 100, hi = 0;
-      for (int r = 0; r < world; ++r) {
-        lo = std::min(lo, counts[r][c]);
-        hi = std::max(hi, counts[r][c]);
-      }
-      EXPECT_LE(hi - lo, 1) << "class " << c << " epoch " << epoch;
-    }
-  }
-}
-
-TEST(ShardPlanTest, RanksAreSubsequencesOfTheOneRankSequence) {
-  const ShardPlan one(9, 1, opts(0, 1, 4));
-  const auto sequence = one.train_indices(2);
-  EXPECT_EQ(sequence, one.epoch_permutation(2));
-  const ShardPlan two(9, 1, opts(0, 2, 2));
-  const auto shards = two.train_shards(2);
-  // Without strata: rank r's k-th sample is P[k*W + r], so the k-th micro-batches of the ranks
-  // hold the samples of the k-th batch of a 1-rank run with batch 2*W.
-  for (size_t k = 0; k < 4; ++k) {
-    EXPECT_EQ(shards[0][k], sequence[2 * k]);
-    EXPECT_EQ(shards[1][k], sequence[2 * k + 1]);
-  }
-  EXPECT_EQ(shards[1][4], shards[1][0]);  // padded by wrap-around from its own shard
-}
-
-TEST(ShardPlanTest, FixedShardsKeepTheAssignmentAndChangeTheOrder) {
-  ShardPlanOptions o = opts(0, 3, 2);
-  o.fixed_shards = true;
-  const ShardPlan plan(12, 1, o);
-  auto a = plan.train_indices(0), b = plan.train_indices(1);
-  EXPECT_NE(a, b);
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  EXPECT_EQ(a, b);
+  EXPECT_EQ(plan.epoch_sequence(2), ShardPlan(10, 2, opts(0, 1, 5)).epoch_sequence(2))
+      << "the sequence depends on (seed, epoch) only";
 }
 
 TEST(ShardPlanTest, EvaluationCoversEverySampleOnceInReconstructibleOrder) {
@@ -127,11 +140,15 @@ TEST(ShardPlanTest, EvaluationCoversEverySampleOnceInReconstructibleOrder) {
   }
 }
 
-TEST(ShardPlanTest, MoreRanksThanSamplesStillGivesEqualCounts) {
+TEST(ShardPlanTest, MoreRanksThanMicroBatchesLeavesSomeRanksIdle) {
+  int64_t trained = 0;
   for (int r = 0; r < 5; ++r) {
-    const ShardPlan plan(3, 1, opts(r, 5, 2));
-    EXPECT_EQ(plan.train_indices(0).size(), 1u);
+    const auto updates = ShardPlan(3, 1, opts(r, 5, 2)).train_updates(0);
+    ASSERT_EQ(updates.size(), 1u);
+    EXPECT_EQ(updates[0].virtual_batch_samples, 3);
+    for (const auto& m : updates[0].micro_batches) trained += static_cast<int64_t>(m.size());
   }
+  EXPECT_EQ(trained, 3);
 }
 
 TEST(ShardPlanTest, WeightedSamplerFavoursTheRareClass) {
@@ -145,13 +162,16 @@ TEST(ShardPlanTest, WeightedSamplerFavoursTheRareClass) {
   int64_t rare = 0, total = 0;
   for (int r = 0; r < 3; ++r) {
     o.rank = r;
-    const ShardPlan plan(100, 1, o, {}, weights);
-    const auto indices = plan.train_indices(1);
-    EXPECT_EQ(indices.size(), 34u);
-    EXPECT_EQ(indices, ShardPlan(100, 1, o, {}, weights).train_indices(1));
-    for (int64_t i : indices) rare += classes[i];
-    total += static_cast<int64_t>(indices.size());
+    const ShardPlan plan(100, 1, o, weights);
+    EXPECT_EQ(plan.epoch_sequence(1), ShardPlan(100, 1, o, weights).epoch_sequence(1));
+    for (const auto& update : plan.train_updates(1)) {
+      for (const auto& m : update.micro_batches) {
+        for (int64_t i : m) rare += classes[i];
+        total += static_cast<int64_t>(m.size());
+      }
+    }
   }
+  EXPECT_EQ(total, 100);       // N draws per epoch, whatever the rank count
   EXPECT_GT(rare, total / 4);  // ~50 % expected, 10 % without weights
   EXPECT_LT(rare, 3 * total / 4);
   o.rank = 0;
@@ -172,6 +192,7 @@ TEST(ShardPlanTest, InvalidArgumentsAreConfigErrors) {
   EXPECT_THROW(ShardPlan(0, 1, opts(0, 1, 1)), ConfigError);
   EXPECT_THROW(ShardPlan(3, 1, opts(3, 3, 1)), ConfigError);
   EXPECT_THROW(ShardPlan(3, 1, opts(0, 1, 0)), ConfigError);
+  EXPECT_THROW(ShardPlan(3, 1, opts(0, 1, 1, 7, 0)), ConfigError);
   EXPECT_THROW(parse_sampler("uniform"), ConfigError);
   EXPECT_EQ(parse_sampler("weighted"), SamplerKind::kWeighted);
 }

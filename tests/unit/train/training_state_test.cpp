@@ -64,9 +64,12 @@ TEST_F(TrainingStateTest, RoundTripContinuesExactlyWhereTheRunWas) {
   scaler.restore(1024.0, 7);
   TrainingProgress progress;
   progress.epoch = 3;
-  progress.next_batch = 5;
+  progress.next_update = 2;
+  progress.next_micro_batch = 5;
   progress.updates = 29;
   progress.world_size = 2;
+  progress.batch_size = 3;
+  progress.virtual_batch = 12;
   progress.elapsed_seconds = 12.5;
   progress.last_valid_loss = 0.25;
   progress.retain_best = {{"loss", 0.2}, {"BA", "-inf"}};
@@ -81,9 +84,12 @@ TEST_F(TrainingStateTest, RoundTripContinuesExactlyWhereTheRunWas) {
   const auto back =
       restore_training_state(read_text_file(path), path, restored, adam2, &scaler2, torch::kCPU);
   EXPECT_EQ(back.epoch, 3);
-  EXPECT_EQ(back.next_batch, 5);
+  EXPECT_EQ(back.next_update, 2);
+  EXPECT_EQ(back.next_micro_batch, 5);
   EXPECT_EQ(back.updates, 29);
   EXPECT_EQ(back.world_size, 2);
+  EXPECT_EQ(back.batch_size, 3);
+  EXPECT_EQ(back.virtual_batch, 12);
   EXPECT_DOUBLE_EQ(back.elapsed_seconds, 12.5);
   EXPECT_DOUBLE_EQ(back.last_valid_loss, 0.25);
   EXPECT_EQ(back.retain_best, progress.retain_best);
@@ -131,7 +137,8 @@ TEST_F(TrainingStateTest, TrainingLogKeepsOnlyRowsWrittenBeforeTheState) {
   table.write(path);
   TrainingProgress inside;
   inside.epoch = 1;
-  inside.next_batch = 5;  // after the inner row (iteration 3) of epoch 1, before its end
+  inside.next_update = 2;
+  inside.next_micro_batch = 5;  // after the inner row (iteration 3) of epoch 1, before its end
   EXPECT_EQ(trim_training_log(path, inside), 3u);
   const auto kept = read_tsv(path);
   ASSERT_EQ(kept.rows().size(), 3u);
