@@ -68,9 +68,12 @@ config::TrainConfig resume_config(const CommandLine& args) {
 enum class SplitStatus { kStopped, kFinished, kAbsent };
 
 /// ClinicaDL's classification (reference 7.7): a split with tmp/ stopped (we resume it when
-/// it holds a training state), one without tmp/ but with a best-* folder finished.
-SplitStatus split_status(const train::MapsLayout& layout, int split) {
+/// it holds a training state), one without tmp/ but with a best-* folder finished. Multi-network:
+/// tmp/ stays until every network finished and the results are merged, so a split with tmp/
+/// stopped (the experiment then decides network by network).
+SplitStatus split_status(const train::MapsLayout& layout, int split, bool multi_network) {
   if (fs::is_regular_file(layout.training_state(split))) return SplitStatus::kStopped;
+  if (multi_network && fs::is_directory(layout.tmp_dir(split))) return SplitStatus::kStopped;
   if (fs::exists(layout.tmp_dir(split)) || !fs::is_directory(layout.split_dir(split))) {
     return SplitStatus::kAbsent;  // stopped before its first state, or never started
   }
@@ -90,7 +93,7 @@ std::vector<SplitRun> plan_resume(const config::TrainConfig& c, comm::Runtime& r
     const train::MapsLayout layout(c.maps_dir);
     std::ostringstream out;
     for (const auto split : requested_splits(c)) {
-      const auto status = split_status(layout, static_cast<int>(split));
+      const auto status = split_status(layout, static_cast<int>(split), c.multi_network);
       if (status == SplitStatus::kFinished) {
         log::info("split ", split, " has finished: kept as it is");
         continue;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "cdl/core/atomic_file.hpp"
@@ -15,6 +16,7 @@
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/core/stop_request.hpp"
+#include "cdl/train/experiment.hpp"
 #include "cdl/train/maps_claim.hpp"
 #include "cdl/train/maps_writer.hpp"
 #include "cdl/train/trainer.hpp"
@@ -28,12 +30,15 @@ int64_t cache_budget(const config::TrainConfig& c, const comm::Topology& topolog
   return memory / (2 * std::max(1, topology.local_size));  // half the node, shared by its ranks
 }
 
-void print_summary(int split, const train::SplitSummary& summary, const std::string& maps_dir) {
+void print_summary(const train::WorkUnit& unit, const train::SplitSummary& summary,
+                   const std::string& maps_dir) {
   std::ostringstream metrics;
   for (const auto& [name, value] : summary.final_validation) metrics << " " << name << "=" << value;
-  log::info("split ", split, " finished after ", summary.epochs_run, " epoch(s)",
+  const std::string name = "split " + std::to_string(unit.split) +
+                           (unit.network >= 0 ? " network " + std::to_string(unit.network) : "");
+  log::info(name, " finished after ", summary.epochs_run, " epoch(s)",
             summary.stopped_early ? " (early stopping)" : "", "; final validation:", metrics.str());
-  log::info("split ", split, " throughput ", summary.steady_images_per_second, " samples/s",
+  log::info(name, " throughput ", summary.steady_images_per_second, " samples/s",
             summary.epochs_run > 1 ? " after the first epoch (" : " (", summary.images_per_second,
             " over all epochs; ",
             summary.samples_are_parts ? "samples are parts: patches, ROIs or "
@@ -42,6 +47,30 @@ void print_summary(int split, const train::SplitSummary& summary, const std::str
             "), data wait ", 100.0 * summary.data_wait_fraction,
             "% of training time, gradient all-reduce ", summary.allreduce_seconds,
             " s; MAPS: ", maps_dir);
+}
+
+}  // namespace
+
+namespace {
+
+/// The experiment of a run: its units and rank groups. Throws ConfigError (alike on every rank)
+/// for --multi_network on data with a single part per image.
+train::ExperimentPlan plan_experiment(const config::TrainConfig& c, const train::SplitData& first,
+                                      const std::vector<int64_t>& splits, int world_size) {
+  train::ExperimentOptions options;
+  options.splits = splits;
+  options.multi_network = c.multi_network;
+  options.split_parallel = c.split_parallel;
+  options.world_size = world_size;
+  if (c.multi_network) {
+    options.networks = first.train->parts_per_image();
+    if (options.networks < 2) {
+      CDL_THROW(ConfigError, "--multi_network trains one network per part, but --mode ", c.mode,
+                " gives one part per image here; expected at least two (more ROIs in "
+                "--roi_list, or patch/slice mode)");
+    }
+  }
+  return train::ExperimentPlan(options);
 }
 
 }  // namespace
@@ -65,45 +94,65 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
         "gradients of 3-D convolutions are wrong for small volumes, and its float32 kernels "
         "are as fast)");
   }
-  auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
-                                                      placement.cuda_index);
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
   std::vector<int64_t> splits;
-  for (const auto& run : plan) splits.push_back(run.split);
+  std::set<int> resumed;
+  for (const auto& run : plan) {
+    splits.push_back(run.split);
+    if (run.resume) resumed.insert(static_cast<int>(run.split));
+  }
   // Every split's tables and sets are checked before anything is written: a k-fold whose last
   // split is broken fails now, not after the first splits trained.
   for (const auto split : splits) train::load_split(c, source, static_cast<int>(split), 0);
-  const train::MapsLayout layout(c.maps_dir);
+  const auto first = train::load_split(c, source, static_cast<int>(splits.front()), 0);
+  const auto experiment = plan_experiment(c, first, splits, topology.world_size);
+  auto group = runtime.make_group_control(experiment.group_of_rank(topology.rank));
+  auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
+                                                      placement.cuda_index, group.get());
   std::unique_ptr<train::MapsClaim> claim;      // main rank, resume: this job alone writes the MAPS
   std::unique_ptr<train::MapsStaging> staging;  // main rank, new MAPS: under a temporary name first
-  if (runtime.control().is_main() && !new_maps) {
-    claim = std::make_unique<train::MapsClaim>(c.maps_dir, false);
-  }
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const int split = static_cast<int>(plan[i].split);
-    auto data = train::load_split(c, source, split, cache_budget(c, topology),
-                                  /*host_transforms=*/!compute.transform_on_device);
-    if (i == 0 && new_maps && runtime.control().is_main()) {
-      auto json = train::maps_json(c, data, source->first()->preprocessing_json(),
+  auto& world = runtime.control();
+  if (world.is_main()) {
+    if (new_maps) {
+      auto json = train::maps_json(c, first, source->first()->preprocessing_json(),
                                    topology.world_size, comm::backend_name(gradients->backend()));
-      auto network = train::build_network(c, data);
+      auto network = train::build_network(c, first);
       staging = std::make_unique<train::MapsStaging>(c.maps_dir, c.overwrite);
       train::create_maps(train::MapsLayout(staging->root()), json, *network,
-                         InputSize::from_sample_shape(data.train->input_shape()), c.maps_dir);
+                         InputSize::from_sample_shape(first.train->input_shape()), c.maps_dir);
+    } else {
+      claim = std::make_unique<train::MapsClaim>(c.maps_dir, false);
     }
-    if (runtime.control().is_main() && !plan[i].resume) {
-      const train::MapsLayout current(staging ? staging->root() : c.maps_dir);
-      cdl::remove_tree(current.split_dir(split));  // a split restarted by resume starts clean
-      train::write_split_groups(current, split, data, c);
+    const train::MapsLayout current(staging ? staging->root() : c.maps_dir);
+    for (const auto split : splits) {
+      if (resumed.count(static_cast<int>(split)) > 0) continue;
+      cdl::remove_tree(current.split_dir(static_cast<int>(split)));  // restarted: starts clean
+      train::write_split_groups(current, static_cast<int>(split),
+                                train::load_split(c, source, static_cast<int>(split), 0), c);
     }
-    runtime.control().barrier();
-    train::TrainerContext context{&c, &runtime.control(), gradients.get(), compute, layout};
-    context.resume = plan[i].resume;
-    // The new MAPS takes its name when its first split starts training (set-up succeeded).
-    if (staging) context.on_start = [&staging] { staging->promote(); };
-    const auto summary = train::SplitTrainer(context, split, std::move(data)).run();
-    print_summary(split, summary, c.maps_dir);
   }
+  world.barrier();
+  train::ExperimentContext context;
+  context.config = &c;
+  context.world = &world;
+  context.control = group.get();
+  context.gradients = gradients.get();
+  context.compute = compute;
+  context.layout = train::MapsLayout(c.maps_dir);
+  context.source = source;
+  context.cache_bytes = cache_budget(c, topology);
+  context.resumed_splits = resumed;
+  // Every group's first unit calls this once its set-up succeeded: when all did, the new MAPS
+  // takes its final name (before any group writes into it).
+  context.on_start = [&world, &staging] {
+    world.barrier();
+    if (staging) staging->promote();
+    world.barrier();
+  };
+  const auto summaries = train::run_experiment(experiment, context);
+  log::set_speaks(group->is_main());
+  for (const auto& [unit, summary] : summaries) print_summary(unit, summary, c.maps_dir);
+  log::set_speaks(false);
 }
 
 Placement choose_device(config::TrainConfig& c, const comm::Topology& topology) {

@@ -67,12 +67,24 @@ Runtime::~Runtime() {
   if (owns_mpi_ && !finalized) MPI_Finalize();
 }
 
+std::unique_ptr<Communicator> Runtime::make_group_control(int group) {
+  return control_->split(group, topology_.rank);
+}
+
 std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::string& requested,
-                                                                  bool on_cuda, int cuda_device) {
+                                                                  bool on_cuda, int cuda_device,
+                                                                  Communicator* group) {
+  Communicator& ranks = group != nullptr ? *group : *control_;
+  // A communicator of its own (MPI_Comm_split duplicates): gradient traffic never mixes with
+  // control messages.
+  const auto mpi_over_ranks = [&] { return ranks.split(0, ranks.rank()); };
   if (requested == "serial") {
-    if (topology_.world_size != 1) {
-      CDL_THROW(ConfigError, "--comm_backend serial needs exactly one rank, the job has ",
-                topology_.world_size, "; hint: use auto or mpi");
+    // Decided on every rank together: some groups may hold one rank and others more.
+    if (control_->any_of(ranks.size() != 1)) {
+      CDL_THROW(ConfigError,
+                "--comm_backend serial needs one rank per group of ranks, the job has ",
+                topology_.world_size, " rank(s)", group != nullptr ? " in groups" : "",
+                "; hint: use auto or mpi");
     }
     return std::make_unique<SerialCommunicator>();
   }
@@ -82,7 +94,7 @@ std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::str
               "' is unknown; expected auto, mpi, nccl or serial (compiled in: ",
               compiled_backends(), ")");
   }
-  if (!want_nccl) return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+  if (!want_nccl) return mpi_over_ranks();
 #if CDL_WITH_NCCL
   if (!on_cuda) {
     CDL_THROW(ConfigError,
@@ -96,7 +108,7 @@ std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::str
       log::info(
           "more ranks per node than GPUs: gradients go through MPI (staged through host "
           "memory), not NCCL");
-      return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+      return mpi_over_ranks();
     }
     CDL_THROW(
         ConfigError,
@@ -106,7 +118,7 @@ std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::str
         " GPU(s)); hint: start at most one rank per GPU (e.g. srun "
         "--ntasks-per-node=<GPUs per node>), or use --comm_backend mpi to let ranks share a GPU");
   }
-  auto& mpi = static_cast<MpiCommunicator&>(*control_);
+  auto& mpi = static_cast<MpiCommunicator&>(ranks);
   return std::make_unique<NcclCommunicator>(mpi, cuda_device);
 #else
   CDL_THROW(ConfigError,

@@ -124,6 +124,11 @@ void validate_data(const TrainConfig& c, Problems& problems) {
     problems.push_back("--discarded_slices takes 1 or 2 integers");
   }
   if (c.mode == "roi" && c.roi_list.empty()) problems.push_back("--mode roi needs --roi_list");
+  if (c.multi_network && c.mode == "image") {
+    problems.push_back(
+        "--multi_network trains one network per part; --mode image has one part per image "
+        "(use --mode patch, slice or roi)");
+  }
   if (c.mode == "patch" && (c.patch_size < 1 || c.stride_size < 1)) {
     problems.push_back("--patch_size and --stride_size must be positive");
   }
@@ -148,7 +153,6 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   const auto refuse = [&](bool used, const std::string& what) {
     if (used) problems.push_back(what + " is not supported yet by clinicadl-hpc");
   };
-  refuse(c.multi_network, "--multi_network");
   refuse(c.ssda_network, "--ssda_network");
   refuse(c.fully_sharded_data_parallel,
          "--fully_sharded_data_parallel (gradients are all-reduced instead)");

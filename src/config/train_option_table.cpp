@@ -15,8 +15,8 @@ const std::vector<std::string> kSections{
 std::vector<OptionSpec> option_specs(TrainConfig& c) {
   return {
       {"architecture", "Model", &c.architecture, "network (default: the task's default)", "", "a"},
-      {"multi_network", "Model", &c.multi_network, "one network per part (not supported yet)",
-       "single_network"},
+      {"multi_network", "Model", &c.multi_network,
+       "one network per part (patch, slice, roi), trained on rank groups", "single_network"},
       {"ssda_network", "Model", &c.ssda_network, "domain adaptation (not supported)"},
       {"dropout", "Architecture", &c.dropout, "dropout probability of the CNN head (0.0)"},
       {"latent_space_size", "Architecture", &c.latent_space_size, "CAE_half code length (128)"},
@@ -50,6 +50,9 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
        "channels_last_3d layout: auto (on for CUDA with --amp), true or false"},
       {"checkpoint_steps", "Computational", &c.checkpoint_steps,
        "also write the resumable training state every N weight updates (0: at epoch ends only)"},
+      {"split_parallel", "Computational", &c.split_parallel,
+       "train the requested k-fold splits side by side on rank groups (same results)",
+       "split_sequential"},
       {"seed", "Reproducibility", &c.seed, "random seed (0)"},
       {"deterministic", "Reproducibility", &c.deterministic, "deterministic algorithms",
        "nondeterministic"},

@@ -17,6 +17,7 @@ struct State {
   int world_size = 1;
   Level level = Level::kInfo;
   bool all_ranks = false;
+  bool speaks = false;
   std::mutex mutex;
 };
 
@@ -63,6 +64,10 @@ void set_all_ranks(bool all_ranks) {
   state().all_ranks = all_ranks;
 }
 
+void set_speaks(bool speaks) {
+  state().speaks = speaks;
+}
+
 bool is_tty() {
   return isatty(STDERR_FILENO) == 1;
 }
@@ -71,7 +76,7 @@ void write(Level level, const std::string& message) {
   State& s = state();
   if (level < s.level) return;
   const bool important = level >= Level::kWarn;
-  if (!important && !s.all_ranks && s.rank != 0) return;
+  if (!important && !s.all_ranks && !s.speaks && s.rank != 0) return;
   // One write() per message: lines of ranks sharing a terminal or a log file never interleave
   // mid-line (pipes keep writes of up to 4 KiB whole).
   std::string prefix;

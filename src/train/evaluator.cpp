@@ -180,6 +180,10 @@ torch::Tensor per_sample_loss(const std::string& loss_name, const torch::Tensor&
   return elementwise.reshape({outputs.size(0), -1}).mean(1);
 }
 
+MetricList evaluation_metrics(const torch::Tensor& rows, const EvaluationOptions& options) {
+  return metrics_from_rows(rows, options);
+}
+
 Evaluation evaluate(model::Network& network, std::shared_ptr<const data::CapsDataset> dataset,
                     const std::vector<int64_t>& indices, const EvaluationOptions& options,
                     comm::Communicator& comm) {

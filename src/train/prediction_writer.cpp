@@ -187,6 +187,26 @@ std::map<std::string, MetricInterval> part_intervals(const GroupPredictions& p, 
       options);
 }
 
+/// `p` restricted to the rows of part `part` (sample index mod parts).
+GroupPredictions part_only(const GroupPredictions& p, int64_t part) {
+  const int64_t parts = p.dataset->parts_per_image();
+  std::vector<int64_t> kept, indices;
+  for (size_t i = 0; i < p.evaluation.sample_indices.size(); ++i) {
+    if (p.evaluation.sample_indices[i] % parts != part) continue;
+    kept.push_back(static_cast<int64_t>(i));
+    indices.push_back(p.evaluation.sample_indices[i]);
+  }
+  GroupPredictions sub = p;
+  sub.evaluation.sample_indices = indices;
+  sub.evaluation.rows = p.evaluation.rows.index_select(0, torch::tensor(kept, torch::kInt64));
+  EvaluationOptions options;
+  options.task = p.dataset->task();
+  options.num_classes = std::max<int64_t>(1, p.dataset->label_code().num_classes());
+  options.has_labels = p.has_labels;
+  sub.evaluation.metrics = evaluation_metrics(sub.evaluation.rows, options);
+  return sub;
+}
+
 /// The (true, predicted) label columns of prediction rows.
 template <typename Row>
 auto label_columns(const std::vector<Row>& rows) {
@@ -244,6 +264,31 @@ std::pair<TsvTable, std::optional<TsvTable>> ensemble_tables(const GroupPredicti
           metrics_table(regression_image_metrics(images), false)};
 }
 
+/// ClinicaDL's multi-network part-level metrics file: for each part (network) a block of the
+/// metrics table with its bootstrap rows, every row tagged with the part id; the first block's
+/// name row is the header, the next blocks repeat it as a row.
+TsvTable metrics_per_part_table(const GroupPredictions& p, const std::string& id_column,
+                                uint64_t seed) {
+  std::unique_ptr<TsvTable> table;
+  for (int64_t part = 0; part < p.dataset->parts_per_image(); ++part) {
+    const auto sub = part_only(p, part);
+    const auto block = metrics_table(sub.evaluation.metrics, true, part_intervals(sub, seed));
+    auto header = block.header();
+    header.push_back(id_column);
+    if (!table) {
+      table = std::make_unique<TsvTable>(header);
+    } else {
+      table->add_row(std::vector<TsvCell>(header.begin(), header.end()));
+    }
+    for (const auto& row : block.rows()) {
+      std::vector<TsvCell> cells(row.begin(), row.end());
+      cells.emplace_back(part);
+      table->add_row(cells);
+    }
+  }
+  return std::move(*table);
+}
+
 }  // namespace
 
 void write_group_predictions(const std::string& dir, const GroupPredictions& predictions,
@@ -267,7 +312,11 @@ void write_group_predictions(const std::string& dir, const GroupPredictions& pre
   const auto part_metrics = [&] {
     return metrics_table(predictions.evaluation.metrics, true, intervals);
   };
-  if (labelled) part_metrics().write(prefix + mode + "_level_metrics.tsv");
+  if (labelled) {
+    (predictions.metrics_per_part ? metrics_per_part_table(predictions, id_column, bootstrap_seed)
+                                  : part_metrics())
+        .write(prefix + mode + "_level_metrics.tsv");
+  }
   if (mode != "image" && dataset.task() != data::Task::kReconstruction) {
     if (dataset.parts_per_image() > 1) {
       const auto [images, image_metrics] =

@@ -165,7 +165,7 @@ data::DatasetOptions dataset_options(const config::TrainConfig& c, bool host_tra
 }
 
 SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::DataSource> source,
-                     int split, int64_t cache_bytes, bool host_transforms) {
+                     int split, int64_t cache_bytes, bool host_transforms, int network) {
   data::SplitOptions split_options;
   split_options.diagnoses = c.diagnoses;
   split_options.baseline = c.baseline;
@@ -174,6 +174,7 @@ SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::D
   split_options.multi_cohort = c.multi_cohort;
   auto tables = data::read_split(c.tsv_path, split, split_options);
   auto options = dataset_options(c, host_transforms, cache_bytes);
+  options.fixed_part = network;
   SplitData data;
   auto train = std::make_shared<data::CapsDataset>(source, tables.train, options);
   check_not_empty(*train, "training", split);
@@ -200,7 +201,13 @@ model::NetworkPtr build_network(const config::TrainConfig& c, const SplitData& d
 class SplitTrainer::Impl {
  public:
   Impl(TrainerContext context, int split, SplitData data)
-      : ctx_(context), c_(*context.config), split_(split), data_(std::move(data)) {}
+      : ctx_(context),
+        c_(*context.config),
+        split_(split),
+        network_index_(context.network),
+        unit_("split " + std::to_string(split) +
+              (context.network >= 0 ? " network " + std::to_string(context.network) : "")),
+        data_(std::move(data)) {}
 
   SplitSummary run();
 
@@ -225,6 +232,8 @@ class SplitTrainer::Impl {
   TrainerContext ctx_;
   const config::TrainConfig& c_;
   int split_;
+  int network_index_;  // multi-network: the part this network trains on; -1: single network
+  std::string unit_;   // "split <k>" or "split <k> network <n>", for messages
   SplitData data_;
   model::NetworkPtr network_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
@@ -254,7 +263,7 @@ void SplitTrainer::Impl::setup() {
   torch::manual_seed(static_cast<uint64_t>(c_.seed));
   network_ = build_network(c_, data_);
   network_->to(ctx_.compute.device);
-  if (!c_.transfer_path.empty()) start_from_transfer_source();
+  if (!c_.transfer_path.empty() && !ctx_.evaluate_only) start_from_transfer_source();
   apply_memory_format(*network_, ctx_.compute);
   network_->train();
   sync_ = std::make_unique<GradientSync>(*network_, *ctx_.gradients);
@@ -295,24 +304,23 @@ void SplitTrainer::Impl::setup() {
 /// --nb_unfrozen_layer layers (also on resume: the optimizer state has only their moments).
 void SplitTrainer::Impl::start_from_transfer_source() {
   if (!ctx_.resume) {
-    const auto source = transfer_source_file(c_, split_);
+    const auto source = transfer_source_file(c_, split_, network_index_);
     const auto copied = transfer_weights(*network_, read_checkpoint_file(source).model, source);
     if (ctx_.control->is_main()) {
-      log::info("split ", split_, ": ", copied, " tensors transferred from ", source);
+      log::info(unit_, ": ", copied, " tensors transferred from ", source);
     }
   }
   const auto trainable = freeze_all_but_last_layers(*network_, c_.nb_unfrozen_layer);
   if (c_.nb_unfrozen_layer > 0 && ctx_.control->is_main()) {
-    log::info("split ", split_, ": ", trainable,
-              " parameter tensors trainable (--nb_unfrozen_layer ", c_.nb_unfrozen_layer,
-              "), the others frozen");
+    log::info(unit_, ": ", trainable, " parameter tensors trainable (--nb_unfrozen_layer ",
+              c_.nb_unfrozen_layer, "), the others frozen");
   }
 }
 
 /// Collective: the main rank reads the training state and sends it to every rank, which restores
 /// weights, optimizer, scaler, selection, early-stopping and learning-rate state from it.
 void SplitTrainer::Impl::restore_state() {
-  const auto path = ctx_.layout.training_state(split_);
+  const auto path = ctx_.layout.training_state(split_, network_index_);
   std::string bytes;
   if (ctx_.control->is_main()) bytes = read_text_file(path);
   ctx_.control->broadcast_string(bytes, 0);
@@ -339,8 +347,8 @@ void SplitTrainer::Impl::restore_state() {
   start_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(progress_.elapsed_seconds));
   if (ctx_.control->is_main()) {
-    trim_training_log(ctx_.layout.training_tsv(split_), progress_);
-    log::info("split ", split_, ": resuming at epoch ", progress_.epoch, ", weight update ",
+    trim_training_log(ctx_.layout.training_tsv(split_, network_index_), progress_);
+    log::info(unit_, ": resuming at epoch ", progress_.epoch, ", weight update ",
               progress_.next_update, " (", progress_.updates, " weight updates done)");
   }
 }
@@ -369,8 +377,8 @@ void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_update) {
   progress_.early_stopping = early_stopping_->state();
   progress_.adaptive_lr = adaptive_lr_ ? adaptive_lr_->state() : nlohmann::json(nullptr);
   if (ctx_.control->is_main()) {
-    save_training_state(ctx_.layout.training_state(split_), *network_, *optimizer_, scaler_.get(),
-                        progress_);
+    save_training_state(ctx_.layout.training_state(split_, network_index_), *network_, *optimizer_,
+                        scaler_.get(), progress_);
   }
   ctx_.control->barrier();  // the state is on disk before any rank goes on (or stops)
 }
@@ -385,8 +393,8 @@ void SplitTrainer::Impl::after_update(int64_t epoch, int64_t update) {
   if (signal == 0 && !due) return;
   write_state(epoch, update + 1);
   if (signal != 0) {
-    CDL_THROW(Interrupted, "split ", split_, ": stopped by ", signal_text(signal), " in epoch ",
-              epoch, " after weight update ", update, "; the training state is saved");
+    CDL_THROW(Interrupted, unit_, ": stopped by ", signal_text(signal), " in epoch ", epoch,
+              " after weight update ", update, "; the training state is saved");
   }
 }
 
@@ -406,7 +414,7 @@ void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const Evaluat
   std::vector<TsvCell> row{epoch, iteration, seconds_since(start_)};
   for (const auto& cell : log_cells(train.metrics, names)) row.push_back(cell);
   for (const auto& cell : log_cells(valid.metrics, names)) row.push_back(cell);
-  append_tsv_row(ctx_.layout.training_tsv(split_),
+  append_tsv_row(ctx_.layout.training_tsv(split_, network_index_),
                  training_tsv_header(task_metric_names(eval_options_.task)), row);
 }
 
@@ -449,8 +457,7 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
                            {c_.batch_size, 2, eval_options_.stager});
   // A progress line on rank 0 when stderr is a terminal (never in logs and batch jobs).
   ProgressLine progress(ctx_.control->is_main() && log::is_tty() ? &std::cerr : nullptr,
-                        "split " + std::to_string(split_) + " epoch " + std::to_string(epoch),
-                        num_updates);
+                        unit_ + " epoch " + std::to_string(epoch), num_updates);
   int64_t all_samples = 0;  // over all ranks
   for (int64_t u = first_update; u < num_updates; ++u) {
     train_update(epoch, updates[u], loader);
@@ -479,21 +486,24 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
 void SplitTrainer::Impl::save_checkpoints(int64_t epoch, const std::vector<std::string>& improved) {
   if (!ctx_.control->is_main()) return;
   const auto& name = network_->architecture();
-  save_model_checkpoint(ctx_.layout.checkpoint(split_), *network_, epoch, name);
+  save_model_checkpoint(ctx_.layout.checkpoint(split_, network_index_), *network_, epoch, name);
   if (c_.save_all_models)
-    save_model_checkpoint(ctx_.layout.all_models(split_, epoch), *network_, epoch, name);
+    save_model_checkpoint(ctx_.layout.all_models(split_, epoch, network_index_), *network_, epoch,
+                          name);
   for (const auto& metric : improved) {
-    save_model_checkpoint(ctx_.layout.best_model(split_, metric), *network_, epoch, name);
+    save_model_checkpoint(ctx_.layout.best_model(split_, metric, network_index_), *network_, epoch,
+                          name);
   }
-  save_optimizer_state(ctx_.layout.optimizer(split_), *optimizer_, epoch, scaler_.get());
+  save_optimizer_state(ctx_.layout.optimizer(split_, network_index_), *optimizer_, epoch,
+                       scaler_.get());
 }
 
 void SplitTrainer::Impl::end_epoch(int64_t epoch, int64_t last_iteration) {
   auto [train, valid] = evaluate_both();
   log_row(epoch, last_iteration, train, valid);
   const double loss = metric_value(valid.metrics, "loss");
-  log::info("split ", split_, " epoch ", epoch, ": train loss ",
-            metric_value(train.metrics, "loss"), ", validation loss ", loss);
+  log::info(unit_, " epoch ", epoch, ": train loss ", metric_value(train.metrics, "loss"),
+            ", validation loss ", loss);
   // Every rank holds the same validation metrics, so every rank's RetainBest agrees.
   const auto improved = retain_best_->step(valid.metrics);
   save_checkpoints(epoch, improved);
@@ -514,13 +524,16 @@ bool SplitTrainer::Impl::decide_stop(double validation_loss) {
 
 void SplitTrainer::Impl::load_best(const std::string& metric) {
   if (ctx_.control->is_main()) {
-    load_state_dict(*network_, load_model_checkpoint(ctx_.layout.best_model(split_, metric)).model,
-                    ctx_.layout.best_model(split_, metric));
+    load_state_dict(
+        *network_,
+        load_model_checkpoint(ctx_.layout.best_model(split_, metric, network_index_)).model,
+        ctx_.layout.best_model(split_, metric, network_index_));
   }
   sync_->broadcast_state(*network_);
 }
 
-/// Collective: the prediction and metrics TSVs of every best model. A best model selected in this
+/// Collective: the prediction and metrics TSVs of every best model (multi-network: their
+/// evaluations, kept in the summary for the experiment to merge). A best model selected in this
 /// run is written from the evaluation that selected it; one selected before a resume is loaded
 /// and evaluated again (every rank holds the same selections, so all take the same branch).
 void SplitTrainer::Impl::final_evaluations() {
@@ -530,7 +543,7 @@ void SplitTrainer::Impl::final_evaluations() {
     if (selected != selected_evaluations_.end()) {
       std::tie(train, valid) = selected->second;
       if (ctx_.control->is_main()) {
-        log::info("split ", split_, " best-", metric,
+        log::info(unit_, " best-", metric,
                   ": TSVs written from the evaluation that selected it (no second pass)");
       }
     } else {
@@ -538,6 +551,10 @@ void SplitTrainer::Impl::final_evaluations() {
       std::tie(train, valid) = evaluate_both();
     }
     if (!ctx_.control->is_main()) continue;
+    if (network_index_ >= 0) {  // multi-network: the experiment merges the networks' results
+      summary_.best_evaluations[metric] = {std::move(train), std::move(valid)};
+      continue;
+    }
     GroupPredictions train_group{"train", data_.train, std::move(train)};
     GroupPredictions valid_group{"validation", data_.validation, std::move(valid)};
     const auto dir = [&](const std::string& group) {
@@ -556,17 +573,16 @@ void SplitTrainer::Impl::print_plan() const {
   const int64_t ranks = ctx_.control->size();
   const int64_t width = train_plan_->options().data_parallel_width;
   const char* unit = train.parts_per_image() > 1 ? " samples (parts)" : " images";
-  log::info("split ", split_, ": ", train.num_images(), " training and ",
-            data_.validation->num_images(), " validation images, ", train.parts_per_image(),
-            " part(s) per image (", c_.mode, " mode)");
-  log::info("split ", split_, ": batch ", c_.batch_size, " x ", c_.accumulation_steps,
+  log::info(unit_, ": ", train.num_images(), " training and ", data_.validation->num_images(),
+            " validation images, ", train.parts_per_image(), " part(s) per image (", c_.mode,
+            " mode)");
+  log::info(unit_, ": batch ", c_.batch_size, " x ", c_.accumulation_steps,
             " accumulation step(s) x ", width,
             " (data-parallel width) = ", train_plan_->virtual_batch_size(), unit,
             " per weight update, ", train_plan_->updates_per_epoch(),
             " updates per epoch, shared by ", ranks, " rank(s)");
-  log::info("split ", split_, ": ", network_->architecture(), ", ",
-            model::count_parameters(*network_), " parameters, on ", ctx_.compute.device.str(),
-            ctx_.compute.amp ? " with --amp" : "",
+  log::info(unit_, ": ", network_->architecture(), ", ", model::count_parameters(*network_),
+            " parameters, on ", ctx_.compute.device.str(), ctx_.compute.amp ? " with --amp" : "",
             ctx_.compute.device.is_cpu()
                 ? ", " + std::to_string(torch::get_num_threads()) + " thread(s) per rank"
                 : "",
@@ -575,6 +591,14 @@ void SplitTrainer::Impl::print_plan() const {
 
 SplitSummary SplitTrainer::Impl::run() {
   setup();
+  if (ctx_.evaluate_only) {  // a network that finished before a resume: its best models only
+    if (ctx_.on_start) ctx_.on_start();
+    if (ctx_.control->is_main())
+      log::info(unit_, " finished before: its best models are evaluated");
+    final_evaluations();
+    ctx_.control->barrier();
+    return summary_;
+  }
   print_plan();
   if (ctx_.on_start) ctx_.on_start();
   double last_valid_loss = progress_.last_valid_loss;
@@ -584,7 +608,7 @@ SplitSummary SplitTrainer::Impl::run() {
   for (; epoch < c_.epochs; ++epoch) {
     if (epoch > 0 && !inside_epoch && decide_stop(last_valid_loss)) {
       summary_.stopped_early = true;
-      log::info("split ", split_, ": early stopping after epoch ", epoch - 1);
+      log::info(unit_, ": early stopping after epoch ", epoch - 1);
       break;
     }
     train_epoch(epoch, inside_epoch ? progress_.next_update : 0);
@@ -593,13 +617,13 @@ SplitSummary SplitTrainer::Impl::run() {
     progress_.last_valid_loss = last_valid_loss;
     write_state(epoch + 1, 0);
     if (const int signal = stop_requested_anywhere()) {
-      CDL_THROW(Interrupted, "split ", split_, ": stopped by ", signal_text(signal),
-                " after epoch ", epoch, "; the training state is saved");
+      CDL_THROW(Interrupted, unit_, ": stopped by ", signal_text(signal), " after epoch ", epoch,
+                "; the training state is saved");
     }
   }
   summary_.epochs_run = epoch;
   final_evaluations();
-  if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_));
+  if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_, network_index_));
   const auto rate = [&](int64_t samples, double seconds) {  // samples of all ranks
     return seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
   };

@@ -115,10 +115,16 @@ int64_t freeze_all_but_last_layers(torch::nn::Module& network, int64_t unfrozen_
   return keep;
 }
 
-std::string transfer_source_file(const config::TrainConfig& c, int split) {
-  return (fs::path(c.transfer_path) / ("split-" + std::to_string(split)) /
-          ("best-" + c.transfer_selection_metric) / "model.pth.tar")
-      .string();
+std::string transfer_source_file(const config::TrainConfig& c, int split, int network) {
+  const auto best = fs::path(c.transfer_path) / ("split-" + std::to_string(split)) /
+                    ("best-" + c.transfer_selection_metric);
+  if (network >= 0) {
+    const auto own = best / ("network-" + std::to_string(network) + "_model.pth.tar");
+    if (fs::is_regular_file(own) || fs::is_regular_file(best / "network-0_model.pth.tar")) {
+      return own.string();
+    }
+  }
+  return (best / "model.pth.tar").string();
 }
 
 void check_transfer_source(const config::TrainConfig& c, int split) {
@@ -128,8 +134,15 @@ void check_transfer_source(const config::TrainConfig& c, int split) {
               "' is not a MAPS folder (no maps.json); expected the MAPS of an earlier training "
               "(clinicadl-hpc or ClinicaDL)");
   }
-  const auto file = transfer_source_file(c, split);
+  const auto file = transfer_source_file(c, split, c.multi_network ? 0 : -1);
   if (fs::is_regular_file(file)) return;
+  const auto multi_source = fs::path(file).parent_path() / "network-0_model.pth.tar";
+  if (!c.multi_network && fs::is_regular_file(multi_source)) {
+    CDL_THROW(ConfigError, "--transfer_path '", c.transfer_path, "' is a multi-network MAPS (",
+              multi_source.string(),
+              "); a single network cannot start from it (ClinicaDL refuses it too)\n  hint: ",
+              "train with --multi_network, or transfer from a single-network MAPS");
+  }
   std::string selected;
   std::error_code error;
   const auto split_dir = fs::path(c.transfer_path) / ("split-" + std::to_string(split));

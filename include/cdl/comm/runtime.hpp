@@ -34,12 +34,18 @@ class Runtime {
   /// The control communicator (MPI over all ranks): decisions, gathers, small messages.
   Communicator& control() { return *control_; }
 
-  /// Collective: builds the communicator that reduces gradients. `requested` is "auto", "mpi",
-  /// "nccl" or "serial" ("serial" only with one rank). "auto" picks NCCL when it was compiled in
-  /// and `on_cuda` is true, MPI otherwise. Throws ConfigError (same on every rank) when the
-  /// request cannot be met, listing the compiled-in back ends.
+  /// Collective over all ranks: the control communicator of this rank's group (MPI over the
+  /// ranks of the same `group` number, ordered by world rank).
+  std::unique_ptr<Communicator> make_group_control(int group);
+
+  /// Collective over all ranks: builds the communicator that reduces gradients among the ranks of
+  /// `group` (an MPI communicator from make_group_control), or of the whole job when `group` is
+  /// null. `requested` is "auto", "mpi", "nccl" or "serial" ("serial" only for one rank). "auto"
+  /// picks NCCL when it was compiled in and `on_cuda` is true, MPI otherwise. Throws ConfigError
+  /// (same on every rank) when the request cannot be met, listing the compiled-in back ends.
   std::unique_ptr<Communicator> make_gradient_communicator(const std::string& requested,
-                                                           bool on_cuda, int cuda_device);
+                                                           bool on_cuda, int cuda_device,
+                                                           Communicator* group = nullptr);
 
   /// Number of LibTorch intra-op threads this rank should use: its share of the node's cores.
   int fair_thread_count() const;

@@ -49,6 +49,7 @@ struct TrainConfig {
   int64_t threads = 0;                 ///< ours: LibTorch threads per rank, 0 = fair share
   std::string channels_last = "auto";  ///< ours: auto | true | false
   int64_t checkpoint_steps = 0;  ///< ours: also checkpoint every N weight updates (0: epoch ends)
+  bool split_parallel = false;   ///< ours: k-fold splits side by side on rank groups
   // Reproducibility.
   int64_t seed = 0;
   bool deterministic = false;

@@ -18,6 +18,10 @@ void set_level(Level level);
 /// When true, INFO/DEBUG lines are printed by every rank instead of the main rank only.
 void set_all_ranks(bool all_ranks);
 
+/// When true, this rank prints INFO/DEBUG lines too (the main rank of each rank group does, so
+/// that every group's progress is seen).
+void set_speaks(bool speaks);
+
 /// Writes one line at `level` if the level and rank policy allow it. Thread-safe.
 void write(Level level, const std::string& message);
 

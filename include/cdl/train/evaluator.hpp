@@ -53,6 +53,10 @@ Evaluation evaluate(model::Network& network, std::shared_ptr<const data::CapsDat
                     const std::vector<int64_t>& indices, const EvaluationOptions& options,
                     comm::Communicator& comm);
 
+/// The metrics of evaluation rows (Evaluation::rows): the task's metrics then "loss", or nothing
+/// for classification/regression without labels. Not collective.
+MetricList evaluation_metrics(const torch::Tensor& rows, const EvaluationOptions& options);
+
 /// Task metric names in ClinicaDL's order (classification names gain "-c" suffixes in
 /// multi-class only inside MetricList values, not here).
 const std::vector<std::string>& task_metric_names(data::Task task);

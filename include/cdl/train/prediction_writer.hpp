@@ -16,6 +16,9 @@ struct GroupPredictions {
   Evaluation evaluation;  ///< gathered on rank 0
   /// False for data without labels: predictions only (true_label -1), no metrics tables.
   bool has_labels = true;
+  /// Multi-network: the part-level metrics file holds one block per part (network), each tagged
+  /// with a `<mode>_id` column, as ClinicaDL appends them network after network.
+  bool metrics_per_part = false;
 };
 
 /// Writes `<dir>/<group>_<mode>_level_{prediction,metrics}.tsv`, the image-level files and

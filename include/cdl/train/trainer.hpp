@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "cdl/comm/communicator.hpp"
@@ -14,6 +15,7 @@
 #include "cdl/data/data_source.hpp"
 #include "cdl/model/network.hpp"
 #include "cdl/train/compute.hpp"
+#include "cdl/train/evaluator.hpp"
 #include "cdl/train/maps_layout.hpp"
 
 namespace cdl::train {
@@ -32,10 +34,11 @@ data::DatasetOptions dataset_options(const config::TrainConfig& config, bool hos
 /// Builds the datasets of `split` from the options (split tables, labels, mode, cache). Not
 /// collective; deterministic, so every rank builds the same sets. With `host_transforms` false
 /// the samples come out raw (NaN removal and MinMax are left to the device, see ComputeOptions).
-/// Throws ConfigError/DataError.
+/// With `network` >= 0 (multi-network), every image gives only its part `network`. Throws
+/// ConfigError/DataError.
 SplitData load_split(const config::TrainConfig& config,
                      std::shared_ptr<const data::DataSource> source, int split, int64_t cache_bytes,
-                     bool host_transforms = true);
+                     bool host_transforms = true, int network = -1);
 
 /// Builds the network of `config` for the sample shape and label code of `data`.
 model::NetworkPtr build_network(const config::TrainConfig& config, const SplitData& data);
@@ -51,8 +54,15 @@ struct TrainerContext {
   /// the number of ranks of `control`. The experiment sets it so that results do not depend on
   /// how many ranks a unit of work gets.
   int64_t data_parallel_width = 0;
+  /// Multi-network: the network (= part) this trainer trains, on the sets of load_split(...,
+  /// network); its files get ClinicaDL's network-<n> names and it leaves the prediction TSVs to
+  /// the experiment (SplitSummary::best_evaluations). -1: the single network.
+  int network = -1;
   /// Continue from split-<k>/tmp/training_state.pt (`clinicadl-hpc resume`) instead of starting.
   bool resume = false;
+  /// Only evaluate the existing best models (a multi-network unit that finished before a
+  /// resume), for SplitSummary::best_evaluations.
+  bool evaluate_only = false;
   /// Called once the set-up succeeded, before the trainer writes anything (may be empty).
   std::function<void()> on_start;
 };
@@ -67,6 +77,9 @@ struct SplitSummary {
   bool samples_are_parts = false;   ///< samples are patches, ROIs or slices (not whole images)
   double data_wait_fraction = 0.0;  ///< share of training time spent waiting for data (rank 0)
   double allreduce_seconds = 0.0;   ///< time in gradient averaging (rank 0)
+  /// Multi-network, on the unit's main rank: the (train, validation) evaluations of each best
+  /// model, by selection metric.
+  std::map<std::string, std::pair<Evaluation, Evaluation>> best_evaluations;
 };
 
 /// Trains one split. Collective over context.control and context.gradients.

@@ -36,7 +36,10 @@ int64_t freeze_all_but_last_layers(torch::nn::Module& network, int64_t unfrozen_
 
 /// The best model of split `split` in the source MAPS of `config` (transfer_path):
 /// <transfer_path>/split-<split>/best-<transfer_selection_metric>/model.pth.tar.
-std::string transfer_source_file(const config::TrainConfig& config, int split);
+/// Multi-network (`network` >= 0): the source's network-<n>_model.pth.tar when it is a
+/// multi-network MAPS (multi -> multi), else its single model.pth.tar (single -> multi). A single
+/// network cannot start from a multi-network source (ConfigError from check_transfer_source).
+std::string transfer_source_file(const config::TrainConfig& config, int split, int network = -1);
 
 /// Not collective, deterministic: throws ConfigError when the source MAPS or its best model for
 /// `split` is missing (naming the metrics that source did select).

@@ -576,5 +576,104 @@ TEST(ResumeRankCountMaps, ResumedOnOneRankWithTheSameVirtualBatchEqualsTwoRanks)
                     resumed + "training_logs/training.tsv", 1e-5, {"time"});
 }
 
+TEST(SplitParallelMaps, EachSplitEqualsTheSequentialRun) {
+  for (const std::string ranks : {"2", "3"}) {
+    const std::string sequential = "maps_splits_sequential_" + ranks + "/";
+    const std::string parallel = "maps_splits_parallel_" + ranks + "/";
+    for (const std::string split : {"split-0/", "split-1/"}) {
+      for (int epoch = 0; epoch < 2; ++epoch) {
+        const auto model = "all_models/model_epoch_" + std::to_string(epoch) + ".pth.tar";
+        expect_same_model(sequential + split + model, parallel + split + model, 1e-6);
+      }
+      expect_same_table(sequential + split + "training_logs/training.tsv",
+                        parallel + split + "training_logs/training.tsv", 1e-6, {"time"});
+      const std::string tsv = "best-loss/validation/validation_image_level_prediction.tsv";
+      expect_same_table(sequential + split + tsv, parallel + split + tsv, 1e-6);
+      EXPECT_FALSE(fs::exists(tiny(parallel + split + "tmp")));
+    }
+  }
+}
+
+TEST(MultiNetworkMaps, ClinicaDLsMultiNetworkLayout) {
+  const std::string maps = "maps_multi_network_3/split-0/";
+  for (int n = 0; n < 4; ++n) {
+    const auto network = "network-" + std::to_string(n);
+    for (const auto& file :
+         {"training_logs/" + network + "/training.tsv", "best-loss/" + network + "_model.pth.tar",
+          "best-BA/" + network + "_model.pth.tar"}) {
+      EXPECT_TRUE(fs::exists(tiny(maps + file))) << file;
+    }
+    EXPECT_EQ(read(maps + "training_logs/" + network + "/training.tsv").num_rows(), 2);
+  }
+  EXPECT_FALSE(fs::exists(tiny(maps + "best-loss/model.pth.tar")));
+  EXPECT_FALSE(fs::exists(tiny(maps + "tmp")));
+  // Part level: every part of every validation image, one metrics block of 5 rows per network.
+  const auto validation = sessions(read("splits/validation_baseline.tsv"));
+  const auto parts = read(maps + "best-loss/validation/validation_patch_level_prediction.tsv");
+  EXPECT_EQ(static_cast<size_t>(parts.num_rows()), 4 * validation.size());
+  const auto metrics = read(maps + "best-loss/validation/validation_patch_level_metrics.tsv");
+  ASSERT_EQ(metrics.num_rows(), 4 * 5 - 1);  // the first block's name row is the header
+  EXPECT_EQ(metrics.columns().back(), "patch_id");
+  EXPECT_EQ(metrics.at(5, "Metrics"), "Values");
+  EXPECT_EQ(metrics.at(5, "patch_id"), "1");
+  EXPECT_EQ(metrics.at(18, "Metrics"), "SE");
+  EXPECT_EQ(metrics.at(18, "patch_id"), "3");
+  // Image level: soft voting over the 4 networks.
+  const auto images = read(maps + "best-BA/validation/validation_image_level_prediction.tsv");
+  EXPECT_EQ(sessions(images), validation);
+  EXPECT_TRUE(fs::exists(tiny(maps + "best-BA/train/train_image_level_metrics.tsv")));
+}
+
+/// Two multi-network MAPS (4 networks, 2 epochs) hold the same networks at every epoch, the same
+/// logs and the same part- and image-level TSVs, within 1e-5.
+void expect_same_multi_network(const std::string& expected, const std::string& actual) {
+  const std::string one = expected + "/split-0/", other = actual + "/split-0/";
+  for (int n = 0; n < 4; ++n) {
+    const auto network = "network-" + std::to_string(n);
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      const auto model =
+          "all_models/" + network + "/model_epoch_" + std::to_string(epoch) + ".pth.tar";
+      expect_same_model(one + model, other + model, 1e-5);
+    }
+    expect_same_table(one + "training_logs/" + network + "/training.tsv",
+                      other + "training_logs/" + network + "/training.tsv", 1e-5, {"time"});
+  }
+  for (const std::string metric : {"loss", "BA"}) {
+    for (const std::string group : {"train", "validation"}) {
+      for (const std::string level : {"image_level_prediction", "image_level_metrics",
+                                      "patch_level_prediction", "patch_level_metrics"}) {
+        const auto file = "best-" + metric + "/" + group + "/" + group + "_" + level + ".tsv";
+        expect_same_table(one + file, other + file, 1e-5);
+      }
+    }
+  }
+}
+
+TEST(MultiNetworkMaps, EveryNetworkAndTheVotesDoNotDependOnTheRankCount) {
+  for (const std::string ranks : {"2", "3", "5"}) {
+    expect_same_multi_network("maps_multi_network_1", "maps_multi_network_" + ranks);
+  }
+}
+
+TEST(MultiNetworkResumeMaps, StoppedOnTwoRanksAndResumedOnThreeEqualsTheUninterruptedRun) {
+  expect_same_multi_network("maps_multi_network_1", "maps_multi_network_resumed");
+}
+
+TEST(TransferMultiMaps, EachNetworkStartsFromItsCounterpartInTheSource) {
+  for (int n = 0; n < 4; ++n) {
+    const auto name = "network-" + std::to_string(n) + "_model.pth.tar";
+    const auto source = checkpoint_tensors("maps_multi_network_1/split-0/best-loss/" + name);
+    const auto target = checkpoint_tensors("maps_transfer_multi/split-0/best-loss/" + name);
+    const auto other = checkpoint_tensors("maps_multi_network_1/split-0/best-loss/network-" +
+                                          std::to_string((n + 1) % 4) + "_model.pth.tar");
+    // Frozen: every convolution weight is the source network's own (not another network's).
+    const std::string key = "convolutions.0.weight";
+    EXPECT_TRUE(torch::equal(source.at(key), target.at(key))) << name;
+    EXPECT_FALSE(torch::equal(other.at(key), target.at(key))) << name;
+    // The last layer (left trainable) learnt.
+    EXPECT_FALSE(torch::equal(source.at("fc.6.weight"), target.at("fc.6.weight"))) << name;
+  }
+}
+
 }  // namespace
 }  // namespace cdl

@@ -124,7 +124,10 @@ TEST(TrainConfigTest, InvalidCombinationsAreRefusedTogether) {
 
 TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   EXPECT_NE(error_of(args({"--normalize", "--unnormalize"})).find("contradict"), std::string::npos);
-  EXPECT_NE(error_of(args({"--multi_network"})).find("not supported yet"), std::string::npos);
+  EXPECT_NE(error_of(args({"--ssda_network"})).find("not supported yet"), std::string::npos);
+  EXPECT_NE(error_of(args({"--multi_network"})).find("one network per part; --mode image"),
+            std::string::npos);
+  EXPECT_EQ(error_of(args({"--multi_network", "--mode", "patch"})), "");
   // ClinicaDL's spellings get a hint to ours.
   EXPECT_NE(error_of(args({"--no_gpu"})).find("--gpu false"), std::string::npos)
       << error_of(args({"--no_gpu"}));

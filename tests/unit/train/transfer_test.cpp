@@ -146,6 +146,40 @@ TEST(Transfer, MissingSourcesAreNamed) {
   remove_tree(root);
 }
 
+TEST(Transfer, MultiNetworkSourcesFollowClinicaDLsRules) {
+  config::TrainConfig c;
+  const auto root = fs::temp_directory_path() / ("cdl_transfer_multi_" + std::to_string(getpid()));
+  remove_tree(root);
+  const auto best = root / "maps" / "split-0" / "best-loss";
+  fs::create_directories(best);
+  std::ofstream((root / "maps" / "maps.json").string()) << "{}";
+  c.transfer_path = (root / "maps").string();
+  // Single source: every network starts from its model.pth.tar (single -> multi).
+  std::ofstream((best / "model.pth.tar").string()) << "x";
+  EXPECT_EQ(transfer_source_file(c, 0, 3), (best / "model.pth.tar").string());
+  c.multi_network = true;
+  EXPECT_NO_THROW(check_transfer_source(c, 0));
+  // Multi-network source: network n from network-<n> (multi -> multi)...
+  fs::remove(best / "model.pth.tar");
+  for (const char* name : {"network-0_model.pth.tar", "network-1_model.pth.tar"}) {
+    std::ofstream((best / name).string()) << "x";
+  }
+  EXPECT_EQ(transfer_source_file(c, 0, 1), (best / "network-1_model.pth.tar").string());
+  EXPECT_EQ(transfer_source_file(c, 0, 2), (best / "network-2_model.pth.tar").string())
+      << "a network the source lacks is named (and found missing when read)";
+  EXPECT_NO_THROW(check_transfer_source(c, 0));
+  // ... and never into a single network (multi -> single).
+  c.multi_network = false;
+  try {
+    check_transfer_source(c, 0);
+    FAIL() << "a multi-network source was accepted for a single network";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("is a multi-network MAPS"), std::string::npos)
+        << error.what();
+  }
+  remove_tree(root);
+}
+
 TEST(Transfer, FromAClinicaDLCheckpointWrittenByPythonTorchSave) {
   if (std::system("python3 -c 'import torch' > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "Python's torch is not installed: ClinicaDL's format cannot be written here";
