@@ -32,9 +32,12 @@ else
   echo "== allreduce_bench not built at $allreduce_bench: skipped (ninja -C $build allreduce_bench)"
 fi
 
+run bash "$here/multi_network_bench.sh" "$build"
+
 echo "== summary of the ratios (see bench/README.md)"
 echo "   convert: gzip time / caps2h5 time, > 1 = caps2h5 faster than plain gunzip"
 echo "   train: 2-rank images/s / 1-rank images/s on the same 2 cores, > 1 = data parallel wins"
 echo "   threads: 1-thread images/s / 2-thread images/s of one process, > 1 = the 2nd thread hurts"
 echo "   allreduce: GradientSync time / raw MPI_Allreduce time of the same bytes, 1 = no overhead"
+echo "   multi-network: 1-rank wall time / N-rank wall time of 8 networks, goal >= 0.9 x N"
 grep -E '^ratio' "$log"

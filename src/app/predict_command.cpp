@@ -92,10 +92,12 @@ void plan_work(const CommandLine& args, PredictPlan& plan) {
     std::vector<std::string> metrics = available;
     if (args.has("--selection_metrics")) metrics = args.options.at("--selection_metrics");
     for (const auto& metric : metrics) {
-      if (!fs::is_regular_file(layout.best_model(static_cast<int>(split), metric))) {
+      // Multi-network MAPS: network 0's model stands for the others (checked when read).
+      const int network = plan.config.multi_network ? 0 : -1;
+      const auto model = layout.best_model(static_cast<int>(split), metric, network);
+      if (!fs::is_regular_file(model)) {
         CDL_THROW(ConfigError, "split ", split, " of '", plan.config.maps_dir,
-                  "' has no best model for '", metric, "' (",
-                  layout.best_model(static_cast<int>(split), metric), " is missing)",
+                  "' has no best model for '", metric, "' (", model, " is missing)",
                   available.empty() ? "; the split did not finish training"
                                     : "; it has best-" + available.front() + "...");
       }
@@ -240,6 +242,10 @@ PredictPlan make_plan(const CommandLine& args) {
   if (plan.save_tensors && plan.config.network_task != "reconstruction") {
     CDL_THROW(ConfigError, "--save_tensor saves reconstructions; the MAPS '", plan.config.maps_dir,
               "' was trained for ", plan.config.network_task);
+  }
+  if (plan.save_tensors && plan.config.multi_network) {
+    CDL_THROW(ConfigError, "--save_tensor is not supported for the multi-network MAPS '",
+              plan.config.maps_dir, "' yet; expected a single-network MAPS");
   }
   plan_work(args, plan);
   resolve_group(args, plan);

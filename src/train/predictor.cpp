@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
@@ -30,17 +31,58 @@ std::vector<int64_t> evaluation_block(const data::CapsDataset& dataset,
   return data::ShardPlan(dataset.num_images(), dataset.parts_per_image(), plan).eval_indices();
 }
 
+EvaluationOptions evaluation_options(const data::CapsDataset& dataset, const PredictionJob& job,
+                                     bool has_labels) {
+  const auto& c = *job.config;
+  return {dataset.task(), c.loss,      std::max<int64_t>(1, dataset.label_code().num_classes()),
+          c.batch_size,   job.compute, make_batch_stager(job.compute),
+          has_labels};
+}
+
 /// Collective: the predictions of `network` on `dataset`, gathered on the main rank.
 Evaluation predict_set(model::Network& network,
                        const std::shared_ptr<const data::CapsDataset>& dataset,
                        const PredictionJob& job, bool has_labels) {
-  const auto& c = *job.config;
-  EvaluationOptions options{
-      dataset->task(), c.loss,      std::max<int64_t>(1, dataset->label_code().num_classes()),
-      c.batch_size,    job.compute, make_batch_stager(job.compute),
-      has_labels};
-  return evaluate(network, dataset, evaluation_block(*dataset, *job.control, c.batch_size), options,
-                  *job.control);
+  return evaluate(network, dataset,
+                  evaluation_block(*dataset, *job.control, job.config->batch_size),
+                  evaluation_options(*dataset, job, has_labels), *job.control);
+}
+
+/// Collective, multi-network MAPS: part n of every image predicted by network n (loaded from
+/// `model_of(n)`), the parts of all networks in one evaluation of the whole set (main rank).
+Evaluation predict_set_per_part(model::Network& network,
+                                const std::function<std::string(int)>& model_of,
+                                const std::shared_ptr<const data::CapsDataset>& dataset,
+                                const PredictionJob& job, bool has_labels) {
+  const int64_t parts = dataset->parts_per_image();
+  data::ShardPlanOptions plan;
+  plan.rank = job.control->rank();
+  plan.world_size = job.control->size();
+  const auto images = data::ShardPlan(dataset->num_images(), 1, plan).eval_indices();
+  const auto options = evaluation_options(*dataset, job, has_labels);
+  std::vector<torch::Tensor> rows;
+  std::vector<int64_t> indices;
+  for (int64_t part = 0; part < parts; ++part) {
+    const auto path = model_of(static_cast<int>(part));
+    load_state_dict(network, read_checkpoint_file(path).model, path);
+    std::vector<int64_t> samples;
+    for (const auto image : images) samples.push_back(image * parts + part);
+    auto evaluation = evaluate(network, dataset, samples, options, *job.control);
+    if (!job.control->is_main()) continue;
+    rows.push_back(evaluation.rows);
+    indices.insert(indices.end(), evaluation.sample_indices.begin(),
+                   evaluation.sample_indices.end());
+  }
+  Evaluation merged;
+  if (!job.control->is_main()) return merged;
+  const auto all = torch::cat(rows);
+  const auto order = torch::tensor(indices, torch::kInt64).argsort();
+  merged.rows = all.index_select(0, order).contiguous();
+  for (int64_t i = 0; i < order.numel(); ++i) {
+    merged.sample_indices.push_back(indices[static_cast<size_t>(order[i].item<int64_t>())]);
+  }
+  merged.metrics = evaluation_metrics(merged.rows, options);
+  return merged;
 }
 
 /// Soft voting needs the parts' validation accuracy: true for classification with several parts.
@@ -82,11 +124,21 @@ void predict_split(const PredictionJob& job, int split, const std::vector<std::s
     validation = load_split(c, source, split, 0, !job.compute.transform_on_device).validation;
   }
   for (const auto& metric : metrics) {
-    const auto path = job.layout.best_model(split, metric);
-    load_state_dict(*network, read_checkpoint_file(path).model, path);  // ours or ClinicaDL's
-    auto evaluation = predict_set(*network, job.dataset, job, job.has_labels);
-    Evaluation validation_evaluation;
-    if (validation) validation_evaluation = predict_set(*network, validation, job, true);
+    Evaluation evaluation, validation_evaluation;
+    if (c.multi_network) {
+      const auto model_of = [&](int network_index) {
+        return job.layout.best_model(split, metric, network_index);
+      };
+      evaluation = predict_set_per_part(*network, model_of, job.dataset, job, job.has_labels);
+      if (validation) {
+        validation_evaluation = predict_set_per_part(*network, model_of, validation, job, true);
+      }
+    } else {
+      const auto path = job.layout.best_model(split, metric);
+      load_state_dict(*network, read_checkpoint_file(path).model, path);  // ours or ClinicaDL's
+      evaluation = predict_set(*network, job.dataset, job, job.has_labels);
+      if (validation) validation_evaluation = predict_set(*network, validation, job, true);
+    }
     const auto dir = job.layout.group_dir(split, metric, job.group);
     if (job.save_tensors && job.dataset->task() == data::Task::kReconstruction) {
       save_sample_tensors(*network, job, dir);
@@ -96,6 +148,7 @@ void predict_split(const PredictionJob& job, int split, const std::vector<std::s
       GroupPredictions reference =
           validation ? GroupPredictions{"validation", validation, std::move(validation_evaluation)}
                      : predictions;
+      predictions.metrics_per_part = reference.metrics_per_part = c.multi_network;
       write_group_predictions(dir, predictions, reference, c.selection_threshold, job.data_path,
                               static_cast<uint64_t>(c.seed));
       log::info("split ", split, ", best-", metric, ": ", job.dataset->num_images(),

@@ -30,7 +30,9 @@ struct PredictionJob {
 };
 
 /// Collective over job.control: for each of `metrics`, loads split-<split>/best-<metric>/
-/// model.pth.tar, predicts the group and writes its TSVs. Soft voting of parts (classification
+/// model.pth.tar, predicts the group and writes its TSVs. A multi-network MAPS predicts part n of
+/// every image with network-<n>_model.pth.tar and writes the TSVs of all parts together (metrics
+/// per part, soft-voted images), as its training did. Soft voting of parts (classification
 /// outside image mode) weighs them by their accuracy on the split's validation set, which is
 /// predicted again with the same model. With `save_tensors` (reconstruction), every rank also
 /// writes the input and the reconstruction of each of its samples to best-<metric>/<group>/tensors/

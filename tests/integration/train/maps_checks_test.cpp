@@ -675,5 +675,15 @@ TEST(TransferMultiMaps, EachNetworkStartsFromItsCounterpartInTheSource) {
   }
 }
 
+TEST(PredictMultiNetwork1Maps, EveryNetworkPredictsItsPartAndTheVotesReproduceValidation) {
+  for (const std::string metric : {"loss", "BA"}) {
+    for (const std::string file : {"patch_level_prediction.tsv", "patch_level_metrics.tsv",
+                                   "image_level_prediction.tsv", "image_level_metrics.tsv"}) {
+      expect_same_table(predicted("maps_multi_network_1", metric, "validation", file),
+                        predicted("maps_multi_network_1", metric, "again", file), 1e-6);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cdl
