@@ -75,16 +75,16 @@ std::vector<std::pair<std::string, std::string>> wanted_sessions(
     return pairs;
   }
   const TsvTable& tsv = *request.sessions;
-  const int pc = tsv.require_column("participant_id");
-  const int sc = tsv.require_column("session_id");
-  const int cc = tsv.find_column("cohort");
+  const int pc = tsv.column_index("participant_id");
+  const int sc = tsv.column_index("session_id");
+  const int cc = (tsv.has_column("cohort") ? tsv.column_index("cohort") : -1);
   std::set<std::pair<std::string, std::string>> seen;
   for (size_t r = 0; r < tsv.rows().size(); ++r) {
     const auto& row = tsv.rows()[r];
     if (cc >= 0 && row[size_t(cc)] != request.cohort) continue;
     std::pair<std::string, std::string> key{row[size_t(pc)], row[size_t(sc)]};
     if (!seen.insert(key).second) {
-      problems->push_back("'" + tsv.path() + "' row " + std::to_string(r + 2) + ": duplicate (" +
+      problems->push_back("'" + tsv.source() + "' row " + std::to_string(r + 2) + ": duplicate (" +
                           key.first + ", " + key.second + ")");
       continue;
     }

@@ -57,8 +57,8 @@ void check_options(const ConvertOptions& o) {
 std::vector<CohortJob> cohort_jobs(const ConvertOptions& o) {
   if (fs::is_directory(o.input)) return {{"single", o.input, o.output, {}}};
   const TsvTable table = TsvTable::read(o.input);
-  const int cc = table.require_column("cohort");
-  const int pc = table.require_column("path");
+  const int cc = table.column_index("cohort");
+  const int pc = table.column_index("path");
   const std::string base = o.output.substr(0, o.output.size() - 3);
   std::vector<CohortJob> jobs;
   for (const auto& row : table.rows()) {
@@ -248,7 +248,7 @@ std::vector<CohortJob> plan_conversion(const ConvertOptions& options) {
   TsvTable sessions;
   if (!options.sessions_tsv.empty()) sessions = TsvTable::read(options.sessions_tsv);
   if (!options.sessions_tsv.empty() && jobs[0].cohort != "single" &&
-      sessions.find_column("cohort") < 0) {
+      (sessions.has_column("cohort") ? sessions.column_index("cohort") : -1) < 0) {
     CDL_THROW(ConfigError, "--tsv '", options.sessions_tsv, "' needs a 'cohort' column when the ",
               "input is a cohorts TSV");
   }

@@ -8,8 +8,8 @@
 #include <set>
 
 #include "caps2h5/h5_image_reader.hpp"
-#include "caps2h5/tsv_table.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/tsv_table.hpp"
 #include "cdl/data/h5_format.hpp"
 
 namespace cdl::data_tools {
@@ -27,7 +27,7 @@ std::string join_shape(const std::vector<int64_t>& shape) {
 std::vector<std::string> containers(const std::string& path) {
   if (path.size() < 4 || path.substr(path.size() - 4) != ".tsv") return {path};
   const TsvTable table = TsvTable::read(path);
-  const int pc = table.require_column("path");
+  const int pc = table.column_index("path");
   std::vector<std::string> files;
   for (const auto& row : table.rows()) files.push_back(row[size_t(pc)]);
   return files;
@@ -151,8 +151,9 @@ void check_split_tree(const std::string& tsv_dir, const std::string& cohort,
   std::sort(files.begin(), files.end());
   for (const auto& file : files) {
     const TsvTable t = TsvTable::read(file.string());
-    const int pc = t.find_column("participant_id"), sc = t.find_column("session_id");
-    const int cc = t.find_column("cohort");
+    const int pc = (t.has_column("participant_id") ? t.column_index("participant_id") : -1),
+              sc = (t.has_column("session_id") ? t.column_index("session_id") : -1);
+    const int cc = (t.has_column("cohort") ? t.column_index("cohort") : -1);
     if (pc < 0 || sc < 0) continue;
     for (size_t row = 0; row < t.rows().size(); ++row) {
       const auto& cells = t.rows()[row];

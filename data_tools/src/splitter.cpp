@@ -11,9 +11,9 @@
 #include <random>
 #include <set>
 
-#include "caps2h5/tsv_table.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
+#include "cdl/core/tsv_table.hpp"
 
 namespace cdl::data_tools {
 namespace fs = std::filesystem;
@@ -30,9 +30,9 @@ struct Labels {
 Labels read_labels(const std::string& path) {
   const TsvTable raw = TsvTable::read(path);
   Labels labels;
-  labels.participant_column = raw.require_column("participant_id");
-  labels.session_column = raw.require_column("session_id");
-  const int dc = raw.require_column("diagnosis");
+  labels.participant_column = raw.column_index("participant_id");
+  labels.session_column = raw.column_index("session_id");
+  const int dc = raw.column_index("diagnosis");
   const size_t pc = size_t(labels.participant_column), sc = size_t(labels.session_column);
   const auto& rows = raw.rows();
   std::vector<size_t> order(rows.size());

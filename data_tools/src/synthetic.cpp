@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "caps2h5/nifti_io.hpp"
-#include "caps2h5/tsv_table.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/tsv_table.hpp"
 
 namespace cdl::data_tools {
 namespace fs = std::filesystem;

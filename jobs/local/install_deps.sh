@@ -9,9 +9,10 @@ packages=(
   libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev libgtest-dev
   libnifti2-dev libdeflate-dev libtomlplusplus-dev nlohmann-json3-dev libjemalloc-dev
 )
-# --test: also what the test command needs (formatting check, libFuzzer, corpus scripts).
+# --test: also what the test command needs (formatting check, libFuzzer, corpus scripts, the
+# virtual environment of the ClinicaDL interoperability test).
 if [ "${1:-}" = "--test" ]; then
-  packages+=(clang clang-format libclang-rt-14-dev python3)
+  packages+=(clang clang-format libclang-rt-14-dev python3 python3-venv)
 fi
 
 missing=()

@@ -12,9 +12,9 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/tsv_table.hpp"
 #include "cdl/data/data_source.hpp"
 #include "cdl/data/split_reader.hpp"
-#include "cdl/data/tsv_table.hpp"
 #include "cdl/train/maps_claim.hpp"
 #include "cdl/train/maps_layout.hpp"
 #include "cdl/train/predictor.hpp"
@@ -57,9 +57,9 @@ const std::map<std::string, Arity> kPredictOptions{
 struct PredictPlan {
   config::TrainConfig config;
   std::string group;
-  std::string data_path;                           ///< the group's DATA
-  data::TsvTable table;                            ///< the group's sessions, with a cohort column
-  std::map<int64_t, data::TsvTable> split_tables;  ///< train/validation groups: one per split
+  std::string data_path;                     ///< the group's DATA
+  TsvTable table;                            ///< the group's sessions, with a cohort column
+  std::map<int64_t, TsvTable> split_tables;  ///< train/validation groups: one per split
   bool has_labels = true;
   bool save_tensors = false;      ///< --save_tensor (reconstruction)
   bool write_definition = false;  ///< new group (or --overwrite): write groups/<group>/
@@ -111,7 +111,7 @@ void plan_work(const CommandLine& args, PredictPlan& plan) {
 }
 
 /// The label column check: present, or --no_labels (reconstruction needs none).
-void check_labels(const data::TsvTable& table, PredictPlan& plan) {
+void check_labels(const TsvTable& table, PredictPlan& plan) {
   if (plan.config.network_task == "reconstruction" || !plan.has_labels) return;
   if (table.has_column(plan.config.label)) return;
   CDL_THROW(ConfigError, "'", table.source(), "' has no column '", plan.config.label,
@@ -120,8 +120,8 @@ void check_labels(const data::TsvTable& table, PredictPlan& plan) {
 }
 
 /// A new group's table: --tsv filtered on the diagnoses (when it has them), cohort "single".
-data::TsvTable read_new_group(const std::string& tsv, const PredictPlan& plan) {
-  auto table = data::TsvTable::read(tsv);
+TsvTable read_new_group(const std::string& tsv, const PredictPlan& plan) {
+  auto table = TsvTable::read(tsv);
   table.require_columns({"participant_id", "session_id"});
   if (plan.config.network_task == "classification" && plan.has_labels &&
       table.has_column("diagnosis")) {
@@ -138,10 +138,10 @@ data::TsvTable read_new_group(const std::string& tsv, const PredictPlan& plan) {
 }
 
 /// ClinicaDL's leak check: no participant of the training in a new group.
-void check_no_leak(const data::TsvTable& table, const train::MapsLayout& layout) {
+void check_no_leak(const TsvTable& table, const train::MapsLayout& layout) {
   const auto trained = layout.root() + "/groups/train+validation.tsv";
   if (!fs::is_regular_file(trained)) return;
-  const auto known = data::TsvTable::read(trained);
+  const auto known = TsvTable::read(trained);
   std::set<std::string> participants;
   for (int64_t r = 0; r < known.num_rows(); ++r) participants.insert(known.at(r, "participant_id"));
   std::set<std::string> shared;
@@ -176,7 +176,7 @@ void resolve_group(const CommandLine& args, PredictPlan& plan) {
         CDL_THROW(ConfigError, "'", file, "' is missing: the MAPS lacks its ", plan.group,
                   " group of split ", split);
       }
-      auto table = data::TsvTable::read(file);
+      auto table = TsvTable::read(file);
       check_labels(table, plan);
       plan.split_tables.emplace(split, std::move(table));
     }
@@ -191,7 +191,7 @@ void resolve_group(const CommandLine& args, PredictPlan& plan) {
   if (exists && !given) {
     const auto group_json = nlohmann::json::parse(read_text_file(definition + "/maps.json"));
     plan.data_path = group_json.at("caps_directory").get<std::string>();
-    plan.table = data::TsvTable::read(definition + "/data.tsv");
+    plan.table = TsvTable::read(definition + "/data.tsv");
     plan.clear_results = overwrite;
     check_labels(plan.table, plan);
     return;

@@ -5,7 +5,7 @@
 
 #include "cdl/core/error.hpp"
 #include "cdl/core/input_size.hpp"
-#include "cdl/data/tsv_table.hpp"
+#include "cdl/core/tsv_table.hpp"
 
 namespace cdl::data {
 namespace fs = std::filesystem;

@@ -1,6 +1,9 @@
 // Implementation of ClinicaDL-compatible checkpoints.
 #include "cdl/train/checkpoint.hpp"
 
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
@@ -31,6 +34,31 @@ void collect(const torch::nn::Module& module, const std::string& prefix, StateDi
   for (const auto& child : module.named_children()) {
     collect(*child.value(), prefix + child.key() + ".", state);
   }
+}
+
+/// PyTorch's zip checkpoint of `value` (archive "data": data.pkl + one record per tensor) whose
+/// pickle holds plain dicts. torch::pickle_save tags every dict with its TorchScript type through
+/// a call to torch.jit._pickle.restore_type_tag, a global that torch.load refuses under
+/// weights_only=True, its default since torch 2.6 and what ClinicaDL's own loading gets.
+std::vector<char> pickle_plain(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler(
+      [&](const char* bytes, size_t size) { pickle.insert(pickle.end(), bytes, bytes + size); },
+      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+      /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> archive;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* bytes, size_t size) {
+    const auto* begin = static_cast<const char*>(bytes);
+    archive.insert(archive.end(), begin, begin + size);
+    return size;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(),
+                                     writer);
+  writer.writeEndOfFile();
+  return archive;
 }
 
 std::vector<char> read_bytes(const std::string& path) {
@@ -90,7 +118,7 @@ void save_model_checkpoint(const std::string& path, const torch::nn::Module& mod
   content.insert("model", state_dict(module));
   content.insert("epoch", epoch);
   content.insert("name", name);
-  write_bytes(path, torch::pickle_save(content));
+  write_bytes(path, pickle_plain(content));
 }
 
 void save_tensor_file(const std::string& path, const at::Tensor& tensor) {

@@ -164,8 +164,7 @@ std::string information_text(const std::string& final_root, model::Network& netw
   return out.str();
 }
 
-void write_data_table(const std::string& path, const data::TsvTable& table,
-                      const std::string& label) {
+void write_data_table(const std::string& path, const TsvTable& table, const std::string& label) {
   std::vector<std::string> header{"", "participant_id", "session_id", "cohort"};
   const bool has_label = !label.empty() && table.has_column(label);
   if (has_label) header.push_back(label);
@@ -179,10 +178,10 @@ void write_data_table(const std::string& path, const data::TsvTable& table,
   out.write(path);
 }
 
-void append_sessions(const std::string& path, const data::TsvTable& table) {
+void append_sessions(const std::string& path, const TsvTable& table) {
   std::set<std::pair<std::string, std::string>> sessions;
   if (fs::exists(path)) {
-    const auto existing = read_tsv(path);
+    const auto existing = TsvTable::read(path);
     for (const auto& row : existing.rows()) sessions.emplace(row.at(0), row.at(1));
   }
   for (int64_t row = 0; row < table.num_rows(); ++row) {
@@ -376,7 +375,7 @@ void write_split_groups(const MapsLayout& layout, int split, const SplitData& da
   const auto source_sessions = fs::path(c.transfer_path) / "groups" / "train+validation.tsv";
   if (!c.transfer_path.empty() && fs::is_regular_file(source_sessions)) {
     append_sessions(layout.root() + "/groups/train+validation.tsv",
-                    data::TsvTable::read(source_sessions.string()));
+                    TsvTable::read(source_sessions.string()));
   }
 }
 

@@ -273,7 +273,7 @@ TsvTable metrics_per_part_table(const GroupPredictions& p, const std::string& id
   for (int64_t part = 0; part < p.dataset->parts_per_image(); ++part) {
     const auto sub = part_only(p, part);
     const auto block = metrics_table(sub.evaluation.metrics, true, part_intervals(sub, seed));
-    auto header = block.header();
+    auto header = block.columns();
     header.push_back(id_column);
     if (!table) {
       table = std::make_unique<TsvTable>(header);

@@ -154,7 +154,7 @@ TrainingProgress restore_training_state(const std::string& bytes, const std::str
 
 size_t trim_training_log(const std::string& path, const TrainingProgress& progress) {
   if (!std::filesystem::exists(path)) return 0;
-  auto table = read_tsv(path);
+  auto table = TsvTable::read(path);
   const size_t epoch_column = table.column_index("epoch");
   const size_t iteration_column = table.column_index("iteration");
   const size_t removed = table.remove_rows_if([&](const std::vector<std::string>& row) {

@@ -19,6 +19,7 @@ seeds="$build/seeds"
 rm -rf "$seeds" && mkdir -p "$seeds"/{nifti,tsv,toml} "$build/crashes"
 printf 'participant_id\tsession_id\tdiagnosis\nsub-001\tses-M000\tAD\r\nsub-002\tses-M000\tCN\n' > "$seeds/tsv/labels.tsv"
 printf '\xEF\xBB\xBFparticipant_id\tsession_id\nsub-1\tses-M006\n' > "$seeds/tsv/bom.tsv"
+printf 'a\t"b\tc"\n"x""y"\t"two\nlines"\n""\t\n' > "$seeds/tsv/quoted.tsv"
 printf '[Model]\narchitecture = "Conv5_FC3"\n[Computational]\nbatch_size = 4\n[Optimization]\nepochs = 3\nlearning_rate = 1e-4\n[Classification]\nselection_metrics = ["loss", "BA"]\n' > "$seeds/toml/train.toml"
 if [ -x "$caps2h5" ]; then  # two tiny valid images, gzipped and not
   "$caps2h5" synthetic "$build/caps" --subjects 2 --size 8x8x8 --seed 1 --overwrite > /dev/null

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "caps2h5/preprocessing.hpp"
-#include "caps2h5/tsv_table.hpp"
+#include "cdl/core/tsv_table.hpp"
 
 namespace cdl::data_tools {
 

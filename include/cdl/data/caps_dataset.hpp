@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "cdl/core/tsv_table.hpp"
 #include "cdl/data/data_source.hpp"
 #include "cdl/data/image_cache.hpp"
 #include "cdl/data/label_code.hpp"
 #include "cdl/data/part_extractor.hpp"
-#include "cdl/data/tsv_table.hpp"
 
 namespace cdl::data {
 

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "cdl/data/tsv_table.hpp"
+#include "cdl/core/tsv_table.hpp"
 
 namespace cdl::data {
 

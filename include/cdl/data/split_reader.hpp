@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "cdl/data/tsv_table.hpp"
+#include "cdl/core/tsv_table.hpp"
 
 namespace cdl::data {
 

@@ -30,7 +30,9 @@ struct ModelCheckpoint {
   std::string name;
 };
 
-/// Writes {"model", "epoch", "name"} to `path` atomically (temporary file + rename).
+/// Writes {"model", "epoch", "name"} to `path` atomically (temporary file + rename), as plain
+/// dicts: Python's torch.load reads it also with weights_only=True (its default since torch 2.6,
+/// which ClinicaDL's own predict uses).
 void save_model_checkpoint(const std::string& path, const torch::nn::Module& module, int64_t epoch,
                            const std::string& name);
 

@@ -11,8 +11,8 @@
 #include <set>
 
 #include "cdl/config/train_config.hpp"
+#include "cdl/core/tsv_table.hpp"
 #include "cdl/data/split_reader.hpp"
-#include "cdl/data/tsv_table.hpp"
 #include "cdl/train/checkpoint.hpp"
 #include "cdl/train/trainer.hpp"
 
@@ -25,11 +25,11 @@ std::string tiny(const std::string& relative) {
   return std::string(root ? root : "tiny") + "/" + relative;
 }
 
-data::TsvTable read(const std::string& relative) {
-  return data::TsvTable::read(tiny(relative));
+TsvTable read(const std::string& relative) {
+  return TsvTable::read(tiny(relative));
 }
 
-std::set<std::pair<std::string, std::string>> sessions(const data::TsvTable& table) {
+std::set<std::pair<std::string, std::string>> sessions(const TsvTable& table) {
   std::set<std::pair<std::string, std::string>> result;
   for (int64_t r = 0; r < table.num_rows(); ++r) {
     result.emplace(table.at(r, "participant_id"), table.at(r, "session_id"));
@@ -209,8 +209,7 @@ TEST(PatchesMaps, PartAndImageLevelFiles) {
 }
 
 /// Part ids of the rows of the first image of a part-level prediction table.
-std::vector<std::string> first_image_part_ids(const data::TsvTable& table,
-                                              const std::string& column) {
+std::vector<std::string> first_image_part_ids(const TsvTable& table, const std::string& column) {
   std::vector<std::string> ids;
   for (int64_t r = 0;
        r < table.num_rows() && table.at(r, "participant_id") == table.at(0, "participant_id");

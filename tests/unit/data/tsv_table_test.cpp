@@ -1,5 +1,5 @@
 // Tests of TsvTable: parsing, errors naming file/line/column, editing.
-#include "cdl/data/tsv_table.hpp"
+#include "cdl/core/tsv_table.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,6 +35,30 @@ TEST(TsvTableTest, AcceptsAUtf8ByteOrderMark) {
   const TsvTable t = TsvTable::read(path);
   EXPECT_TRUE(t.has_column("participant_id"));
   EXPECT_EQ(t.at(0, "participant_id"), "sub-1");
+}
+
+TEST(TsvTableTest, QuotedFieldsRoundTripThroughWriteAndRead) {
+  // What the MAPS writers write (Python csv quoting) is what every reader reads back: the one
+  // table of the project. A quoted field may hold tabs, quotes and line breaks.
+  TempDir dir;
+  const std::string path = dir.file("quoted.tsv");
+  TsvTable table({"participant_id", "note", "value"}, "in memory");
+  table.add_row({"sub-1", "tab\there", 0.5});
+  table.add_row({"sub-2", "say \"hi\"\nnext line", 2});
+  table.add_row({"sub-3", "", 1e-05});
+  table.write(path);
+  const TsvTable back = TsvTable::read(path);
+  EXPECT_EQ(back.columns(), table.columns());
+  EXPECT_EQ(back.rows(), table.rows());
+  EXPECT_EQ(back.at(1, "note"), "say \"hi\"\nnext line");
+  EXPECT_EQ(back.row_line(2), 5) << "lines count the break inside the quoted field";
+  // CRLF line ends and a BOM as Excel writes them, with a quoted field.
+  write_text(path,
+             "\xEF\xBB\xBF"
+             "a\tb\r\n\"x\ty\"\t2\r\n");
+  const TsvTable excel = TsvTable::read(path);
+  EXPECT_EQ(excel.at(0, "a"), "x\ty");
+  EXPECT_EQ(excel.at(0, "b"), "2");
 }
 
 TEST(TsvTableTest, WrongFieldCountNamesFileAndLine) {

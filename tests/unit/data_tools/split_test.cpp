@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "caps2h5/splitter.hpp"
-#include "caps2h5/tsv_table.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/tsv_table.hpp"
 #include "test_helpers.hpp"
 
 namespace cdl::data_tools {
@@ -36,14 +36,14 @@ std::string write_labels(const TempDir& dir) {
 std::set<std::string> subjects_of(const std::string& path) {
   const TsvTable t = TsvTable::read(path);
   std::set<std::string> s;
-  for (const auto& row : t.rows()) s.insert(row[size_t(t.require_column("participant_id"))]);
+  for (const auto& row : t.rows()) s.insert(row[size_t(t.column_index("participant_id"))]);
   return s;
 }
 
 std::map<std::string, int> diagnoses_of(const std::string& path) {
   const TsvTable t = TsvTable::read(path);
   std::map<std::string, int> counts;
-  for (const auto& row : t.rows()) ++counts[row[size_t(t.require_column("diagnosis"))]];
+  for (const auto& row : t.rows()) ++counts[row[size_t(t.column_index("diagnosis"))]];
   return counts;
 }
 

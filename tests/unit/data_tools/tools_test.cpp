@@ -10,8 +10,8 @@
 #include "caps2h5/h5_image_reader.hpp"
 #include "caps2h5/inspector.hpp"
 #include "caps2h5/synthetic.hpp"
-#include "caps2h5/tsv_table.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/tsv_table.hpp"
 #include "cdl/data/h5_format.hpp"
 #include "test_helpers.hpp"
 

@@ -587,6 +587,34 @@ TEST_F(PytorchCheckpointFromPython, UnknownClassInTheModelIsRefused) {
   }
 }
 
+TEST_F(PytorchCheckpointFromPython, OurCheckpointsLoadInPythonUnderWeightsOnly) {
+  // ClinicaDL calls torch.load(path), whose default is weights_only=True since torch 2.6: only
+  // plain containers and tensors may be in the pickle (no TorchScript type tags).
+  torch::manual_seed(11);
+  Net net;
+  const auto path = file("ours.pth.tar");
+  save_model_checkpoint(path, net, 4, "Conv5_FC3");
+  const auto out = file("ours.txt");
+  const std::string command =
+      "python3 -c \"import sys, torch; d = torch.load(sys.argv[1], weights_only=True); "
+      "print(sorted(d), d['epoch'], d['name'], list(d['model']), "
+      "repr(float(sum(t.double().sum() for t in d['model'].values()))))\" '" +
+      path + "' > '" + out + "' 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << read_file(out);
+  double total = 0.0;
+  std::string keys;
+  for (const auto& entry : state_dict(net)) {
+    total += entry.value().to(torch::kDouble).sum().item<double>();
+    keys += std::string(keys.empty() ? "" : ", ") + "'" + entry.key() + "'";
+  }
+  const auto printed = read_file(out);
+  EXPECT_NE(printed.find("['epoch', 'model', 'name'] 4 Conv5_FC3 [" + keys + "]"),
+            std::string::npos)
+      << printed;
+  const auto sum = std::stod(printed.substr(printed.rfind(' ') + 1));
+  EXPECT_NEAR(sum, total, 1e-9 * std::max(1.0, std::abs(total))) << printed;
+}
+
 TEST_F(PytorchCheckpointFromPython, BigEndianIsRefused) {
   try {
     read_checkpoint_file(file("big_endian.pt"));

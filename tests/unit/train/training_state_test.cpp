@@ -140,7 +140,7 @@ TEST_F(TrainingStateTest, TrainingLogKeepsOnlyRowsWrittenBeforeTheState) {
   inside.next_update = 2;
   inside.next_micro_batch = 5;  // after the inner row (iteration 3) of epoch 1, before its end
   EXPECT_EQ(trim_training_log(path, inside), 3u);
-  const auto kept = read_tsv(path);
+  const auto kept = TsvTable::read(path);
   ASSERT_EQ(kept.rows().size(), 3u);
   EXPECT_EQ(kept.rows().back().at(0), "1");
   EXPECT_EQ(kept.rows().back().at(1), "3");

@@ -67,9 +67,9 @@ TEST(TsvTableTest, ToStringAndQuoting) {
             "participant_id\tsession_id\timage_id\ttrue_label\tproba0\n"
             "sub-01\tses-M000\t0\t1\t0.25\n"
             "\"sub\t02\"\t\"ses \"\"x\"\"\"\t0\t0\t1e-05\n");
-  EXPECT_THROW(table.add_row({"too", "short"}), DataError);
-  EXPECT_EQ(table.column_index("true_label"), 3u);
-  EXPECT_THROW(table.column_index("absent"), DataError);
+  EXPECT_THROW(table.add_row({"too", "short"}), InternalError);
+  EXPECT_EQ(table.column_index("true_label"), 3);
+  EXPECT_THROW(table.column_index("absent"), ConfigError);
 }
 
 class TsvFileTest : public ::testing::Test {
@@ -107,8 +107,8 @@ TEST_F(TsvFileTest, ReadBackAndDropRowsOfAResumedEpoch) {
   table.add_row({1, 3, ""});
   table.add_row({2, 3, "c"});
   table.write(path);
-  auto back = read_tsv(path);
-  EXPECT_EQ(back.header(), table.header());
+  auto back = TsvTable::read(path);
+  EXPECT_EQ(back.columns(), table.columns());
   EXPECT_EQ(back.rows(), table.rows());
   const size_t epoch = back.column_index("epoch");
   EXPECT_EQ(back.remove_rows_if(
@@ -117,7 +117,7 @@ TEST_F(TsvFileTest, ReadBackAndDropRowsOfAResumedEpoch) {
   back.write(path);
   EXPECT_EQ(read_text_file(path), "epoch\titeration\tname\n0\t3\t\"a\tb\"\n");
   write_text_atomically((dir_ / "bad.tsv").string(), "a\tb\n1\n");
-  EXPECT_THROW(read_tsv((dir_ / "bad.tsv").string()), DataError);
+  EXPECT_THROW(TsvTable::read((dir_ / "bad.tsv").string()), ConfigError);
 }
 
 TEST(TrainingTsvHeaderTest, ClassificationColumns) {
