@@ -684,5 +684,19 @@ TEST(PredictMultiNetwork1Maps, EveryNetworkPredictsItsPartAndTheVotesReproduceVa
   }
 }
 
+TEST(TransferMultiMaps, EveryNetworkStartsFromTheSingleSource) {
+  const auto source =
+      checkpoint_tensors("maps_single_patch_source/split-0/best-loss/model.pth.tar");
+  for (int n = 0; n < 4; ++n) {
+    const auto name = "network-" + std::to_string(n) + "_model.pth.tar";
+    const auto target =
+        checkpoint_tensors("maps_transfer_single_to_multi/split-0/best-loss/" + name);
+    EXPECT_TRUE(
+        torch::equal(source.at("convolutions.0.weight"), target.at("convolutions.0.weight")))
+        << name;
+    EXPECT_FALSE(torch::equal(source.at("fc.6.weight"), target.at("fc.6.weight"))) << name;
+  }
+}
+
 }  // namespace
 }  // namespace cdl
