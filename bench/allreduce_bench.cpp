@@ -1,10 +1,10 @@
-// All-reduce benchmark (design section 8): the time of GradientSync::average_gradients() on
+// All-reduce benchmark (design section 8): the time of GradientSync::reduce_gradients(kSum) on
 // Conv5_FC3's gradients for 1@169x208x179 images against a raw MPI_Allreduce of the same byte count
 // on one float buffer, measured in the same run. Prints both times and the ratio (ours / raw) last.
 //   mpirun -np 2 allreduce_bench [REPETITIONS=10] [ARCHITECTURE=Conv5_FC3]
 //   [INPUT_SIZE=1@169x208x179]
-// Only rank 0 prints. A ratio near 1 means the bucketing (copies into and out of the flat buffers,
-// several calls instead of one) costs little next to the reduction itself.
+// Only rank 0 prints. A ratio near 1 means the bucketing (several calls instead of one; the
+// gradients are views of the buckets, so nothing is copied) costs little next to the reduction.
 #include <mpi.h>
 #include <torch/torch.h>
 
@@ -37,12 +37,17 @@ Settings parse_settings(int argc, char** argv) {
   return settings;
 }
 
-/// Gives every trainable parameter a gradient of ones times (rank + 1).
+/// Gives every trainable parameter a gradient of ones times (rank + 1), in place (the gradients
+/// are GradientSync's bucket views).
 void fill_gradients(torch::nn::Module& module, int rank) {
   torch::NoGradGuard no_grad;
   for (auto& parameter : module.parameters()) {
-    if (parameter.requires_grad())
+    if (!parameter.requires_grad()) continue;
+    if (parameter.grad().defined()) {
+      parameter.mutable_grad().fill_(rank + 1.0);
+    } else {
       parameter.mutable_grad() = torch::full_like(parameter, rank + 1.0);
+    }
   }
 }
 
@@ -74,7 +79,9 @@ void run(const Settings& settings) {
 
   cdl::train::GradientSync sync(*network, world);
   const int64_t bytes = sync.bytes_per_update();
-  const double ours = median_seconds(settings.repetitions, [&] { sync.average_gradients(); });
+  // What a weight update does: the sum of the ranks' share-weighted gradients, in place.
+  const double ours = median_seconds(settings.repetitions,
+                                     [&] { sync.reduce_gradients(cdl::comm::ReduceOp::kSum); });
 
   std::vector<float> buffer(static_cast<size_t>(bytes) / sizeof(float), 1.0f);
   const double raw = median_seconds(settings.repetitions, [&] {
@@ -86,7 +93,7 @@ void run(const Settings& settings) {
   std::printf("allreduce_bench: %s %s, %d ranks, %.1f MB per update in %zu buckets, median of %d\n",
               settings.architecture.c_str(), settings.input_size.c_str(), world.size(),
               static_cast<double>(bytes) / 1e6, sync.bucket_count(), settings.repetitions);
-  std::printf("GradientSync::average_gradients  %9.4f s  %8.1f MB/s\n", ours, bytes / 1e6 / ours);
+  std::printf("GradientSync::reduce_gradients   %9.4f s  %8.1f MB/s\n", ours, bytes / 1e6 / ours);
   std::printf("raw MPI_Allreduce (one buffer)   %9.4f s  %8.1f MB/s\n", raw, bytes / 1e6 / raw);
   std::printf("ratio allreduce (ours / raw): %.2f\n", ours / raw);
 }

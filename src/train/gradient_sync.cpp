@@ -48,10 +48,42 @@ GradientSync::GradientSync(torch::nn::Module& module, comm::Communicator& comm,
     current_bytes += bytes;
   }
   if (!current.parameters.empty()) buckets_.push_back(std::move(current));
+  torch::NoGradGuard no_grad;
   for (auto& bucket : buckets_) {
     int64_t elements = 0;
     for (const auto& p : bucket.parameters) elements += p.numel();
     bucket.flat = torch::zeros({elements}, bucket.parameters.front().options());
+    int64_t offset = 0;
+    for (auto& p : bucket.parameters) {
+      bucket.views.push_back(bucket.flat.narrow(0, offset, p.numel()).view(p.sizes()));
+      if (p.grad().defined()) bucket.views.back().copy_(p.grad());
+      p.mutable_grad() = bucket.views.back();
+      offset += p.numel();
+    }
+  }
+}
+
+void GradientSync::attach_views(Bucket& bucket) {
+  for (size_t i = 0; i < bucket.parameters.size(); ++i) {
+    auto& p = bucket.parameters[i];
+    const auto& view = bucket.views[i];
+    if (p.grad().defined() && p.grad().data_ptr() == view.data_ptr()) continue;
+    // Something replaced the gradient (e.g. a zero_grad that sets it to none): take its values
+    // back into the bucket and make the bucket view the gradient again.
+    if (p.grad().defined()) {
+      view.copy_(p.grad());
+    } else {
+      view.zero_();
+    }
+    p.mutable_grad() = view;
+  }
+}
+
+void GradientSync::zero_gradients() {
+  torch::NoGradGuard no_grad;
+  for (auto& bucket : buckets_) {
+    bucket.flat.zero_();
+    attach_views(bucket);
   }
 }
 
@@ -86,27 +118,8 @@ void GradientSync::reduce_gradients(comm::ReduceOp op) {
   const auto start = std::chrono::steady_clock::now();
   torch::NoGradGuard no_grad;
   for (auto& bucket : buckets_) {
-    int64_t offset = 0;
-    for (auto& p : bucket.parameters) {
-      auto slice = bucket.flat.narrow(0, offset, p.numel());
-      if (p.grad().defined()) {
-        slice.copy_(p.grad().reshape({-1}));
-      } else {
-        slice.zero_();
-      }
-      offset += p.numel();
-    }
+    attach_views(bucket);  // the gradients are the bucket: no copy in or out
     comm_.all_reduce(bucket.flat, op);
-    offset = 0;
-    for (auto& p : bucket.parameters) {
-      auto slice = bucket.flat.narrow(0, offset, p.numel()).view_as(p);
-      if (p.grad().defined()) {
-        p.mutable_grad().copy_(slice);
-      } else {
-        p.mutable_grad() = slice.clone();
-      }
-      offset += p.numel();
-    }
   }
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

@@ -44,7 +44,7 @@ void UpdateStep::finish_update() {
     scaler_->update(finite);
   }
   if (finite) optimizer_.step();
-  optimizer_.zero_grad();
+  sync_.zero_gradients();
   ++updates_;
 }
 

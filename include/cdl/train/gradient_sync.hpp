@@ -1,5 +1,7 @@
-// GradientSync: averages gradients over the ranks of a communicator through a few flat buckets
-// (never one reduction per parameter), and gives every rank rank 0's initial weights.
+// GradientSync: reduces gradients over the ranks of a communicator through a few flat buckets
+// (never one reduction per parameter), and gives every rank rank 0's initial weights. The
+// gradients live in the buckets (each parameter's .grad is a view of its bucket, as PyTorch DDP's
+// gradient_as_bucket_view), so a reduction copies nothing in or out.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -15,7 +17,8 @@ class GradientSync {
  public:
   /// Buckets the trainable parameters of `module`, in reverse registration order (the order in
   /// which backward produces them), into flat buffers of at most `bucket_bytes` (a larger
-  /// parameter gets a bucket of its own). Not collective.
+  /// parameter gets a bucket of its own), and makes each parameter's gradient a view of its
+  /// bucket (existing gradient values are kept). Not collective.
   GradientSync(torch::nn::Module& module, comm::Communicator& comm,
                int64_t bucket_bytes = 25 * 1024 * 1024);
 
@@ -35,6 +38,10 @@ class GradientSync {
   /// Collective: replaces every gradient by its reduction `op` (kSum or kAvg) over the ranks
   /// (missing gradients count as zeros). A no-op with one rank.
   void reduce_gradients(comm::ReduceOp op);
+
+  /// Sets every gradient to zero in place (the bucket views stay the gradients; use this, not the
+  /// optimizer's zero_grad, which may replace them by undefined tensors).
+  void zero_gradients();
 
   /// Adds the current gradients into float64 sums (one per bucket) and zeroes them. Used by
   /// --deterministic runs: a sum in float64 hardly depends on how the terms are grouped, so the
@@ -56,9 +63,13 @@ class GradientSync {
  private:
   struct Bucket {
     std::vector<torch::Tensor> parameters;
-    torch::Tensor flat;
+    torch::Tensor flat;                // the gradients of `parameters`, end to end
+    std::vector<torch::Tensor> views;  // views of `flat` shaped like the parameters: their .grad
     torch::Tensor exact;  // float64 sums of accumulate_exactly(), allocated on first use
   };
+
+  /// Makes every parameter's gradient its bucket view again, keeping its values.
+  static void attach_views(Bucket& bucket);
 
   comm::Communicator& comm_;
   std::vector<Bucket> buckets_;

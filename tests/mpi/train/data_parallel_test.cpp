@@ -84,6 +84,26 @@ TEST(DataParallelTest, AveragedGradientsAreTheMeanOfRankValues) {
   EXPECT_EQ(sync.bytes_per_update(), (3 * 2 + 2) * 4);
 }
 
+TEST(DataParallelTest, GradientsAreViewsOfTheBucketsAndReduceInPlace) {
+  comm::MpiCommunicator world(MPI_COMM_WORLD);
+  torch::manual_seed(1);
+  torch::nn::Linear layer(3, 2);
+  GradientSync sync(*layer, world);
+  const void* bucket = layer->weight.grad().data_ptr();
+  const auto x = torch::full({4, 3}, world.rank() + 1.0);
+  layer->forward(x).sum().backward();
+  EXPECT_EQ(layer->weight.grad().data_ptr(), bucket) << "backward accumulates into the bucket";
+  sync.reduce_gradients(comm::ReduceOp::kSum);
+  EXPECT_EQ(layer->weight.grad().data_ptr(), bucket) << "the reduction happens in place";
+  // d(sum)/dW = 4 x (rank + 1) per entry, summed over ranks: 4 x W (W + 1) / 2.
+  const double expected = 4.0 * world.size() * (world.size() + 1) / 2.0;
+  EXPECT_TRUE(torch::allclose(layer->weight.grad(), torch::full({2, 3}, expected)));
+  layer->weight.mutable_grad() = torch::Tensor();  // what zero_grad(set_to_none) does
+  sync.zero_gradients();
+  EXPECT_EQ(layer->weight.grad().data_ptr(), bucket) << "the view is the gradient again";
+  EXPECT_EQ(layer->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
 TEST(DataParallelTest, ARankWithoutMicroBatchStillGivesTheVirtualBatchMean) {
   // A short last update of 2 micro-batches (3 samples): rank r runs micro-batch m when
   // m mod W = r (at 3 ranks, rank 2 runs none); one rank alone runs both. Same weights.
