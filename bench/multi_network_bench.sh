@@ -5,11 +5,11 @@
 # parallel efficiency (speed-up / ranks; the goal is >= 0.9 while networks >= ranks), in one run.
 # Rank counts above the machine's cores oversubscribe it: their figures then measure the cores,
 # not the program (the script says so).
-# Usage: bench/multi_network_bench.sh [BUILD_DIR=build] [SUBJECTS=24] [SIZE=64x80x64] [EPOCHS=2]
+# Usage: bench/multi_network_bench.sh [BUILD_DIR=build] [SUBJECTS=40] [SIZE=96x112x96] [EPOCHS=2]
 set -euo pipefail
 build=${1:-build}
-subjects=${2:-24}
-size=${3:-64x80x64}
+subjects=${2:-40}
+size=${3:-96x112x96}
 epochs=${4:-2}
 bin="$build/src/clinicadl-hpc"
 caps2h5="$build/data_tools/caps2h5"
@@ -48,5 +48,5 @@ done
 for ranks in 2 4; do
   awk -v n="$ranks" -v t="${seconds[$ranks]}" -v t1="${seconds[1]}" -v cores="$(nproc)" 'BEGIN {
     printf "ratio multi-network speed-up %d ranks / 1 rank: %.2f (efficiency %.2f)%s\n", n,
-           t1 / t, t1 / t / n, n > cores ? ", more ranks than cores: bounded by the cores" : "" }'
+           t1 / t, t1 / t / n, (n > cores ? ", more ranks than cores: bounded by the cores" : "") }'
 done
