@@ -33,6 +33,11 @@ else
 fi
 
 run bash "$here/multi_network_bench.sh" "$build"
+if [[ -x "$HOME/.cache/clinicadl-hpc/clinicadl_venv/bin/clinicadl" ]]; then
+  run bash "$here/clinicadl_bench.sh" "$build"
+else
+  echo "== clinicadl_bench skipped: ClinicaDL is not installed (run tests/interop/clinicadl_predict.sh once)"
+fi
 
 echo "== summary of the ratios (see bench/README.md)"
 echo "   convert: gzip time / caps2h5 time, > 1 = caps2h5 faster than plain gunzip"
@@ -40,4 +45,5 @@ echo "   train: 2-rank images/s / 1-rank images/s on the same 2 cores, > 1 = dat
 echo "   threads: 1-thread images/s / 2-thread images/s of one process, > 1 = the 2nd thread hurts"
 echo "   allreduce: GradientSync time / raw MPI_Allreduce time of the same bytes, 1 = no overhead"
 echo "   multi-network: 1-rank wall time / N-rank wall time of 8 networks, goal >= 0.9 x N"
+echo "   clinicadl: ClinicaDL 1.6.1 / ours, time and peak memory, > 1 = we are faster / smaller"
 grep -E '^ratio' "$log"

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# clinicadl_bench.sh: clinicadl-hpc against Python ClinicaDL 1.6.1 itself, on the same synthetic
+# data, in one run (issue: CPU speed and memory). Both read the same NIfTI CAPS (ClinicaDL through
+# its prepare-data tensors, we through caps2h5's HDF5) and the same split, and train Conv5_FC3
+# in image mode with the same options (Adam 1e-4, batch 4, seed 0, CPU). Printed for each: the
+# data preparation time, the training job's wall time and peak resident memory, then the ratios
+# ClinicaDL / ours. ClinicaDL runs with the torch beside it (2.x); for a fair kernel comparison
+# give BUILD_DIR a clinicadl-hpc built against the same LibTorch (build-torch2).
+# Usage: bench/clinicadl_bench.sh [BUILD_DIR=build-torch2] [SUBJECTS=16] [SIZE=169x208x179]
+#                                 [EPOCHS=1] [VENV=~/.cache/clinicadl-hpc/clinicadl_venv]
+# The venv is the one tests/interop/clinicadl_predict.sh installs (ClinicaDL 1.6.1 + pins).
+set -euo pipefail
+build=${1:-build-torch2}
+subjects=${2:-16}
+size=${3:-169x208x179}
+epochs=${4:-1}
+venv=${5:-$HOME/.cache/clinicadl-hpc/clinicadl_venv}
+bin="$build/src/clinicadl-hpc"
+caps2h5="$build/data_tools/caps2h5"
+clinicadl="$venv/bin/clinicadl"
+for exe in "$bin" "$caps2h5" "$clinicadl"; do
+  [[ -x "$exe" ]] || { echo "$exe not found (build both tools; install ClinicaDL by running tests/interop/clinicadl_predict.sh once)" >&2; exit 2; }
+done
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONWARNINGS=ignore
+work=$(mktemp -d "${TMPDIR:-/tmp}/clinicadl_bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+"$caps2h5" synthetic "$work/caps" --subjects "$subjects" --size "$size" --seed 1 > /dev/null
+"$caps2h5" split "$work/caps/labels.tsv" --n_test 0.25 --seed 0 --output_dir "$work/splits" > /dev/null
+cp "$work/caps/labels.tsv" "$work/labels.tsv"  # ClinicaDL looks for it beside the split folder
+
+seconds() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+start=$(date +%s.%N)
+"$caps2h5" convert "$work/caps" "$work/data.h5" --no-progress > /dev/null
+convert_ours=$(seconds "$start")
+start=$(date +%s.%N)
+"$clinicadl" prepare-data image "$work/caps" t1-linear -np 2 -ej extract_image.json > "$work/prepare.log" 2>&1
+convert_cdl=$(seconds "$start")
+
+common=(--batch_size 4 --epochs "$epochs" --learning_rate 1e-4 --seed 0)
+run() {  # name command...: wall seconds and peak MB of the whole job
+  local name="$1"; shift
+  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.log" 2>&1 ||
+    { tail -20 "$work/$name.log" >&2; exit 1; }
+  read -r wall[$name] peak_kb < "$work/$name.time"
+  peak[$name]=$((peak_kb / 1024))
+}
+declare -A wall peak
+run clinicadl "$clinicadl" train classification "$work/caps" extract_image.json "$work/splits" \
+  "$work/maps_cdl" --no-gpu -np 2 -a Conv5_FC3 "${common[@]}"
+run ours_1x2 "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_1x2" \
+  --gpu false --threads 2 --architecture Conv5_FC3 "${common[@]}"
+run ours_2x1 mpirun -np 2 "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_2x1" \
+  --gpu false --threads 1 --architecture Conv5_FC3 --batch_size 2 --epochs "$epochs" \
+  --learning_rate 1e-4 --seed 0
+echo "clinicadl_bench: Conv5_FC3 image mode, $subjects subjects at 1@$size, $epochs epoch(s), batch 4, CPU, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+echo "  ClinicaDL $("$venv/bin/python" -c 'import clinicadl, torch; print(clinicadl.__version__, "on torch", torch.__version__)'); clinicadl-hpc $("$bin" --version | head -1)"
+printf "data preparation: ClinicaDL prepare-data %8.2f s, caps2h5 convert %8.2f s\n" "$convert_cdl" "$convert_ours"
+for name in clinicadl ours_1x2 ours_2x1; do
+  printf "%-40s %8.2f s wall  peak %6d MB (largest process)\n" \
+    "$(case $name in clinicadl) echo "ClinicaDL (2 threads, 2 workers)";; ours_1x2) echo "ours, 1 rank x 2 threads";; *) echo "ours, 2 ranks x 1 thread, batch 2 each";; esac)" \
+    "${wall[$name]}" "${peak[$name]}"
+done
+awk -v a="$convert_cdl" -v b="$convert_ours" 'BEGIN { printf "ratio conversion (prepare-data / caps2h5 convert): %.2f\n", a / b }'
+for name in ours_1x2 ours_2x1; do
+  awk -v a="${wall[clinicadl]}" -v b="${wall[$name]}" -v n="$name" -v pa="${peak[clinicadl]}" -v pb="${peak[$name]}" \
+    'BEGIN { printf "ratio training job (ClinicaDL / %s): time %.2f, peak memory %.2f\n", n, a / b, pa / pb }'
+done
