@@ -47,6 +47,16 @@ run() {  # name command...: wall seconds and peak MB of the whole job
 declare -A wall peak
 run clinicadl "$clinicadl" train classification "$work/caps" extract_image.json "$work/splits" \
   "$work/maps_cdl" --no-gpu -np 2 -a Conv5_FC3 "${common[@]}"
+# ClinicaDL given the allocator tuning we build in (jemalloc keeping freed pages), when available.
+jemalloc=$(ldconfig -p | awk '/libjemalloc.so.2 / { print $NF; exit }')
+names=(clinicadl)
+if [[ -n "$jemalloc" ]]; then
+  run clinicadl_jemalloc env LD_PRELOAD="$jemalloc" \
+    MALLOC_CONF=oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1 "$clinicadl" train \
+    classification "$work/caps" extract_image.json "$work/splits" "$work/maps_cdl_jemalloc" \
+    --no-gpu -np 2 -a Conv5_FC3 "${common[@]}"
+  names+=(clinicadl_jemalloc)
+fi
 run ours_1x2 "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_1x2" \
   --gpu false --threads 2 --architecture Conv5_FC3 "${common[@]}"
 run ours_2x1 mpirun -np 2 "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_2x1" \
@@ -55,13 +65,23 @@ run ours_2x1 mpirun -np 2 "$bin" train classification "$work/data.h5" "$work/spl
 echo "clinicadl_bench: Conv5_FC3 image mode, $subjects subjects at 1@$size, $epochs epoch(s), batch 4, CPU, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 echo "  ClinicaDL $("$venv/bin/python" -c 'import clinicadl, torch; print(clinicadl.__version__, "on torch", torch.__version__)'); clinicadl-hpc $("$bin" --version | head -1)"
 printf "data preparation: ClinicaDL prepare-data %8.2f s, caps2h5 convert %8.2f s\n" "$convert_cdl" "$convert_ours"
-for name in clinicadl ours_1x2 ours_2x1; do
-  printf "%-40s %8.2f s wall  peak %6d MB (largest process)\n" \
-    "$(case $name in clinicadl) echo "ClinicaDL (2 threads, 2 workers)";; ours_1x2) echo "ours, 1 rank x 2 threads";; *) echo "ours, 2 ranks x 1 thread, batch 2 each";; esac)" \
+label() {
+  case $1 in
+    clinicadl) echo "ClinicaDL (2 threads, 2 workers)" ;;
+    clinicadl_jemalloc) echo "ClinicaDL with jemalloc as we tune it" ;;
+    ours_1x2) echo "ours, 1 rank x 2 threads" ;;
+    *) echo "ours, 2 ranks x 1 thread, batch 2 each" ;;
+  esac
+}
+for name in "${names[@]}" ours_1x2 ours_2x1; do
+  printf "%-40s %8.2f s wall  peak %6d MB (largest process)\n" "$(label "$name")" \
     "${wall[$name]}" "${peak[$name]}"
 done
 awk -v a="$convert_cdl" -v b="$convert_ours" 'BEGIN { printf "ratio conversion (prepare-data / caps2h5 convert): %.2f\n", a / b }'
-for name in ours_1x2 ours_2x1; do
-  awk -v a="${wall[clinicadl]}" -v b="${wall[$name]}" -v n="$name" -v pa="${peak[clinicadl]}" -v pb="${peak[$name]}" \
-    'BEGIN { printf "ratio training job (ClinicaDL / %s): time %.2f, peak memory %.2f\n", n, a / b, pa / pb }'
+for reference in "${names[@]}"; do
+  for name in ours_1x2 ours_2x1; do
+    awk -v a="${wall[$reference]}" -v b="${wall[$name]}" -v r="$reference" -v n="$name" \
+      -v pa="${peak[$reference]}" -v pb="${peak[$name]}" \
+      'BEGIN { printf "ratio training job (%s / %s): time %.2f, peak memory %.2f\n", r, n, a / b, pa / pb }'
+  done
 done
