@@ -103,8 +103,11 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
   }
   // Every split's tables and sets are checked before anything is written: a k-fold whose last
   // split is broken fails now, not after the first splits trained.
-  for (const auto split : splits) train::load_split(c, source, static_cast<int>(split), 0);
-  const auto first = train::load_split(c, source, static_cast<int>(splits.front()), 0);
+  std::vector<train::SplitData> checked;  // tables only (no image cache): reused below
+  for (const auto split : splits) {
+    checked.push_back(train::load_split(c, source, static_cast<int>(split), 0));
+  }
+  const auto& first = checked.front();
   const auto experiment = plan_experiment(c, first, splits, topology.world_size);
   auto group = runtime.make_group_control(experiment.group_of_rank(topology.rank));
   auto gradients = runtime.make_gradient_communicator(c.comm_backend, placement.device.is_cuda(),
@@ -124,11 +127,11 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
       claim = std::make_unique<train::MapsClaim>(c.maps_dir, false);
     }
     const train::MapsLayout current(staging ? staging->root() : c.maps_dir);
-    for (const auto split : splits) {
-      if (resumed.count(static_cast<int>(split)) > 0) continue;
-      cdl::remove_tree(current.split_dir(static_cast<int>(split)));  // restarted: starts clean
-      train::write_split_groups(current, static_cast<int>(split),
-                                train::load_split(c, source, static_cast<int>(split), 0), c);
+    for (size_t i = 0; i < splits.size(); ++i) {
+      const int split = static_cast<int>(splits[i]);
+      if (resumed.count(split) > 0) continue;
+      cdl::remove_tree(current.split_dir(split));  // restarted: starts clean
+      train::write_split_groups(current, split, checked[i], c);
     }
   }
   world.barrier();

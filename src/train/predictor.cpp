@@ -78,8 +78,9 @@ Evaluation predict_set_per_part(model::Network& network,
   const auto all = torch::cat(rows);
   const auto order = torch::tensor(indices, torch::kInt64).argsort();
   merged.rows = all.index_select(0, order).contiguous();
+  const auto* position = order.data_ptr<int64_t>();
   for (int64_t i = 0; i < order.numel(); ++i) {
-    merged.sample_indices.push_back(indices[static_cast<size_t>(order[i].item<int64_t>())]);
+    merged.sample_indices.push_back(indices[static_cast<size_t>(position[i])]);
   }
   merged.metrics = evaluation_metrics(merged.rows, options);
   return merged;

@@ -50,7 +50,7 @@ void RunningStatistics::begin_update() {
   for (auto& layer : layers_) {
     layer.start_mean = layer.mean.clone();
     layer.start_var = layer.var.clone();
-    layer.start_tracked = layer.tracked.item<int64_t>();
+    layer.start_tracked = layer.tracked.clone();
     // Sums in float64: they hardly depend on which rank adds which term.
     layer.sum_mean = torch::zeros_like(layer.mean, torch::kFloat64);
     layer.sum_var = torch::zeros_like(layer.var, torch::kFloat64);
@@ -92,7 +92,7 @@ void RunningStatistics::finish_update(comm::Communicator& comm, int64_t count) {
     const auto start_var = layer.start_var.to(torch::kFloat64) * keep;
     layer.mean.copy_(start_mean + flat.narrow(0, offset, n).view_as(layer.mean));
     layer.var.copy_(start_var + flat.narrow(0, offset + n, n).view_as(layer.var));
-    layer.tracked.fill_(layer.start_tracked + count);
+    layer.tracked.copy_(layer.start_tracked + count);
     offset += 2 * n;
   }
 }

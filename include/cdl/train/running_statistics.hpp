@@ -44,7 +44,7 @@ class RunningStatistics {
     torch::Tensor mean, var, tracked;  // the layer's buffers
     double momentum = 0.1;
     torch::Tensor start_mean, start_var, sum_mean, sum_var;
-    int64_t start_tracked = 0;
+    torch::Tensor start_tracked;  // on the buffers' device: no host sync per update
   };
   std::vector<Layer> layers_;
 };
