@@ -3,8 +3,9 @@
 # data, in one run (issue: CPU speed and memory). Both read the same NIfTI CAPS (ClinicaDL through
 # its prepare-data tensors, we through caps2h5's HDF5) and the same split, and train Conv5_FC3
 # in image mode with the same options (Adam 1e-4, batch 4, seed 0, CPU). Printed for each: the
-# data preparation time, the training job's wall time and peak resident memory, then the ratios
-# ClinicaDL / ours. ClinicaDL runs with the torch beside it (2.x); for a fair kernel comparison
+# data preparation time, the training job's wall time, its training time (training.tsv's time
+# column at the last epoch) and peak resident memory, then the ratios ClinicaDL / ours; also ours
+# with --memory_saving, and patch mode (50^3 patches, Conv4_FC3) for both. ClinicaDL runs with the torch beside it (2.x); for a fair kernel comparison
 # give BUILD_DIR a clinicadl-hpc built against the same LibTorch (build-torch2).
 # Usage: bench/clinicadl_bench.sh [BUILD_DIR=build-torch2] [SUBJECTS=16] [SIZE=169x208x179]
 #                                 [EPOCHS=1] [VENV=~/.cache/clinicadl-hpc/clinicadl_venv]
@@ -62,6 +63,21 @@ run ours_1x2 "$bin" train classification "$work/data.h5" "$work/splits" "$work/m
 run ours_2x1 mpirun -np 2 "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_2x1" \
   --gpu false --threads 1 --architecture Conv5_FC3 --batch_size 2 --epochs "$epochs" \
   --learning_rate 1e-4 --seed 0
+run ours_memory "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_memory" \
+  --gpu false --threads 2 --architecture Conv5_FC3 --memory_saving "${common[@]}"
+
+# Patch mode: ClinicaDL's default 50^3 patches with stride 50 cut on the fly from the image
+# tensors (as prepare-data patch leaves them without --save_features), Conv4_FC3.
+patch_options=(--batch_size 4 --epochs "$epochs" --learning_rate 1e-4 --seed 0)
+"$clinicadl" prepare-data patch "$work/caps" t1-linear -np 2 -ej extract_patch.json > "$work/prepare_patch.log" 2>&1
+run clinicadl_patch "$clinicadl" train classification "$work/caps" extract_patch.json "$work/splits" \
+  "$work/maps_cdl_patch" --no-gpu -np 2 -a Conv4_FC3 "${patch_options[@]}"
+run ours_patch_1x2 "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_patch_1x2" \
+  --gpu false --threads 2 --architecture Conv4_FC3 --mode patch --patch_size 50 --stride_size 50 \
+  "${patch_options[@]}"
+run ours_patch_2x1 mpirun -np 2 "$bin" train classification "$work/data.h5" "$work/splits" \
+  "$work/maps_patch_2x1" --gpu false --threads 1 --architecture Conv4_FC3 --mode patch \
+  --patch_size 50 --stride_size 50 --batch_size 2 --epochs "$epochs" --learning_rate 1e-4 --seed 0
 echo "clinicadl_bench: Conv5_FC3 image mode, $subjects subjects at 1@$size, $epochs epoch(s), batch 4, CPU, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 echo "  ClinicaDL $("$venv/bin/python" -c 'import clinicadl, torch; print(clinicadl.__version__, "on torch", torch.__version__)'); clinicadl-hpc $("$bin" --version | head -1)"
 printf "data preparation: ClinicaDL prepare-data %8.2f s, caps2h5 convert %8.2f s\n" "$convert_cdl" "$convert_ours"
@@ -70,18 +86,37 @@ label() {
     clinicadl) echo "ClinicaDL (2 threads, 2 workers)" ;;
     clinicadl_jemalloc) echo "ClinicaDL with jemalloc as we tune it" ;;
     ours_1x2) echo "ours, 1 rank x 2 threads" ;;
-    *) echo "ours, 2 ranks x 1 thread, batch 2 each" ;;
+    ours_2x1) echo "ours, 2 ranks x 1 thread, batch 2 each" ;;
+    ours_memory) echo "ours, 1 rank x 2 threads, --memory_saving" ;;
+    clinicadl_patch) echo "ClinicaDL patch (2 threads, 2 workers)" ;;
+    ours_patch_1x2) echo "ours patch, 1 rank x 2 threads" ;;
+    ours_patch_2x1) echo "ours patch, 2 ranks x 1 thread, batch 2 each" ;;
   esac
 }
-for name in "${names[@]}" ours_1x2 ours_2x1; do
-  printf "%-40s %8.2f s wall  peak %6d MB (largest process)\n" "$(label "$name")" \
-    "${wall[$name]}" "${peak[$name]}"
+# The training time of a MAPS: training.tsv's cumulative time at the last epoch's evaluation
+# (both programs write it since the start of training: no start-up, no final re-evaluation).
+train_time() {
+  awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "time") c = i; next } { t = $c }
+               END { printf "%.2f", t }' "$1/split-0/training_logs/training.tsv"
+}
+declare -A maps=([clinicadl]=maps_cdl [clinicadl_jemalloc]=maps_cdl_jemalloc [ours_1x2]=maps_1x2
+                 [ours_2x1]=maps_2x1 [ours_memory]=maps_memory [clinicadl_patch]=maps_cdl_patch
+                 [ours_patch_1x2]=maps_patch_1x2 [ours_patch_2x1]=maps_patch_2x1)
+declare -A train
+for name in "${names[@]}" ours_1x2 ours_2x1 ours_memory clinicadl_patch ours_patch_1x2 ours_patch_2x1; do
+  train[$name]=$(train_time "$work/${maps[$name]}")
+  printf "%-44s %8.2f s wall %8.2f s training  peak %6d MB (largest process)\n" \
+    "$(label "$name")" "${wall[$name]}" "${train[$name]}" "${peak[$name]}"
 done
+ratio() {  # reference name: wall, training-time and peak-memory ratios reference / name
+  awk -v r="$1" -v n="$2" -v a="${wall[$1]}" -v b="${wall[$2]}" -v ta="${train[$1]}" \
+    -v tb="${train[$2]}" -v pa="${peak[$1]}" -v pb="${peak[$2]}" \
+    'BEGIN { printf "ratio %s / %s: job time %.2f, training time %.2f, peak memory %.2f\n",
+             r, n, a / b, ta / tb, pa / pb }'
+}
 awk -v a="$convert_cdl" -v b="$convert_ours" 'BEGIN { printf "ratio conversion (prepare-data / caps2h5 convert): %.2f\n", a / b }'
 for reference in "${names[@]}"; do
-  for name in ours_1x2 ours_2x1; do
-    awk -v a="${wall[$reference]}" -v b="${wall[$name]}" -v r="$reference" -v n="$name" \
-      -v pa="${peak[$reference]}" -v pb="${peak[$name]}" \
-      'BEGIN { printf "ratio training job (%s / %s): time %.2f, peak memory %.2f\n", r, n, a / b, pa / pb }'
-  done
+  for name in ours_1x2 ours_2x1 ours_memory; do ratio "$reference" "$name"; done
 done
+ratio ours_1x2 ours_memory  # the cost and gain of --memory_saving against our default
+for name in ours_patch_1x2 ours_patch_2x1; do ratio clinicadl_patch "$name"; done

@@ -163,6 +163,16 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   refuse(c.emissions_calculator, "--emissions_calculator");
 }
 
+/// --memory_saving runs the Conv-BatchNorm-ReLU-PadMaxPool blocks of the Conv*_FC3 trunks in
+/// chunks; other architectures have no such blocks.
+void validate_memory_saving(const TrainConfig& c, Problems& problems) {
+  if (!c.memory_saving || c.architecture == "Conv4_FC3" || c.architecture == "Conv5_FC3") return;
+  problems.push_back(
+      "--memory_saving applies to Conv4_FC3 and Conv5_FC3 (convolution blocks of "
+      "Conv, BatchNorm, ReLU and PadMaxPool), not to --architecture " +
+      c.architecture);
+}
+
 template <typename T>
 void put(nlohmann::ordered_json& json, const std::string& key, const T* value) {
   json[key] = *value;
@@ -185,6 +195,7 @@ void resolve_and_validate(TrainConfig& c) {
   validate_optimization(c, problems);
   validate_data(c, problems);
   validate_unsupported(c, problems);
+  validate_memory_saving(c, problems);
   if (problems.empty()) return;
   std::string message = std::to_string(problems.size()) + " problem(s) with the train options:";
   for (const auto& p : problems) message += "\n  - " + p;

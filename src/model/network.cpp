@@ -7,6 +7,7 @@
 
 #include "cdl/core/error.hpp"
 #include "cdl/model/layers/crop_max_unpool.hpp"
+#include "cdl/model/layers/fused_conv_block.hpp"
 #include "cdl/model/layers/pad_max_pool.hpp"
 
 namespace cdl::model {
@@ -67,7 +68,41 @@ Cnn::Cnn(std::string architecture, torch::nn::Sequential convolutions, torch::nn
 
 torch::Tensor Cnn::forward(torch::Tensor input) {
   PoolStack unused;
-  return run_sequential(fc_, run_sequential(convolutions_, input, unused), unused);
+  // Fused blocks are a CPU implementation (on GPUs cuDNN and autocast run the layers).
+  if (fused_blocks_ == 0 || !input.device().is_cpu()) {
+    return run_sequential(fc_, run_sequential(convolutions_, input, unused), unused);
+  }
+  auto x = std::move(input);
+  ConvBlockLayers block;
+  for (int b = 0; b < fused_blocks_; ++b) {
+    CDL_CHECK(match_conv_block(convolutions_, 4 * b, block), "fused block ", b, " changed");
+    x = fused_conv_block(x, block, fused_chunk_samples_);
+  }
+  for (auto layer = convolutions_->begin() + 4 * fused_blocks_; layer != convolutions_->end();
+       ++layer) {
+    x = apply_layer(*layer, x, unused);
+  }
+  return run_sequential(fc_, x, unused);
+}
+
+int Cnn::fusable_blocks() const {
+  ConvBlockLayers block;
+  int blocks = 0;
+  while (match_conv_block(convolutions_, 4 * blocks, block)) {
+    ++blocks;
+  }
+  return blocks;
+}
+
+void Cnn::set_fused_blocks(int blocks, int64_t chunk_samples) {
+  const int available = fusable_blocks();
+  if (blocks < 0 || blocks > available) {
+    CDL_THROW(ConfigError, "cannot fuse ", blocks, " convolution blocks of ", architecture(),
+              ": its trunk starts with ", available,
+              " Conv-BatchNorm-ReLU-PadMaxPool blocks (expected 0..", available, ")");
+  }
+  fused_blocks_ = blocks;
+  fused_chunk_samples_ = chunk_samples;
 }
 
 std::vector<Stage> Cnn::stages() const {

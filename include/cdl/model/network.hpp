@@ -71,9 +71,20 @@ class Cnn final : public Network {
   torch::nn::Sequential convolutions() const { return convolutions_; }
   torch::nn::Sequential fc() const { return fc_; }
 
+  /// How many Conv-BatchNorm-ReLU-PadMaxPool blocks start the trunk (0 for trunks of other
+  /// shapes): the most set_fused_blocks accepts.
+  int fusable_blocks() const;
+  /// Computes the first `blocks` blocks of the trunk as fused, chunked blocks of `chunk_samples`
+  /// samples (layers/fused_conv_block.hpp; 0: the whole batch at once), the rest as usual. Same
+  /// parameters and results up to float rounding. Throws ConfigError when `blocks` exceeds
+  /// fusable_blocks().
+  void set_fused_blocks(int blocks, int64_t chunk_samples);
+
  private:
   torch::nn::Sequential convolutions_;
   torch::nn::Sequential fc_;
+  int fused_blocks_ = 0;
+  int64_t fused_chunk_samples_ = 0;
 };
 
 /// An autoencoder: the encoder's PadMaxPool layers in "indices" mode push (indices, pad) that the

@@ -1,0 +1,356 @@
+// Implementation of the fused, chunked Conv-BatchNorm-ReLU-PadMaxPool block.
+#include "cdl/model/layers/fused_conv_block.hpp"
+
+#include <torch/autograd.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "cdl/core/error.hpp"
+
+namespace cdl::model {
+namespace {
+
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+/// What the operation needs besides its differentiable inputs.
+struct BlockSettings {
+  int dimension = 3;
+  std::vector<int64_t> conv_stride, conv_padding, conv_dilation;
+  int64_t conv_groups = 1;
+  std::vector<int64_t> pool_kernel;  // also the pooling stride
+  double eps = 1e-5, momentum = 0.1;
+  Tensor running_mean, running_var, batches_tracked;
+  int64_t chunk_samples = 0;
+};
+
+template <size_t D, typename ConvImpl>
+bool read_conv(torch::nn::Module* module, BlockSettings& settings, Tensor& weight, Tensor& bias) {
+  auto* conv = dynamic_cast<ConvImpl*>(module);
+  if (conv == nullptr || conv->options.transposed()) return false;
+  const auto& o = conv->options;
+  // LibTorch 1.13 has its own variant (c10::get_if); 2.x uses std::variant (std::get_if).
+#if TORCH_VERSION_MAJOR >= 2
+  const auto* padding = std::get_if<torch::ExpandingArray<D>>(&o.padding());
+  const bool zero_padded = std::get_if<torch::enumtype::kZeros>(&o.padding_mode()) != nullptr;
+#else
+  const auto* padding = c10::get_if<torch::ExpandingArray<D>>(&o.padding());
+  const bool zero_padded = c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()) != nullptr;
+#endif
+  if (padding == nullptr || !zero_padded) return false;
+  const auto to_vector = [](const torch::ExpandingArray<D>& a) {
+    return std::vector<int64_t>(a->begin(), a->end());
+  };
+  settings.dimension = static_cast<int>(D);
+  settings.conv_stride = to_vector(o.stride());
+  settings.conv_padding = to_vector(*padding);
+  settings.conv_dilation = to_vector(o.dilation());
+  settings.conv_groups = o.groups();
+  weight = conv->weight;
+  bias = conv->bias;
+  return true;
+}
+
+template <typename BatchNormImpl>
+bool read_batch_norm(torch::nn::Module* module, BlockSettings& settings, Tensor& gamma,
+                     Tensor& beta) {
+  auto* norm = dynamic_cast<BatchNormImpl*>(module);
+  if (norm == nullptr || !norm->options.affine() || !norm->options.track_running_stats() ||
+      !norm->options.momentum().has_value()) {
+    return false;
+  }
+  settings.eps = norm->options.eps();
+  settings.momentum = *norm->options.momentum();
+  settings.running_mean = norm->running_mean;
+  settings.running_var = norm->running_var;
+  settings.batches_tracked = norm->num_batches_tracked;
+  gamma = norm->weight;
+  beta = norm->bias;
+  return true;
+}
+
+struct BlockTensors {
+  Tensor weight, bias, gamma, beta;
+};
+
+/// Reads the layers of `block` (dimension 2 or 3, matching conv and BatchNorm).
+bool read_block(const ConvBlockLayers& block, BlockSettings& settings, BlockTensors& tensors) {
+  const bool conv_ok =
+      read_conv<3, torch::nn::Conv3dImpl>(block.conv, settings, tensors.weight, tensors.bias) ||
+      read_conv<2, torch::nn::Conv2dImpl>(block.conv, settings, tensors.weight, tensors.bias);
+  if (!conv_ok || block.pool == nullptr || block.pool->dimension() != settings.dimension ||
+      block.pool->kernel_size() != 2 || block.pool->stride() != 2) {
+    return false;
+  }
+  const bool norm_ok = settings.dimension == 3
+                           ? read_batch_norm<torch::nn::BatchNorm3dImpl>(
+                                 block.batch_norm, settings, tensors.gamma, tensors.beta)
+                           : read_batch_norm<torch::nn::BatchNorm2dImpl>(
+                                 block.batch_norm, settings, tensors.gamma, tensors.beta);
+  settings.pool_kernel.assign(settings.dimension, block.pool->kernel_size());
+  return norm_ok;
+}
+
+/// [1, C, 1, ...]: a per-channel vector shaped to broadcast over [N, C, spatial...].
+Tensor per_channel(const Tensor& values, int dimension) {
+  std::vector<int64_t> shape(dimension + 2, 1);
+  shape[1] = values.numel();
+  return values.view(shape);
+}
+
+/// The axes a BatchNorm statistic reduces: batch and spatial.
+std::vector<int64_t> statistic_axes(int dimension) {
+  std::vector<int64_t> axes{0};
+  for (int axis = 2; axis < dimension + 2; ++axis) axes.push_back(axis);
+  return axes;
+}
+
+Tensor convolve(const Tensor& x, const Tensor& weight, const Tensor& bias, const BlockSettings& s) {
+  return at::convolution(x, weight, bias, s.conv_stride, s.conv_padding, s.conv_dilation,
+                         /*transposed=*/false, std::vector<int64_t>(s.dimension, 0), s.conv_groups);
+}
+
+/// PadMaxPool's low-side zero padding (kernel = stride = 2: one voxel on each odd axis) as max
+/// pooling's own padding: the same windows, since the far side's pad is never reached. The padded
+/// value (-inf instead of 0) never matters: maxima are taken before the ReLU, and relu >= 0.
+std::vector<int64_t> pool_padding(const Tensor& y, const BlockSettings& s) {
+  std::vector<int64_t> padding;
+  for (int axis = 0; axis < s.dimension; ++axis) {
+    const int64_t remainder = y.size(axis + 2) % s.pool_kernel[axis];
+    padding.push_back(remainder == 0 ? 0 : s.pool_kernel[axis] - remainder);
+  }
+  return padding;
+}
+
+std::tuple<Tensor, Tensor> max_pool(const Tensor& y, const BlockSettings& s) {
+  const auto padding = pool_padding(y, s);
+  const std::vector<int64_t> dilation(s.dimension, 1);
+  return s.dimension == 3
+             ? at::max_pool3d_with_indices(y, s.pool_kernel, s.pool_kernel, padding, dilation)
+             : at::max_pool2d_with_indices(y, s.pool_kernel, s.pool_kernel, padding, dilation);
+}
+
+/// [begin, end) sample ranges of at most `chunk` samples (all at once when chunk <= 0).
+std::vector<std::pair<int64_t, int64_t>> chunks(int64_t samples, int64_t chunk) {
+  if (chunk <= 0) chunk = std::max<int64_t>(samples, 1);
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (int64_t begin = 0; begin < samples; begin += chunk) {
+    ranges.emplace_back(begin, std::min(samples, begin + chunk));
+  }
+  return ranges;
+}
+
+/// sign(gamma) as +1/-1 per channel (+1 for gamma = 0).
+Tensor channel_signs(const Tensor& gamma) {
+  return torch::where(gamma >= 0, torch::ones_like(gamma), -torch::ones_like(gamma));
+}
+
+/// Per-chunk statistics combined (Chan et al.): the batch mean and biased variance in float64.
+struct BatchStatistics {
+  Tensor mean, variance;  // float64 [C]
+  int64_t count = 0;      // values per channel
+  void add(const Tensor& chunk_mean, const Tensor& chunk_variance, int64_t chunk_count) {
+    auto m = chunk_mean.to(torch::kFloat64), v = chunk_variance.to(torch::kFloat64);
+    if (count == 0) {
+      mean = m, variance = v, count = chunk_count;
+      return;
+    }
+    const double total = static_cast<double>(count + chunk_count);
+    auto delta = m - mean;
+    auto new_mean = mean + delta * (chunk_count / total);
+    variance =
+        (variance * count + v * chunk_count + delta * delta * (count * chunk_count / total)) /
+        total;
+    mean = new_mean;
+    count += chunk_count;
+  }
+};
+
+/// The running statistics update of BatchNorm in training mode.
+void update_running_statistics(const BlockSettings& s, const BatchStatistics& stats) {
+  torch::NoGradGuard no_grad;
+  const double m = s.momentum;
+  const double unbias = static_cast<double>(stats.count) / static_cast<double>(stats.count - 1);
+  s.running_mean.mul_(1 - m).add_(stats.mean.to(s.running_mean.scalar_type()), m);
+  s.running_var.mul_(1 - m).add_((stats.variance * unbias).to(s.running_var.scalar_type()), m);
+  s.batches_tracked.add_(1);
+}
+
+/// relu(|scale| * pooled + shift): the block's output from the pooled sign(scale) * y.
+Tensor rectified_output(const Tensor& pooled, const Tensor& scale, const Tensor& shift, int dim) {
+  return (pooled * per_channel(scale.abs(), dim)).add_(per_channel(shift, dim)).relu_();
+}
+
+/// Autograd operation of a training-mode block. Inputs: x, conv weight, conv bias (may be
+/// undefined), BatchNorm weight and bias, settings.
+class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFunction> {
+ public:
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight,
+                        const Tensor& bias, const Tensor& gamma, const Tensor& beta,
+                        const BlockSettings& s) {
+    const int dim = s.dimension;
+    const auto sign = per_channel(channel_signs(gamma), dim);
+    BatchStatistics stats;
+    std::vector<Tensor> pooled;
+    std::vector<int64_t> y_shape;
+    for (auto [begin, end] : chunks(x.size(0), s.chunk_samples)) {
+      auto y = convolve(x.slice(0, begin, end), weight, bias, s).contiguous();
+      auto [variance, mean] = torch::var_mean(y, statistic_axes(dim), /*unbiased=*/false);
+      stats.add(mean, variance, y.numel() / y.size(1));
+      y_shape = y.sizes().vec();
+      pooled.push_back(std::get<0>(max_pool(y.mul_(sign), s)));
+    }
+    CDL_CHECK(stats.count > 1, "BatchNorm in training mode needs more than one value per channel");
+    update_running_statistics(s, stats);
+    auto invstd = (stats.variance + s.eps).rsqrt().to(gamma.scalar_type());
+    auto mean = stats.mean.to(gamma.scalar_type());
+    auto scale = gamma * invstd;
+    auto shift = beta - mean * scale;
+    auto pooled_all = pooled.size() == 1 ? pooled.front() : torch::cat(pooled);
+    ctx->save_for_backward({x, weight, bias, gamma, beta, pooled_all, mean, invstd});
+    ctx->saved_data["conv_stride"] = s.conv_stride;
+    ctx->saved_data["conv_padding"] = s.conv_padding;
+    ctx->saved_data["conv_dilation"] = s.conv_dilation;
+    ctx->saved_data["conv_groups"] = s.conv_groups;
+    ctx->saved_data["pool_kernel"] = s.pool_kernel;
+    ctx->saved_data["dimension"] = static_cast<int64_t>(dim);
+    ctx->saved_data["chunk_samples"] = s.chunk_samples;
+    ctx->saved_data["count"] = stats.count;
+    return rectified_output(pooled_all, scale, shift, dim);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &x = saved[0], &weight = saved[1], &bias = saved[2], &gamma = saved[3];
+    const Tensor &beta = saved[4], &pooled = saved[5], &mean = saved[6], &invstd = saved[7];
+    const BlockSettings s = settings_from(ctx);
+    const int dim = s.dimension;
+    const auto count = static_cast<double>(ctx->saved_data["count"].toInt());
+    const auto grad_out = grads[0].contiguous();
+    const auto axes = statistic_axes(dim);
+
+    // Pooled quantities: the ReLU's gradient at the window maxima and the BatchNorm sums.
+    const auto scale = gamma * invstd;
+    const auto sign = channel_signs(gamma);
+    auto grad_z = grad_out * (rectified_output(pooled, scale, beta - mean * scale, dim) > 0);
+    auto x_hat =
+        (pooled * per_channel(sign, dim) - per_channel(mean, dim)) * per_channel(invstd, dim);
+    auto grad_beta = grad_z.sum(axes);
+    auto grad_gamma = (grad_z * x_hat).sum(axes);
+
+    // dL/dy = scale * scatter(grad_z) + a + b * y per channel.
+    auto a = scale * (mean * invstd * grad_gamma - grad_beta) / count;
+    auto b = -scale * invstd * grad_gamma / count;
+    auto scattered = grad_z * per_channel(scale, dim);
+    const bool need_x = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
+    const bool need_b = bias.defined() && ctx->needs_input_grad(2);
+    Tensor grad_x = need_x ? torch::empty_like(x) : Tensor();
+    Tensor grad_w = torch::zeros_like(weight);
+    Tensor grad_bias = bias.defined() ? torch::zeros_like(bias) : Tensor();
+    for (auto [begin, end] : chunks(x.size(0), s.chunk_samples)) {
+      auto x_chunk = x.slice(0, begin, end);
+      auto y_signed = convolve(x_chunk, weight, bias, s).contiguous().mul_(per_channel(sign, dim));
+      auto indices = std::get<1>(max_pool(y_signed, s));
+      auto grad_y = y_signed.mul_(per_channel(b * sign, dim)).add_(per_channel(a, dim));
+      grad_y.flatten(2).scatter_add_(2, indices.flatten(2),
+                                     scattered.slice(0, begin, end).flatten(2));
+      auto [gx, gw, gb] = at::convolution_backward(
+          grad_y, x_chunk, weight,
+          bias.defined() ? c10::optional<at::IntArrayRef>(bias.sizes()) : c10::nullopt,
+          s.conv_stride, s.conv_padding, s.conv_dilation, false, std::vector<int64_t>(dim, 0),
+          s.conv_groups, {need_x, need_w, need_b});
+      if (need_x) grad_x.slice(0, begin, end).copy_(gx);
+      if (need_w) grad_w.add_(gw);
+      if (need_b) grad_bias.add_(gb);
+    }
+    return {
+        grad_x,  need_w ? grad_w : Tensor(), need_b ? grad_bias : Tensor(), grad_gamma, grad_beta,
+        Tensor()};
+  }
+
+ private:
+  static BlockSettings settings_from(AutogradContext* ctx) {
+    BlockSettings s;
+    s.conv_stride = ctx->saved_data["conv_stride"].toIntVector();
+    s.conv_padding = ctx->saved_data["conv_padding"].toIntVector();
+    s.conv_dilation = ctx->saved_data["conv_dilation"].toIntVector();
+    s.conv_groups = ctx->saved_data["conv_groups"].toInt();
+    s.pool_kernel = ctx->saved_data["pool_kernel"].toIntVector();
+    s.dimension = static_cast<int>(ctx->saved_data["dimension"].toInt());
+    s.chunk_samples = ctx->saved_data["chunk_samples"].toInt();
+    return s;
+  }
+};
+
+/// LibTorch hands a one-sample 3x3 convolution to oneDNN only when its input has more than 20480
+/// values in (C, D, H) (ConvParams::use_mkldnn, 1.13 and 2.x); below, its native kernel is 3 to 8
+/// times slower (bench/conv_block_bench on 1@96x112x96). One-sample chunks of small inputs
+/// (patches) are therefore made two-sample chunks.
+int64_t practical_chunk(const Tensor& x, int64_t chunk) {
+  if (chunk != 1 || x.dim() < 4) return chunk;
+  const int64_t per_sample = x.size(1) * x.size(2) * x.size(3);
+  return per_sample > 20480 ? 1 : 2;
+}
+
+/// Evaluation mode: the running statistics, no autograd graph, chunk by chunk.
+Tensor inference_block(const Tensor& x, const BlockTensors& t, const BlockSettings& s) {
+  const int dim = s.dimension;
+  auto invstd = (s.running_var + s.eps).rsqrt();
+  auto scale = t.gamma * invstd;
+  auto shift = t.beta - s.running_mean * scale;
+  const auto sign = per_channel(channel_signs(t.gamma), dim);
+  std::vector<Tensor> outputs;
+  for (auto [begin, end] : chunks(x.size(0), s.chunk_samples)) {
+    auto y = convolve(x.slice(0, begin, end), t.weight, t.bias, s).mul_(sign);
+    outputs.push_back(rectified_output(std::get<0>(max_pool(y, s)), scale, shift, dim));
+  }
+  return outputs.size() == 1 ? outputs.front() : torch::cat(outputs);
+}
+
+/// The block as its four layers (evaluation with gradients, e.g. for attribution maps).
+Tensor separate_layers(const Tensor& x, const ConvBlockLayers& block, int dimension) {
+  Tensor y;
+  if (dimension == 3) {
+    y = dynamic_cast<torch::nn::BatchNorm3dImpl&>(*block.batch_norm)
+            .forward(dynamic_cast<torch::nn::Conv3dImpl&>(*block.conv).forward(x));
+  } else {
+    y = dynamic_cast<torch::nn::BatchNorm2dImpl&>(*block.batch_norm)
+            .forward(dynamic_cast<torch::nn::Conv2dImpl&>(*block.conv).forward(x));
+  }
+  return block.pool->forward(torch::relu(y));
+}
+
+}  // namespace
+
+bool match_conv_block(const torch::nn::Sequential& trunk, size_t i, ConvBlockLayers& block) {
+  if (i + 3 >= trunk->size()) return false;
+  ConvBlockLayers found{trunk->ptr(i).get(), trunk->ptr(i + 1).get(),
+                        dynamic_cast<PadMaxPoolImpl*>(trunk->ptr(i + 3).get())};
+  auto* relu = dynamic_cast<torch::nn::ReLUImpl*>(trunk->ptr(i + 2).get());
+  BlockSettings settings;
+  BlockTensors tensors;
+  if (relu == nullptr || !read_block(found, settings, tensors)) return false;
+  block = found;
+  return true;
+}
+
+Tensor fused_conv_block(const Tensor& input, const ConvBlockLayers& block, int64_t chunk_samples) {
+  BlockSettings settings;
+  BlockTensors t;
+  CDL_CHECK(read_block(block, settings, t),
+            "fused_conv_block: not a Conv-BatchNorm-ReLU-pool block");
+  settings.chunk_samples = practical_chunk(input, chunk_samples);
+  if (!block.batch_norm->is_training()) {
+    if (torch::GradMode::is_enabled()) return separate_layers(input, block, settings.dimension);
+    return inference_block(input, t, settings);
+  }
+  return FusedConvBlockFunction::apply(input, t.weight, t.bias, t.gamma, t.beta, settings);
+}
+
+}  // namespace cdl::model
