@@ -235,6 +235,17 @@ TEST(TrainConfigTest, MapsJsonWithWrongTypesNamesTheKeys) {
   EXPECT_THROW(config_from_maps_json(json, "m.json"), ConfigError);
 }
 
+TEST(TrainConfigTest, MemorySavingOnlyForPooledConvTrunks) {
+  EXPECT_EQ(error_of(args({"--memory_saving"})), "");  // default architecture: Conv5_FC3
+  EXPECT_EQ(error_of(args({"--memory_saving", "-a", "Conv4_FC3"})), "");
+  auto c = parse_train_arguments(args({"--memory_saving"}));
+  EXPECT_TRUE(c.memory_saving);
+  const auto message = error_of(args({"--memory_saving", "-a", "resnet18"}));
+  EXPECT_NE(message.find("--memory_saving applies to Conv4_FC3 and Conv5_FC3"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--architecture resnet18"), std::string::npos) << message;
+}
+
 TEST(TrainConfigTest, HelpIsNotAnError) {
   EXPECT_THROW(parse_train_arguments({"--help"}), HelpRequested);
   EXPECT_NE(train_usage().find("--accumulation_steps"), std::string::npos);
