@@ -94,10 +94,12 @@ label() {
   esac
 }
 # The training time of a MAPS: training.tsv's cumulative time at the last epoch's evaluation
-# (both programs write it since the start of training: no start-up, no final re-evaluation).
+# (no start-up, no final re-evaluation), or 0 without a row: ClinicaDL 1.6.1 writes only the
+# header after a 1-epoch run, so its training time is known from 2 epochs on.
 train_time() {
   awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "time") c = i; next } { t = $c }
-               END { printf "%.2f", t }' "$1/split-0/training_logs/training.tsv"
+               END { printf "%.2f", t + 0 }' "$1/split-0/training_logs/training.tsv" 2>/dev/null ||
+    echo 0
 }
 declare -A maps=([clinicadl]=maps_cdl [clinicadl_jemalloc]=maps_cdl_jemalloc [ours_1x2]=maps_1x2
                  [ours_2x1]=maps_2x1 [ours_memory]=maps_memory [clinicadl_patch]=maps_cdl_patch
@@ -111,8 +113,9 @@ done
 ratio() {  # reference name: wall, training-time and peak-memory ratios reference / name
   awk -v r="$1" -v n="$2" -v a="${wall[$1]}" -v b="${wall[$2]}" -v ta="${train[$1]}" \
     -v tb="${train[$2]}" -v pa="${peak[$1]}" -v pb="${peak[$2]}" \
-    'BEGIN { printf "ratio %s / %s: job time %.2f, training time %.2f, peak memory %.2f\n",
-             r, n, a / b, ta / tb, pa / pb }'
+    'BEGIN { training = (ta > 0 && tb > 0) ? sprintf("%.2f", ta / tb) : "n/a"
+             printf "ratio %s / %s: job time %.2f, training time %s, peak memory %.2f\n",
+             r, n, a / b, training, pa / pb }'
 }
 awk -v a="$convert_cdl" -v b="$convert_ours" 'BEGIN { printf "ratio conversion (prepare-data / caps2h5 convert): %.2f\n", a / b }'
 for reference in "${names[@]}"; do
