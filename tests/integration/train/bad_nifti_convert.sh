@@ -19,8 +19,8 @@ check_run() {  # NAME COMMAND...: fails in time, names the problem, leaves nothi
   echo "$output" | grep -v '^\s*$' | tail -n 3
   [ "$status" -ne 124 ] && [ "$status" -ne 137 ] || fail "$name: hung (killed after 60 s)"
   [ "$status" -ne 0 ] || fail "$name: succeeded on a corrupt header"
-  echo "$output" | grep -q "dim\[1\] = 4194304 is out of range" || fail "$name: no message naming the dimension"
-  echo "$output" | grep -q "$(basename "$image")" || fail "$name: the file is not named"
+  grep -q "dim\[1\] = 4194304 is out of range" <<< "$output" || fail "$name: no message naming the dimension"
+  grep -q "$(basename "$image")" <<< "$output" || fail "$name: the file is not named"
   ls "$work"/out* > /dev/null 2>&1 && fail "$name: output or temporary file left: $(ls "$work"/out*)"
   return 0
 }

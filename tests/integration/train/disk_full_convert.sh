@@ -13,6 +13,6 @@ echo "$output" | tail -n 3
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$status" -ne 0 ] || fail "the conversion succeeded under a 200 KiB file-size limit"
 [ "$status" -lt 128 ] || fail "the conversion died with signal $((status - 128))"
-echo "$output" | grep -q "disk full" || fail "the message does not mention a full disk"
+grep -q "disk full" <<< "$output" || fail "the message does not mention a full disk"
 [ ! -e "$work/out.h5" ] && [ ! -e "$work/out.h5.tmp" ] || fail "an output or temporary file was left"
 echo "OK: status $status, clean message, nothing left behind"

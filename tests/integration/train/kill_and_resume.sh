@@ -123,10 +123,10 @@ if wait_for_state "$maps" "$pid"; then
   [ "$status" -eq 4 ] || fail "SIGTERM: exit status $status, expected 4"
   [ -f "$maps/split-0/tmp/training_state.pt" ] || fail "SIGTERM: no training state"
   out=$("$bin" train "${args[@]}" "$maps" 2>&1); status=$?
-  { [ "$status" -eq 2 ] && echo "$out" | grep -Ezq "did not finish.*clinicadl-hpc resume"; } ||
+  { [ "$status" -eq 2 ] && grep -Ezq "did not finish.*clinicadl-hpc resume" <<< "$out"; } ||
     fail "a plain train on a stopped MAPS: status $status, expected 2 and a resume hint: $out"
   out=$("$mpiexec" -n 3 "${preflags[@]}" "$bin" resume "$maps" 2>&1); status=$?
-  { [ "$status" -ne 0 ] && echo "$out" | grep -q "continues only with the same virtual batch"; } ||
+  { [ "$status" -ne 0 ] && grep -q "continues only with the same virtual batch" <<< "$out"; } ||
     fail "resume on 3 ranks of a state taken inside an epoch on 2: status $status: $(echo "$out" | tail -5)"
   cp -r "$maps" "$work/sigterm_np1"
   "$bin" resume "$work/sigterm_np1" --accumulation_steps 2 > "$work/sigterm_np1.resume.log" 2>&1 ||
@@ -135,17 +135,17 @@ if wait_for_state "$maps" "$pid"; then
     fail "SIGTERM: resume failed: $(tail -5 "$maps.resume.log")"
   same_results "$work/reference_np2" "$maps" && echo "SIGTERM: stopped with status 4, resumed, identical"
   out=$("$bin" resume "$maps" 2>&1) || fail "resume of a finished MAPS failed: $out"
-  echo "$out" | grep -q "nothing to resume" || fail "resume of a finished MAPS: $out"
+  grep -q "nothing to resume" <<< "$out" || fail "resume of a finished MAPS: $out"
 else
   fail "SIGTERM: no training state appeared: $(tail -5 "$maps.log")"
 fi
 
 # resume of something that is not a MAPS, and a bad option: status 2 and a message that says so.
 out=$("$bin" resume "$work/no_such_maps" 2>&1); status=$?
-{ [ "$status" -eq 2 ] && echo "$out" | grep -q "is not a MAPS folder"; } ||
+{ [ "$status" -eq 2 ] && grep -q "is not a MAPS folder" <<< "$out"; } ||
   fail "resume of a missing MAPS: status $status: $out"
 out=$("$bin" resume "$work/reference_np2" --epochs 9 2>&1); status=$?
-{ [ "$status" -eq 2 ] && echo "$out" | grep -q "unknown option '--epochs'"; } ||
+{ [ "$status" -eq 2 ] && grep -q "unknown option '--epochs'" <<< "$out"; } ||
   fail "resume with a training option: status $status: $out"
 
 if [ "$failures" -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi

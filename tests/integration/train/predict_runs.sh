@@ -16,7 +16,7 @@ expect_refusal() {  # regex command...: status 2 and the message
   local regex="$1"; shift
   local out status
   out=$("$@" 2>&1); status=$?
-  { [ "$status" -eq 2 ] && echo "$out" | grep -Ezq "$regex"; } ||
+  { [ "$status" -eq 2 ] && grep -Ezq "$regex" <<< "$out"; } ||
     fail "expected status 2 and /$regex/, got $status: $(echo "$out" | tail -3)"
 }
 rm -rf "$maps/groups/again" "$maps/groups/unlabelled" "$maps"/split-*/best-*/again "$maps"/split-*/best-*/unlabelled

@@ -18,7 +18,7 @@ common=(--epochs 1 --batch_size 4 --threads 1)
 bad_source=(--transfer_path "$tiny/maps_regression")
 
 out=$("$bin" train "${args[@]}" "$work/one" "${common[@]}" "${bad_source[@]}" 2>&1); status=$?
-{ [ "$status" -eq 1 ] && echo "$out" | grep -q "has shape"; } || fail "1 rank: status $status: $out"
+{ [ "$status" -eq 1 ] && grep -q "has shape" <<< "$out"; } || fail "1 rank: status $status: $out"
 [ -e "$work/one" ] && fail "1 rank: the failed run left $work/one"
 [ -e "$work/one.partial" ] && fail "1 rank: the failed run left $work/one.partial"
 
