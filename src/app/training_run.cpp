@@ -45,8 +45,9 @@ void print_summary(const train::WorkUnit& unit, const train::SplitSummary& summa
                                         "slices"
                                       : "samples are images",
             "), data wait ", 100.0 * summary.data_wait_fraction,
-            "% of training time, gradient all-reduce ", summary.allreduce_seconds,
-            " s; MAPS: ", maps_dir);
+            "% of training time, gradient all-reduce ", summary.allreduce_seconds, " s (",
+            summary.exposed_allreduce_seconds, " s not hidden by backward, ",
+            100.0 * summary.exposed_allreduce_fraction, "% of training time); MAPS: ", maps_dir);
 }
 
 }  // namespace

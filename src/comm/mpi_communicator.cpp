@@ -162,6 +162,11 @@ torch::Tensor MpiCommunicator::gather_rows(const torch::Tensor& input, int root)
   return result;
 }
 
+bool MpiCommunicator::reduces_in_background() const {
+  int level = MPI_THREAD_SINGLE;
+  return MPI_Query_thread(&level) == MPI_SUCCESS && level == MPI_THREAD_MULTIPLE;
+}
+
 void MpiCommunicator::barrier() {
   CDL_CHECK_MPI(MPI_Barrier(comm_));
 }

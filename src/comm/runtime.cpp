@@ -52,7 +52,9 @@ Runtime::Runtime(int* argc, char*** argv) {
   MPI_Initialized(&initialized);
   if (!initialized) {
     int provided = 0;
-    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    // MULTIPLE: gradient buckets are reduced on a background thread during backward
+    // (comm/background_reducer.hpp); with less, they are reduced after backward.
+    MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
     owns_mpi_ = true;
   }
   topology_ = discover_topology();

@@ -1,13 +1,24 @@
 // Implementation of flat-bucket gradient averaging.
 #include "cdl/train/gradient_sync.hpp"
 
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
+#include <utility>
+
+#include "cdl/core/error.hpp"
 
 namespace cdl::train {
 namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 /// Concatenates `tensors` (flattened) into one contiguous tensor.
 torch::Tensor flatten(const std::vector<torch::Tensor>& tensors) {
@@ -26,6 +37,13 @@ void unflatten_into(const torch::Tensor& flat, std::vector<torch::Tensor>& tenso
 }
 
 }  // namespace
+
+struct GradientSync::Hook {
+  // std::shared_ptr<Node> in LibTorch 1.13, c10::intrusive_ptr<Node> in 2.x.
+  decltype(torch::autograd::impl::grad_accumulator(
+      std::declval<const torch::Tensor&>())) accumulator;
+  uintptr_t key = 0;
+};
 
 GradientSync::GradientSync(torch::nn::Module& module, comm::Communicator& comm,
                            int64_t bucket_bytes)
@@ -60,6 +78,75 @@ GradientSync::GradientSync(torch::nn::Module& module, comm::Communicator& comm,
       p.mutable_grad() = bucket.views.back();
       offset += p.numel();
     }
+  }
+  bool on_host = true;
+  for (const auto& bucket : buckets_) on_host = on_host && bucket.flat.is_cpu();
+  if (comm_.size() > 1 && on_host && !buckets_.empty() && comm_.reduces_in_background()) {
+    reducer_ = std::make_unique<comm::BackgroundReducer>(comm_);
+    install_hooks();
+  }
+}
+
+/// Runs after a parameter's gradient accumulator has added this backward pass's gradient into
+/// the parameter's .grad (the bucket view).
+class GradientSync::ReadyHook final : public torch::autograd::FunctionPostHook {
+ public:
+  ReadyHook(GradientSync& sync, size_t bucket) : sync_(sync), bucket_(bucket) {}
+  torch::autograd::variable_list operator()(
+      const torch::autograd::variable_list& outputs,
+      const torch::autograd::variable_list& /*inputs*/) override {
+    sync_.gradient_accumulated(bucket_);
+    return outputs;
+  }
+
+ private:
+  GradientSync& sync_;
+  size_t bucket_;
+};
+
+void GradientSync::install_hooks() {
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    for (const auto& p : buckets_[b].parameters) {
+      // The accumulator lives as long as a graph or we hold it: keep it, or the hook would be
+      // lost with it (PyTorch DDP's reducer does the same).
+      auto accumulator = torch::autograd::impl::grad_accumulator(p);
+      CDL_CHECK(accumulator != nullptr, "GradientSync: a trainable parameter has no accumulator");
+      Hook hook;
+      hook.key = accumulator->add_post_hook(std::make_unique<ReadyHook>(*this, b));
+      hook.accumulator = std::move(accumulator);
+      hooks_.push_back(std::move(hook));
+    }
+  }
+  missing_.assign(buckets_.size(), 0);
+}
+
+GradientSync::~GradientSync() {
+  for (auto& hook : hooks_) hook.accumulator->del_post_hook(hook.key);
+}
+
+void GradientSync::reduce_during_next_backward(comm::ReduceOp op) {
+  if (!overlaps()) return;
+  CDL_CHECK(!armed_, "GradientSync: armed twice without reduce_gradients in between");
+  torch::NoGradGuard no_grad;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    attach_views(buckets_[b]);  // backward must accumulate into the buckets
+    missing_[b] = static_cast<int64_t>(buckets_[b].parameters.size());
+  }
+  armed_ = true;
+  armed_op_ = op;
+  next_bucket_ = 0;
+}
+
+void GradientSync::gradient_accumulated(size_t bucket) {
+  if (!armed_ || missing_[bucket] == 0) return;
+  if (--missing_[bucket] == 0) start_ready_buckets();
+}
+
+void GradientSync::start_ready_buckets() {
+  const auto op = armed_op_ == comm::ReduceOp::kAvg ? comm::ReduceOp::kSum : armed_op_;
+  while (next_bucket_ < buckets_.size() && missing_[next_bucket_] == 0) {
+    reducer_->submit(buckets_[next_bucket_].flat, op);
+    ++next_bucket_;
   }
 }
 
@@ -117,11 +204,28 @@ void GradientSync::reduce_gradients(comm::ReduceOp op) {
   if (comm_.size() == 1) return;
   const auto start = std::chrono::steady_clock::now();
   torch::NoGradGuard no_grad;
-  for (auto& bucket : buckets_) {
-    attach_views(bucket);  // the gradients are the bucket: no copy in or out
-    comm_.all_reduce(bucket.flat, op);
+  if (armed_) {
+    CDL_CHECK(op == armed_op_, "GradientSync: reduce_gradients with another operation than armed");
+    std::fill(missing_.begin(), missing_.end(), 0);  // what backward did not produce is zero
+    start_ready_buckets();
+    armed_ = false;
+    reducer_->wait();
+    if (op == comm::ReduceOp::kAvg) {
+      for (auto& bucket : buckets_) bucket.flat.div_(comm_.size());
+    }
+  } else {
+    const auto reduce_start = std::chrono::steady_clock::now();
+    for (auto& bucket : buckets_) {
+      attach_views(bucket);  // the gradients are the bucket: no copy in or out
+      comm_.all_reduce(bucket.flat, op);
+    }
+    synchronous_reduction_seconds_ += seconds_since(reduce_start);
   }
-  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  seconds_ += seconds_since(start);
+}
+
+double GradientSync::reduction_seconds() const {
+  return synchronous_reduction_seconds_ + (reducer_ ? reducer_->busy_seconds() : 0.0);
 }
 
 void GradientSync::accumulate_exactly() {
@@ -157,7 +261,8 @@ void GradientSync::reduce_exact_gradients() {
     }
     bucket.exact.zero_();
   }
-  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  seconds_ += seconds_since(start);
+  synchronous_reduction_seconds_ += seconds_since(start);
 }
 
 int64_t GradientSync::bytes_per_update() const {

@@ -444,7 +444,8 @@ int64_t SplitTrainer::Impl::train_update(int64_t epoch, const data::PlannedUpdat
                                 update.micro_batch_count);
     auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
     const auto loss = per_sample_loss(c_.loss, outputs, targets).mean();
-    step_->backward(loss, batch.size(), update.virtual_batch_samples);
+    const bool last = micro_batch_id == update.micro_batch_ids.back();
+    step_->backward(loss, batch.size(), update.virtual_batch_samples, last);
     divergence_->watch(loss, epoch, micro_batch_id);
     samples += batch.size();
   }
@@ -642,7 +643,9 @@ SplitSummary SplitTrainer::Impl::run() {
           ? rate(samples_trained_ - first_epoch_samples_, train_seconds_ - first_epoch_seconds_)
           : summary_.images_per_second;
   summary_.data_wait_fraction = train_seconds_ > 0 ? wait_seconds_ / train_seconds_ : 0.0;
-  summary_.allreduce_seconds = sync_->seconds();
+  summary_.allreduce_seconds = sync_->reduction_seconds();
+  summary_.exposed_allreduce_seconds = sync_->seconds();
+  summary_.exposed_allreduce_fraction = train_seconds_ > 0 ? sync_->seconds() / train_seconds_ : 0;
   ctx_.control->barrier();
   return summary_;
 }

@@ -17,13 +17,14 @@ UpdateStep::UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, G
       exact_sums_(exact_sums) {}
 
 void UpdateStep::backward(const torch::Tensor& mean_loss, int64_t micro_batch_samples,
-                          int64_t virtual_batch_samples) {
+                          int64_t virtual_batch_samples, bool last_micro_batch) {
   CDL_CHECK(micro_batch_samples > 0 && virtual_batch_samples >= micro_batch_samples,
             "micro-batch of ", micro_batch_samples, " samples in a virtual batch of ",
             virtual_batch_samples);
   const double share =
       static_cast<double>(micro_batch_samples) / static_cast<double>(virtual_batch_samples);
   const torch::Tensor weighted = mean_loss * share;
+  if (last_micro_batch && !exact_sums_) sync_.reduce_during_next_backward(comm::ReduceOp::kSum);
   (scaler_ != nullptr ? scaler_->scale(weighted) : weighted).backward();
   if (exact_sums_) sync_.accumulate_exactly();
 }

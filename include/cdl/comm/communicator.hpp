@@ -55,6 +55,11 @@ class Communicator {
   /// Collective: splits the group into sub-groups of equal `color`, ranked by `key`.
   virtual std::unique_ptr<Communicator> split(int color, int key) = 0;
 
+  /// Whether all_reduce of host tensors may run on a second thread while this thread goes on
+  /// using other communicators (comm/background_reducer.hpp). MPI: when initialised with
+  /// MPI_THREAD_MULTIPLE. Not collective.
+  virtual bool reduces_in_background() const { return false; }
+
   /// Collective: copies the string of `root` to every rank.
   void broadcast_string(std::string& text, int root);
 

@@ -26,6 +26,8 @@ class MpiCommunicator final : public Communicator {
   torch::Tensor gather_rows(const torch::Tensor& local, int root) override;
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key) override;
+  /// True when MPI provides MPI_THREAD_MULTIPLE (clinicadl-hpc asks for it, comm/runtime.hpp).
+  bool reduces_in_background() const override;
 
   /// The underlying (duplicated) MPI communicator.
   MPI_Comm handle() const { return comm_; }

@@ -18,7 +18,7 @@ struct Topology {
   std::string host;
 };
 
-/// RAII owner of MPI for one process. Initialises MPI (thread level FUNNELED) unless it is
+/// RAII owner of MPI for one process. Initialises MPI (thread level MULTIPLE) unless it is
 /// already initialised, and finalises it on destruction if it initialised it. Works under
 /// mpirun/srun and as a plain single process (MPI singleton).
 class Runtime {

@@ -1,13 +1,19 @@
 // GradientSync: reduces gradients over the ranks of a communicator through a few flat buckets
 // (never one reduction per parameter), and gives every rank rank 0's initial weights. The
 // gradients live in the buckets (each parameter's .grad is a view of its bucket, as PyTorch DDP's
-// gradient_as_bucket_view), so a reduction copies nothing in or out.
+// gradient_as_bucket_view), so a reduction copies nothing in or out. Armed before the last
+// backward pass of a weight update, it starts each bucket's reduction on a background thread as
+// soon as backward has accumulated the bucket's last gradient (buckets in order, the order
+// backward produces them), so that communication overlaps the rest of backward.
 #pragma once
 
 #include <torch/nn/module.h>
 
+#include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "cdl/comm/background_reducer.hpp"
 #include "cdl/comm/communicator.hpp"
 
 namespace cdl::train {
@@ -19,8 +25,14 @@ class GradientSync {
   /// which backward produces them), into flat buffers of at most `bucket_bytes` (a larger
   /// parameter gets a bucket of its own), and makes each parameter's gradient a view of its
   /// bucket (existing gradient values are kept). Not collective.
+  /// With several ranks and a communicator that reduces_in_background(), also hooks every
+  /// parameter's gradient accumulator (reduce_during_next_backward()).
   GradientSync(torch::nn::Module& module, comm::Communicator& comm,
                int64_t bucket_bytes = 25 * 1024 * 1024);
+  /// Removes the hooks.
+  ~GradientSync();
+  GradientSync(const GradientSync&) = delete;
+  GradientSync& operator=(const GradientSync&) = delete;
 
   /// Collective: copies rank 0's parameters and buffers (BatchNorm statistics) to every rank, one
   /// flat broadcast per dtype.
@@ -36,8 +48,27 @@ class GradientSync {
   void average_gradients() { reduce_gradients(comm::ReduceOp::kAvg); }
 
   /// Collective: replaces every gradient by its reduction `op` (kSum or kAvg) over the ranks
-  /// (missing gradients count as zeros). A no-op with one rank.
+  /// (missing gradients count as zeros). A no-op with one rank. After
+  /// reduce_during_next_backward(), starts the buckets backward left (a parameter without
+  /// gradient holds its bucket back) and waits for all; `op` must be the armed one.
   void reduce_gradients(comm::ReduceOp op);
+
+  /// Arms the next backward pass (the last one before reduce_gradients(op)): each bucket is
+  /// reduced on a background thread once backward has accumulated all its gradients and every
+  /// earlier bucket has started, so all ranks start the same reductions in the same order. Does
+  /// nothing (reduce_gradients() then reduces after backward, as unarmed) with one rank or when
+  /// the communicator cannot reduce in the background (NCCL; MPI without MPI_THREAD_MULTIPLE).
+  /// Not collective.
+  void reduce_during_next_backward(comm::ReduceOp op);
+
+  /// Whether reduce_during_next_backward() overlaps (several ranks, a background-capable
+  /// communicator, overlap not disabled).
+  bool overlaps() const { return reducer_ != nullptr && overlap_enabled_; }
+  /// Disables (or enables again) the overlap: every reduction then runs in reduce_gradients().
+  void set_overlap(bool enabled) { overlap_enabled_ = enabled; }
+  /// Buckets whose reduction has started since the last arming (all of them once
+  /// reduce_gradients() returned).
+  size_t buckets_started() const { return next_bucket_; }
 
   /// Sets every gradient to zero in place (the bucket views stay the gradients; use this, not the
   /// optimizer's zero_grad, which may replace them by undefined tensors).
@@ -57,8 +88,11 @@ class GradientSync {
   size_t bucket_count() const { return buckets_.size(); }
   /// Total bytes reduced per weight update.
   int64_t bytes_per_update() const;
-  /// Wall-clock seconds spent in reduce_gradients() since construction.
+  /// Wall-clock seconds this thread spent in reduce_gradients() since construction: the
+  /// communication that backward did not hide (all of it without overlap).
   double seconds() const { return seconds_; }
+  /// Wall-clock seconds spent inside gradient all-reduce calls, on either thread.
+  double reduction_seconds() const;
 
  private:
   struct Bucket {
@@ -68,12 +102,29 @@ class GradientSync {
     torch::Tensor exact;  // float64 sums of accumulate_exactly(), allocated on first use
   };
 
+  struct Hook;  // a parameter's gradient accumulator and our hook's key (gradient_sync.cpp)
+  class ReadyHook;
+
   /// Makes every parameter's gradient its bucket view again, keeping its values.
   static void attach_views(Bucket& bucket);
+  /// Hooks every parameter's gradient accumulator: gradient_accumulated(its bucket).
+  void install_hooks();
+  /// Called by the hooks: one more gradient of `bucket` is complete.
+  void gradient_accumulated(size_t bucket);
+  /// Starts, in order, the buckets from next_bucket_ on that have all their gradients.
+  void start_ready_buckets();
 
   comm::Communicator& comm_;
   std::vector<Bucket> buckets_;
+  std::unique_ptr<comm::BackgroundReducer> reducer_;  // when overlapping is possible
+  std::vector<Hook> hooks_;
+  bool overlap_enabled_ = true;
+  bool armed_ = false;
+  comm::ReduceOp armed_op_ = comm::ReduceOp::kSum;
+  std::vector<int64_t> missing_;  // per bucket: gradients backward has still to accumulate
+  size_t next_bucket_ = 0;        // first bucket not started
   double seconds_ = 0.0;
+  double synchronous_reduction_seconds_ = 0.0;
 };
 
 }  // namespace cdl::train

@@ -76,7 +76,10 @@ struct SplitSummary {
   double steady_images_per_second = 0.0;  ///< the same without epoch 0 (warm-up), if more ran
   bool samples_are_parts = false;   ///< samples are patches, ROIs or slices (not whole images)
   double data_wait_fraction = 0.0;  ///< share of training time spent waiting for data (rank 0)
-  double allreduce_seconds = 0.0;   ///< time in gradient averaging (rank 0)
+  double allreduce_seconds = 0.0;   ///< time inside gradient all-reduce calls (rank 0)
+  /// Time rank 0's training waited for gradient reductions: what backward did not hide.
+  double exposed_allreduce_seconds = 0.0;
+  double exposed_allreduce_fraction = 0.0;  ///< the same as a share of training time
   /// Multi-network, on the unit's main rank: the (train, validation) evaluations of each best
   /// model, by selection metric.
   std::map<std::string, std::pair<Evaluation, Evaluation>> best_evaluations;

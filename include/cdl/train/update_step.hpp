@@ -25,9 +25,11 @@ class UpdateStep {
 
   /// Back-propagates `mean_loss`, the mean loss of a micro-batch of `micro_batch_samples`
   /// samples, weighted by micro_batch_samples / virtual_batch_samples, where
-  /// `virtual_batch_samples` counts the samples of the current update over all ranks.
+  /// `virtual_batch_samples` counts the samples of the current update over all ranks. On the
+  /// update's `last_micro_batch` of this rank, the gradient buckets are reduced while backward
+  /// runs (GradientSync::reduce_during_next_backward), except with exact sums.
   void backward(const torch::Tensor& mean_loss, int64_t micro_batch_samples,
-                int64_t virtual_batch_samples);
+                int64_t virtual_batch_samples, bool last_micro_batch = false);
 
   /// Collective: sums the accumulated gradients over the ranks (a rank that ran no micro-batch
   /// contributes zeros), steps the optimizer and zeroes the gradients. With an enabled scaler, an

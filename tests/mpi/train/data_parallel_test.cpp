@@ -1,6 +1,7 @@
 // Data-parallel equivalence: W ranks with accumulation 1 train the same weights as 1 rank with
 // accumulation W on the same samples, also when some ranks have no micro-batch in an update;
-// initial weights come from rank 0; buckets reduce exactly.
+// initial weights come from rank 0; buckets reduce exactly, also when they are reduced on the
+// background thread while backward runs.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -45,7 +46,9 @@ void train(model::Network& network, comm::Communicator& comm, int64_t accumulati
   for (int64_t u = 0; u < kUpdates; ++u) {
     for (int64_t a = 0; a < accumulation; ++a) {
       auto [x, y] = micro_batch((u * accumulation + a) * stride + offset);
-      step.backward(torch::cross_entropy_loss(network.forward(x), y), kBatch, virtual_batch);
+      // The last micro-batch reduces its buckets while backward runs (several ranks).
+      step.backward(torch::cross_entropy_loss(network.forward(x), y), kBatch, virtual_batch,
+                    /*last_micro_batch=*/a + 1 == accumulation);
     }
     step.finish_update();
   }
@@ -152,6 +155,69 @@ TEST(DataParallelTest, BatchNormStatisticsAreAveragedAcrossRanks) {
   EXPECT_TRUE(torch::allclose(norm->running_mean, torch::full({2}, mean_rank)));
   EXPECT_TRUE(torch::allclose(norm->running_var, torch::full({2}, 2.0 * mean_rank)));
   EXPECT_EQ(norm->num_batches_tracked.item<int64_t>(), 5);
+}
+
+/// Two stacked linear layers; `b` is registered first and `a` last, so `a`'s parameters form
+/// the first buckets (reverse registration order, the order backward produces them).
+struct TwoLayers : torch::nn::Module {
+  TwoLayers() {
+    b = register_module("b", torch::nn::Linear(3, 2));
+    a = register_module("a", torch::nn::Linear(4, 3));
+  }
+  torch::nn::Linear b{nullptr}, a{nullptr};
+};
+
+TEST(DataParallelTest, OverlappedBucketsStartDuringBackwardAndEqualTheSynchronousReduction) {
+  comm::MpiCommunicator world(MPI_COMM_WORLD);
+  const auto gradients = [&](bool overlap) {
+    auto network = small_network(5);
+    GradientSync sync(*network, world, /*bucket_bytes=*/64 * 1024);
+    sync.set_overlap(overlap);
+    EXPECT_EQ(sync.overlaps(), overlap && world.size() > 1);
+    auto [x, y] = micro_batch(world.rank());
+    sync.reduce_during_next_backward(comm::ReduceOp::kSum);
+    torch::cross_entropy_loss(network->forward(x), y).backward();
+    // Every parameter has its gradient: every bucket started before backward returned.
+    EXPECT_EQ(sync.buckets_started(), sync.overlaps() ? sync.bucket_count() : 0u);
+    sync.reduce_gradients(comm::ReduceOp::kSum);
+    EXPECT_EQ(sync.buckets_started(), sync.overlaps() ? sync.bucket_count() : 0u);
+    std::vector<torch::Tensor> result;
+    for (const auto& p : network->parameters()) result.push_back(p.grad().clone());
+    return result;
+  };
+  const auto overlapped = gradients(true);
+  const auto synchronous = gradients(false);
+  ASSERT_EQ(overlapped.size(), synchronous.size());
+  for (size_t i = 0; i < overlapped.size(); ++i) {
+    EXPECT_TRUE(torch::equal(overlapped[i], synchronous[i])) << "parameter " << i;
+  }
+}
+
+TEST(DataParallelTest, AParameterWithoutGradientHoldsBackTheLaterBucketsWithoutHanging) {
+  // Only layer b is used: the buckets of a (first in order) never complete during backward,
+  // so no bucket may start (all ranks start the same reductions in the same order); all are
+  // reduced by reduce_gradients, a's as zeros.
+  comm::MpiCommunicator world(MPI_COMM_WORLD);
+  TwoLayers layers;
+  GradientSync sync(layers, world, /*bucket_bytes=*/8);  // one bucket per tensor
+  ASSERT_EQ(sync.bucket_count(), 4u);
+  sync.reduce_during_next_backward(comm::ReduceOp::kAvg);
+  const auto x = torch::full({5, 3}, world.rank() + 1.0);
+  layers.b->forward(x).sum().backward();
+  EXPECT_EQ(sync.buckets_started(), 0u);
+  sync.reduce_gradients(comm::ReduceOp::kAvg);
+  EXPECT_EQ(sync.buckets_started(), sync.overlaps() ? 4u : 0u);
+  // d(sum)/dW_b = 5 (rank + 1) per entry, averaged over ranks: 5 (W + 1) / 2.
+  const double expected = 5.0 * (world.size() + 1) / 2.0;
+  EXPECT_TRUE(torch::allclose(layers.b->weight.grad(), torch::full({2, 3}, expected)));
+  EXPECT_TRUE(torch::allclose(layers.b->bias.grad(), torch::full({2}, 5.0)));
+  EXPECT_EQ(layers.a->weight.grad().abs().sum().item<double>(), 0.0);
+  // The next, unarmed step reduces after backward as before.
+  sync.zero_gradients();
+  layers.b->forward(x).sum().backward();
+  sync.reduce_gradients(comm::ReduceOp::kSum);
+  const double expected_sum = 5.0 * world.size() * (world.size() + 1) / 2.0;
+  EXPECT_TRUE(torch::allclose(layers.b->weight.grad(), torch::full({2, 3}, expected_sum)));
 }
 
 }  // namespace
