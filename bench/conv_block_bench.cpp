@@ -66,9 +66,13 @@ int run_mode(const std::string& mode, const Settings& s) {
   if (!network) throw std::runtime_error(s.architecture + " is not a CNN");
   if (mode == "fused" || mode == "memory") {
     network->set_fused_blocks(network->fusable_blocks(), mode == "memory");
-  } else if (mode != "layers") {  // "BLOCKS,CHUNK": the first BLOCKS blocks fused, CHUNK samples
-    const auto comma = mode.find(',');
-    network->set_fused_blocks(std::stoi(mode.substr(0, comma)), std::stoll(mode.substr(comma + 1)));
+  } else if (mode != "layers") {  // "BLOCKS,CHUNK[,MB]": the first BLOCKS blocks fused, CHUNK
+    // samples at a time, in slabs of at most MB megabytes of convolution output
+    std::vector<int64_t> numbers;
+    std::istringstream fields(mode);
+    for (std::string field; std::getline(fields, field, ',');) numbers.push_back(std::stoll(field));
+    numbers.resize(3, 0);
+    network->set_fused_blocks(static_cast<int>(numbers[0]), numbers[1], numbers[2] << 20);
   }
   network->train();
   torch::optim::Adam optimizer(network->parameters(), torch::optim::AdamOptions(1e-4));

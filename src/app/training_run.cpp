@@ -24,8 +24,10 @@
 namespace cdl::app {
 namespace {
 
+/// Bytes of images a rank may keep in memory: none with --no_cache or --memory_saving (images
+/// are then read from the HDF5 file, by the I/O thread, at every epoch).
 int64_t cache_budget(const config::TrainConfig& c, const comm::Topology& topology) {
-  if (!c.cache) return 0;
+  if (!c.cache || c.memory_saving) return 0;
   const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
   return memory / (2 * std::max(1, topology.local_size));  // half the node, shared by its ranks
 }
@@ -94,6 +96,12 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
         "--amp applies to GPUs: this CPU run trains in float32 (oneDNN's bfloat16 weight "
         "gradients of 3-D convolutions are wrong for small volumes, and its float32 kernels "
         "are as fast)");
+  }
+  if (c.memory_saving) {
+    log::info(
+        "--memory_saving: the first two convolution blocks fused, one sample at a time in slabs; "
+        "no image cache (images are read from ",
+        c.data_path, " at every epoch)");
   }
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
   std::vector<int64_t> splits;

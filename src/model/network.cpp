@@ -76,7 +76,7 @@ torch::Tensor Cnn::forward(torch::Tensor input) {
   ConvBlockLayers block;
   for (int b = 0; b < fused_blocks_; ++b) {
     CDL_CHECK(match_conv_block(convolutions_, 4 * b, block), "fused block ", b, " changed");
-    x = fused_conv_block(x, block, fused_chunk_samples_);
+    x = fused_conv_block(x, block, fused_chunk_samples_, fused_max_piece_bytes_);
   }
   for (auto layer = convolutions_->begin() + 4 * fused_blocks_; layer != convolutions_->end();
        ++layer) {
@@ -94,7 +94,7 @@ int Cnn::fusable_blocks() const {
   return blocks;
 }
 
-void Cnn::set_fused_blocks(int blocks, int64_t chunk_samples) {
+void Cnn::set_fused_blocks(int blocks, int64_t chunk_samples, int64_t max_piece_bytes) {
   const int available = fusable_blocks();
   if (blocks < 0 || blocks > available) {
     CDL_THROW(ConfigError, "cannot fuse ", blocks, " convolution blocks of ", architecture(),
@@ -103,6 +103,7 @@ void Cnn::set_fused_blocks(int blocks, int64_t chunk_samples) {
   }
   fused_blocks_ = blocks;
   fused_chunk_samples_ = chunk_samples;
+  fused_max_piece_bytes_ = max_piece_bytes;
 }
 
 std::vector<Stage> Cnn::stages() const {

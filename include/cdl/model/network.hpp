@@ -75,16 +75,18 @@ class Cnn final : public Network {
   /// shapes): the most set_fused_blocks accepts.
   int fusable_blocks() const;
   /// Computes the first `blocks` blocks of the trunk as fused, chunked blocks of `chunk_samples`
-  /// samples (layers/fused_conv_block.hpp; 0: the whole batch at once), the rest as usual. Same
-  /// parameters and results up to float rounding. Throws ConfigError when `blocks` exceeds
+  /// samples (layers/fused_conv_block.hpp; 0: the whole batch at once), cut further into slabs
+  /// whose convolution output takes at most `max_piece_bytes` (0: no slabs), the rest as usual.
+  /// Same parameters and results up to float rounding. Throws ConfigError when `blocks` exceeds
   /// fusable_blocks().
-  void set_fused_blocks(int blocks, int64_t chunk_samples);
+  void set_fused_blocks(int blocks, int64_t chunk_samples, int64_t max_piece_bytes = 0);
 
  private:
   torch::nn::Sequential convolutions_;
   torch::nn::Sequential fc_;
   int fused_blocks_ = 0;
   int64_t fused_chunk_samples_ = 0;
+  int64_t fused_max_piece_bytes_ = 0;
 };
 
 /// An autoencoder: the encoder's PadMaxPool layers in "indices" mode push (indices, pad) that the

@@ -28,6 +28,7 @@ struct BlockSettings {
   double eps = 1e-5, momentum = 0.1;
   Tensor running_mean, running_var, batches_tracked;
   int64_t chunk_samples = 0;
+  int64_t max_piece_bytes = 0;  // convolution output per piece; 0: no limit
 };
 
 template <size_t D, typename ConvImpl>
@@ -111,39 +112,160 @@ std::vector<int64_t> statistic_axes(int dimension) {
   return axes;
 }
 
-Tensor convolve(const Tensor& x, const Tensor& weight, const Tensor& bias, const BlockSettings& s) {
-  return at::convolution(x, weight, bias, s.conv_stride, s.conv_padding, s.conv_dilation,
-                         /*transposed=*/false, std::vector<int64_t>(s.dimension, 0), s.conv_groups);
+/// The convolution output's spatial sizes for input `x`.
+std::vector<int64_t> conv_output_sizes(const Tensor& x, const Tensor& weight,
+                                       const BlockSettings& s) {
+  std::vector<int64_t> sizes;
+  for (int axis = 0; axis < s.dimension; ++axis) {
+    const int64_t extent = s.conv_dilation[axis] * (weight.size(axis + 2) - 1) + 1;
+    sizes.push_back((x.size(axis + 2) + 2 * s.conv_padding[axis] - extent) / s.conv_stride[axis] +
+                    1);
+  }
+  return sizes;
 }
 
 /// PadMaxPool's low-side zero padding (kernel = stride = 2: one voxel on each odd axis) as max
 /// pooling's own padding: the same windows, since the far side's pad is never reached. The padded
 /// value (-inf instead of 0) never matters: maxima are taken before the ReLU, and relu >= 0.
-std::vector<int64_t> pool_padding(const Tensor& y, const BlockSettings& s) {
+std::vector<int64_t> pool_padding(const std::vector<int64_t>& y_sizes, const BlockSettings& s) {
   std::vector<int64_t> padding;
   for (int axis = 0; axis < s.dimension; ++axis) {
-    const int64_t remainder = y.size(axis + 2) % s.pool_kernel[axis];
+    const int64_t remainder = y_sizes[axis] % s.pool_kernel[axis];
     padding.push_back(remainder == 0 ? 0 : s.pool_kernel[axis] - remainder);
   }
   return padding;
 }
 
-std::tuple<Tensor, Tensor> max_pool(const Tensor& y, const BlockSettings& s) {
-  const auto padding = pool_padding(y, s);
+std::tuple<Tensor, Tensor> max_pool(const Tensor& y, const BlockSettings& s,
+                                    const std::vector<int64_t>& padding) {
   const std::vector<int64_t> dilation(s.dimension, 1);
   return s.dimension == 3
              ? at::max_pool3d_with_indices(y, s.pool_kernel, s.pool_kernel, padding, dilation)
              : at::max_pool2d_with_indices(y, s.pool_kernel, s.pool_kernel, padding, dilation);
 }
 
-/// [begin, end) sample ranges of at most `chunk` samples (all at once when chunk <= 0).
-std::vector<std::pair<int64_t, int64_t>> chunks(int64_t samples, int64_t chunk) {
-  if (chunk <= 0) chunk = std::max<int64_t>(samples, 1);
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (int64_t begin = 0; begin < samples; begin += chunk) {
-    ranges.emplace_back(begin, std::min(samples, begin + chunk));
+/// A piece of the block's work: samples [begin, end) and, along the last spatial axis, the
+/// pooled rows [row_begin, row_end) (a slab; "rows" are indices along that axis).
+struct Piece {
+  int64_t begin = 0, end = 0;
+  int64_t row_begin = 0, row_end = 0;  // pooled rows
+  bool all_rows = true;
+};
+
+/// How the block's input, convolution output and pooled output line up along the last spatial
+/// axis, and how the work is cut into pieces. Slabs cut the last axis because LibTorch hands a
+/// one-sample convolution to oneDNN only when N * C * D * H exceeds 20480 (see practical_chunk):
+/// thin slabs along D would fall back to its native kernel, several times slower.
+class PiecePlan {
+ public:
+  PiecePlan(const Tensor& x, const Tensor& weight, const BlockSettings& s)
+      : s_(s),
+        axis_(s.dimension - 1),
+        y_sizes_(conv_output_sizes(x, weight, s)),
+        pool_padding_(pool_padding(y_sizes_, s)) {
+    input_rows_ = x.size(axis_ + 2);
+    kernel_ = weight.size(axis_ + 2);
+    const int64_t k = s.pool_kernel[axis_];
+    pooled_rows_ = (y_sizes_[axis_] + 2 * pool_padding_[axis_] - k) / k + 1;
+    const int64_t chunk = s.chunk_samples <= 0 ? std::max<int64_t>(x.size(0), 1) : s.chunk_samples;
+    int64_t row_bytes = weight.size(0) * weight.element_size();  // one output row of one sample
+    for (int axis = 0; axis < axis_; ++axis) row_bytes *= y_sizes_[axis];
+    // Slabs need a stride and dilation of 1 along their axis (halos of kernel - 1 rows).
+    int64_t rows = pooled_rows_;
+    if (s.max_piece_bytes > 0 && s.conv_stride[axis_] == 1 && s.conv_dilation[axis_] == 1) {
+      const int64_t per_pooled_row = std::min(x.size(0), chunk) * k * row_bytes;
+      rows = std::clamp<int64_t>(s.max_piece_bytes / std::max<int64_t>(per_pooled_row, 1), 1,
+                                 pooled_rows_);
+    }
+    for (int64_t begin = 0; begin < x.size(0); begin += chunk) {
+      for (int64_t row = 0; row < pooled_rows_; row += rows) {
+        pieces_.push_back({begin, std::min(x.size(0), begin + chunk), row,
+                           std::min(pooled_rows_, row + rows), rows == pooled_rows_});
+      }
+    }
   }
-  return ranges;
+
+  const std::vector<Piece>& pieces() const { return pieces_; }
+  int64_t pooled_rows() const { return pooled_rows_; }
+
+  /// The input of `piece` and the convolution padding to use with it: the samples' slice, and for
+  /// a slab its input rows (with zero rows where the convolution's padding would be), padded
+  /// then in the other axes only. `first_input_row` and `pad_before` place it in x along axis().
+  struct PieceInput {
+    Tensor x;
+    std::vector<int64_t> conv_padding;
+    int64_t first_input_row = 0, input_rows = 0, pad_before = 0;
+  };
+  PieceInput input(const Tensor& x, const Piece& piece) const {
+    PieceInput in{x.slice(0, piece.begin, piece.end), s_.conv_padding, 0, input_rows_, 0};
+    if (piece.all_rows) return in;
+    const int64_t lo = y_row_begin(piece) - s_.conv_padding[axis_];
+    const int64_t hi = y_row_end(piece) - s_.conv_padding[axis_] + kernel_ - 1;
+    in.first_input_row = std::max<int64_t>(0, lo);
+    in.input_rows = std::min(input_rows_, hi) - in.first_input_row;
+    in.pad_before = in.first_input_row - lo;
+    const int64_t pad_after = hi - std::min(input_rows_, hi);
+    in.x = in.x.slice(axis_ + 2, in.first_input_row, in.first_input_row + in.input_rows);
+    if (in.pad_before > 0 || pad_after > 0) {
+      std::vector<int64_t> pad(2 * static_cast<size_t>(s_.dimension), 0);  // last axis first
+      pad[0] = in.pad_before;
+      pad[1] = pad_after;
+      in.x = at::constant_pad_nd(in.x, pad);
+    }
+    in.conv_padding[axis_] = 0;
+    return in;
+  }
+
+  /// Max pooling of `y`, the convolution output of `piece`.
+  std::tuple<Tensor, Tensor> pool(const Tensor& y, const Piece& piece) const {
+    auto padding = pool_padding_;
+    if (piece.row_begin > 0) padding[axis_] = 0;  // the slab starts on a window boundary
+    return max_pool(y, s_, padding);
+  }
+
+  /// The tensor dimension that slabs cut (the last).
+  int64_t dim() const { return axis_ + 2; }
+
+ private:
+  int64_t y_row_begin(const Piece& p) const {
+    return std::max<int64_t>(0, s_.pool_kernel[axis_] * p.row_begin - pool_padding_[axis_]);
+  }
+  int64_t y_row_end(const Piece& p) const {
+    return std::min(y_sizes_[axis_], s_.pool_kernel[axis_] * p.row_end - pool_padding_[axis_]);
+  }
+
+  const BlockSettings& s_;
+  int axis_;  // spatial index of the slabbed axis
+  std::vector<int64_t> y_sizes_, pool_padding_;
+  int64_t input_rows_ = 0, kernel_ = 0, pooled_rows_ = 0;
+  std::vector<Piece> pieces_;
+};
+
+/// The convolution output of a piece's input (contiguous).
+Tensor convolve(const PiecePlan::PieceInput& in, const Tensor& weight, const Tensor& bias,
+                const BlockSettings& s) {
+  return at::convolution(in.x, weight, bias, s.conv_stride, in.conv_padding, s.conv_dilation,
+                         /*transposed=*/false, std::vector<int64_t>(s.dimension, 0), s.conv_groups)
+      .contiguous();
+}
+
+/// `part` (the pooled output of `piece`) copied into its place in `whole`, which is allocated on
+/// the first call; returns `part` itself when the piece is the whole batch.
+void place_piece(Tensor& whole, const Tensor& part, const Piece& piece, int64_t samples,
+                 const PiecePlan& plan) {
+  if (piece.begin == 0 && piece.end == samples && piece.all_rows) {
+    whole = part;
+    return;
+  }
+  if (!whole.defined()) {
+    auto shape = part.sizes().vec();
+    shape[0] = samples;
+    shape[plan.dim()] = plan.pooled_rows();
+    whole = torch::empty(shape, part.options());
+  }
+  whole.slice(0, piece.begin, piece.end)
+      .slice(plan.dim(), piece.row_begin, piece.row_end)
+      .copy_(part);
 }
 
 /// sign(gamma) as +1/-1 per channel (+1 for gamma = 0).
@@ -197,14 +319,13 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
     const int dim = s.dimension;
     const auto sign = per_channel(channel_signs(gamma), dim);
     BatchStatistics stats;
-    std::vector<Tensor> pooled;
-    std::vector<int64_t> y_shape;
-    for (auto [begin, end] : chunks(x.size(0), s.chunk_samples)) {
-      auto y = convolve(x.slice(0, begin, end), weight, bias, s).contiguous();
+    Tensor pooled_all;  // the pooled sign * y of every sample, filled piece by piece
+    const PiecePlan plan(x, weight, s);
+    for (const auto& piece : plan.pieces()) {
+      auto y = convolve(plan.input(x, piece), weight, bias, s);
       auto [variance, mean] = torch::var_mean(y, statistic_axes(dim), /*unbiased=*/false);
       stats.add(mean, variance, y.numel() / y.size(1));
-      y_shape = y.sizes().vec();
-      pooled.push_back(std::get<0>(max_pool(y.mul_(sign), s)));
+      place_piece(pooled_all, std::get<0>(plan.pool(y.mul_(sign), piece)), piece, x.size(0), plan);
     }
     CDL_CHECK(stats.count > 1, "BatchNorm in training mode needs more than one value per channel");
     update_running_statistics(s, stats);
@@ -212,7 +333,6 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
     auto mean = stats.mean.to(gamma.scalar_type());
     auto scale = gamma * invstd;
     auto shift = beta - mean * scale;
-    auto pooled_all = pooled.size() == 1 ? pooled.front() : torch::cat(pooled);
     ctx->save_for_backward({x, weight, bias, gamma, beta, pooled_all, mean, invstd});
     ctx->saved_data["conv_stride"] = s.conv_stride;
     ctx->saved_data["conv_padding"] = s.conv_padding;
@@ -221,6 +341,7 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
     ctx->saved_data["pool_kernel"] = s.pool_kernel;
     ctx->saved_data["dimension"] = static_cast<int64_t>(dim);
     ctx->saved_data["chunk_samples"] = s.chunk_samples;
+    ctx->saved_data["max_piece_bytes"] = s.max_piece_bytes;
     ctx->saved_data["count"] = stats.count;
     return rectified_output(pooled_all, scale, shift, dim);
   }
@@ -235,37 +356,44 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
     const auto grad_out = grads[0].contiguous();
     const auto axes = statistic_axes(dim);
 
-    // Pooled quantities: the ReLU's gradient at the window maxima and the BatchNorm sums.
+    // Pooled quantities: the ReLU's gradient at the window maxima and the BatchNorm sums. At most
+    // one pooled-size temporary lives beside grad_z (kept small: it bounds the peak memory).
     const auto scale = gamma * invstd;
     const auto sign = channel_signs(gamma);
     auto grad_z = grad_out * (rectified_output(pooled, scale, beta - mean * scale, dim) > 0);
-    auto x_hat =
-        (pooled * per_channel(sign, dim) - per_channel(mean, dim)) * per_channel(invstd, dim);
     auto grad_beta = grad_z.sum(axes);
-    auto grad_gamma = (grad_z * x_hat).sum(axes);
+    // sum(grad_z * x_hat) with x_hat = (sign * pooled - mean) * invstd, without forming x_hat.
+    auto grad_gamma = invstd * (sign * (grad_z * pooled).sum(axes) - mean * grad_beta);
 
     // dL/dy = scale * scatter(grad_z) + a + b * y per channel.
     auto a = scale * (mean * invstd * grad_gamma - grad_beta) / count;
     auto b = -scale * invstd * grad_gamma / count;
-    auto scattered = grad_z * per_channel(scale, dim);
+    auto scattered = grad_z.mul_(per_channel(scale, dim));
     const bool need_x = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
     const bool need_b = bias.defined() && ctx->needs_input_grad(2);
-    Tensor grad_x = need_x ? torch::empty_like(x) : Tensor();
+    Tensor grad_x = need_x ? torch::zeros_like(x) : Tensor();  // slabs' input rows overlap
     Tensor grad_w = torch::zeros_like(weight);
     Tensor grad_bias = bias.defined() ? torch::zeros_like(bias) : Tensor();
-    for (auto [begin, end] : chunks(x.size(0), s.chunk_samples)) {
-      auto x_chunk = x.slice(0, begin, end);
-      auto y_signed = convolve(x_chunk, weight, bias, s).contiguous().mul_(per_channel(sign, dim));
-      auto indices = std::get<1>(max_pool(y_signed, s));
+    const PiecePlan plan(x, weight, s);
+    for (const auto& piece : plan.pieces()) {
+      const auto in = plan.input(x, piece);
+      auto y_signed = convolve(in, weight, bias, s).mul_(per_channel(sign, dim));
+      auto indices = std::get<1>(plan.pool(y_signed, piece));
       auto grad_y = y_signed.mul_(per_channel(b * sign, dim)).add_(per_channel(a, dim));
-      grad_y.flatten(2).scatter_add_(2, indices.flatten(2),
-                                     scattered.slice(0, begin, end).flatten(2));
+      auto pooled_grad = scattered.slice(0, piece.begin, piece.end)
+                             .slice(plan.dim(), piece.row_begin, piece.row_end)
+                             .contiguous();
+      grad_y.flatten(2).scatter_add_(2, indices.flatten(2), pooled_grad.flatten(2));
       auto [gx, gw, gb] = at::convolution_backward(
-          grad_y, x_chunk, weight,
+          grad_y, in.x, weight,
           bias.defined() ? c10::optional<at::IntArrayRef>(bias.sizes()) : c10::nullopt,
-          s.conv_stride, s.conv_padding, s.conv_dilation, false, std::vector<int64_t>(dim, 0),
+          s.conv_stride, in.conv_padding, s.conv_dilation, false, std::vector<int64_t>(dim, 0),
           s.conv_groups, {need_x, need_w, need_b});
-      if (need_x) grad_x.slice(0, begin, end).copy_(gx);
+      if (need_x) {
+        grad_x.slice(0, piece.begin, piece.end)
+            .slice(plan.dim(), in.first_input_row, in.first_input_row + in.input_rows)
+            .add_(gx.slice(plan.dim(), in.pad_before, in.pad_before + in.input_rows));
+      }
       if (need_w) grad_w.add_(gw);
       if (need_b) grad_bias.add_(gb);
     }
@@ -284,6 +412,7 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
     s.pool_kernel = ctx->saved_data["pool_kernel"].toIntVector();
     s.dimension = static_cast<int>(ctx->saved_data["dimension"].toInt());
     s.chunk_samples = ctx->saved_data["chunk_samples"].toInt();
+    s.max_piece_bytes = ctx->saved_data["max_piece_bytes"].toInt();
     return s;
   }
 };
@@ -305,12 +434,14 @@ Tensor inference_block(const Tensor& x, const BlockTensors& t, const BlockSettin
   auto scale = t.gamma * invstd;
   auto shift = t.beta - s.running_mean * scale;
   const auto sign = per_channel(channel_signs(t.gamma), dim);
-  std::vector<Tensor> outputs;
-  for (auto [begin, end] : chunks(x.size(0), s.chunk_samples)) {
-    auto y = convolve(x.slice(0, begin, end), t.weight, t.bias, s).mul_(sign);
-    outputs.push_back(rectified_output(std::get<0>(max_pool(y, s)), scale, shift, dim));
+  Tensor output;
+  const PiecePlan plan(x, t.weight, s);
+  for (const auto& piece : plan.pieces()) {
+    auto y = convolve(plan.input(x, piece), t.weight, t.bias, s).mul_(sign);
+    place_piece(output, rectified_output(std::get<0>(plan.pool(y, piece)), scale, shift, dim),
+                piece, x.size(0), plan);
   }
-  return outputs.size() == 1 ? outputs.front() : torch::cat(outputs);
+  return output;
 }
 
 /// The block as its four layers (evaluation with gradients, e.g. for attribution maps).
@@ -340,12 +471,14 @@ bool match_conv_block(const torch::nn::Sequential& trunk, size_t i, ConvBlockLay
   return true;
 }
 
-Tensor fused_conv_block(const Tensor& input, const ConvBlockLayers& block, int64_t chunk_samples) {
+Tensor fused_conv_block(const Tensor& input, const ConvBlockLayers& block, int64_t chunk_samples,
+                        int64_t max_piece_bytes) {
   BlockSettings settings;
   BlockTensors t;
   CDL_CHECK(read_block(block, settings, t),
             "fused_conv_block: not a Conv-BatchNorm-ReLU-pool block");
   settings.chunk_samples = practical_chunk(input, chunk_samples);
+  settings.max_piece_bytes = max_piece_bytes;
   if (!block.batch_norm->is_training()) {
     if (torch::GradMode::is_enabled()) return separate_layers(input, block, settings.dimension);
     return inference_block(input, t, settings);

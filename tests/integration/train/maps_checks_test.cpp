@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -123,6 +125,19 @@ TEST(AmpCpuMaps, TrainsInFloat32LikeTheRunWithoutAmp) {
   for (const auto& entry : checkpoint.model) {
     if (entry.value().is_floating_point())
       EXPECT_EQ(entry.value().scalar_type(), torch::kFloat) << entry.key();
+  }
+}
+
+TEST(MemorySavingMaps, LossesEqualTheRunWithoutItUpToRounding) {
+  const auto saving = read("maps_memory_saving/split-0/training_logs/training.tsv");
+  const auto plain = read("maps_fp32/split-0/training_logs/training.tsv");
+  ASSERT_EQ(saving.num_rows(), 3);
+  ASSERT_EQ(plain.num_rows(), 3);
+  for (int64_t row = 0; row < 3; ++row) {
+    for (const std::string column : {"loss_train", "loss_valid"}) {
+      const double a = std::stod(saving.at(row, column)), b = std::stod(plain.at(row, column));
+      EXPECT_NEAR(a, b, 1e-3 * std::max(1.0, std::abs(b))) << column << ", epoch " << row;
+    }
   }
 }
 

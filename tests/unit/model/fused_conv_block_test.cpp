@@ -1,8 +1,9 @@
 // The fused, chunked Conv-BatchNorm-ReLU-PadMaxPool block against the separate layers: outputs,
 // running statistics, batch counter and every gradient (input, conv weight and bias, BatchNorm
 // weight and bias), in training and evaluation mode, 2-d and 3-d, odd sizes (PadMaxPool pads),
-// negative BatchNorm weights (pooling of -y), whole-batch and one-sample chunks; then the whole of
-// Conv5_FC3 with its five blocks fused.
+// negative BatchNorm weights (pooling of -y), whole-batch and one-sample chunks, slabs along the
+// last axis (halos, a first slab that starts in the pooling pad, an uneven last slab); then the
+// whole of Conv5_FC3 with its five blocks fused.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -57,7 +58,7 @@ struct BlockRun {
 
 /// Forward in training mode, then backward of sum(output * probe).
 BlockRun run(torch::nn::Sequential block, const torch::Tensor& input, const torch::Tensor& probe,
-             int64_t chunk /* < 0: the separate layers */) {
+             int64_t chunk /* < 0: the separate layers */, int64_t max_piece_bytes) {
   BlockRun result;
   auto x = input.clone().requires_grad_(true);
   block->train();
@@ -66,7 +67,7 @@ BlockRun run(torch::nn::Sequential block, const torch::Tensor& input, const torc
   } else {
     ConvBlockLayers layers;
     EXPECT_TRUE(match_conv_block(block, 0, layers));
-    result.output = fused_conv_block(x, layers, chunk);
+    result.output = fused_conv_block(x, layers, chunk, max_piece_bytes);
   }
   (result.output * probe).sum().backward();
   result.input_grad = x.grad();
@@ -75,7 +76,8 @@ BlockRun run(torch::nn::Sequential block, const torch::Tensor& input, const torc
   return result;
 }
 
-void expect_same_block(int dimension, std::vector<int64_t> input_shape, int64_t chunk) {
+void expect_same_block(int dimension, std::vector<int64_t> input_shape, int64_t chunk,
+                       int64_t max_piece_bytes = 0) {
   auto reference = make_block(dimension, input_shape[1], 6, 11);
   auto fused = copy_of(reference);
   torch::manual_seed(5);
@@ -86,9 +88,10 @@ void expect_same_block(int dimension, std::vector<int64_t> input_shape, int64_t 
     reference->eval();  // leaves the running statistics alone
     probe = torch::randn(reference->forward(input).sizes());
   }
-  auto expected = run(reference, input, probe, -1);
-  auto actual = run(fused, input, probe, chunk);
-  const std::string where = std::to_string(dimension) + "-d, chunk " + std::to_string(chunk);
+  auto expected = run(reference, input, probe, -1, 0);
+  auto actual = run(fused, input, probe, chunk, max_piece_bytes);
+  const std::string where = std::to_string(dimension) + "-d, chunk " + std::to_string(chunk) +
+                            ", pieces of at most " + std::to_string(max_piece_bytes) + " bytes";
   expect_close(actual.output, expected.output, 1e-5, "output " + where);
   expect_close(actual.input_grad, expected.input_grad, 1e-4, "input gradient " + where);
   for (const auto& [name, grad] : expected.grads) {
@@ -111,12 +114,12 @@ void expect_same_block(int dimension, std::vector<int64_t> input_shape, int64_t 
   ConvBlockLayers layers;
   ASSERT_TRUE(match_conv_block(fused, 0, layers));
   auto with_grad = input.clone().requires_grad_(true);
-  auto evaluated = fused_conv_block(with_grad, layers, chunk);
+  auto evaluated = fused_conv_block(with_grad, layers, chunk, max_piece_bytes);
   EXPECT_TRUE(evaluated.requires_grad()) << where;
   torch::NoGradGuard no_grad;
   expect_close(evaluated, reference->forward(input), 1e-5, "evaluation with gradients " + where);
-  expect_close(fused_conv_block(input, layers, chunk), reference->forward(input), 1e-5,
-               "evaluation " + where);
+  expect_close(fused_conv_block(input, layers, chunk, max_piece_bytes), reference->forward(input),
+               1e-5, "evaluation " + where);
 }
 
 TEST(FusedConvBlockTest, EqualsSeparateLayers3dOddSizesWholeBatch) {
@@ -138,6 +141,21 @@ TEST(FusedConvBlockTest, EqualsSeparateLayers3dUnevenChunks) {
 
 TEST(FusedConvBlockTest, EqualsSeparateLayers2d) {
   expect_same_block(2, {4, 3, 9, 8}, 1);
+}
+
+TEST(FusedConvBlockTest, EqualsSeparateLayers3dSlabsOfOnePooledRow) {
+  // Last axis 9 (odd): pooling pads one row before it, 5 pooled rows, one slab each.
+  expect_same_block(3, {3, 2, 7, 6, 9}, 2, /*max_piece_bytes=*/1);
+}
+
+TEST(FusedConvBlockTest, EqualsSeparateLayers3dSlabsOfTwoPooledRowsUnevenLast) {
+  // One pooled row of 2 samples: 2 samples x 2 rows x 6 channels x 5 x 6 x 4 bytes = 2880; a
+  // budget of 6000 gives slabs of 2 pooled rows: 2 + 2 + 1 over the last axis of 10.
+  expect_same_block(3, {2, 2, 5, 6, 10}, 0, /*max_piece_bytes=*/6000);
+}
+
+TEST(FusedConvBlockTest, EqualsSeparateLayers2dOneSampleSlabs) {
+  expect_same_block(2, {4, 3, 9, 7}, 1, /*max_piece_bytes=*/1);
 }
 
 TEST(FusedConvBlockTest, RecognisesOnlyConvBatchNormReluPool) {

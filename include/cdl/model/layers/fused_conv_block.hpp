@@ -32,7 +32,11 @@ struct ConvBlockLayers {
 /// whose kernel equals its stride; fills `block` when they are.
 bool match_conv_block(const torch::nn::Sequential& trunk, size_t i, ConvBlockLayers& block);
 
-/// The block's output for `input` [N, C, spatial...], computed `chunk_samples` samples at a time.
+/// The block's output for `input` [N, C, spatial...], computed `chunk_samples` samples at a time,
+/// and, when `max_piece_bytes` > 0, in slabs along the last spatial axis whose convolution output
+/// takes at most that many bytes (at least one pooled row; only for a convolution of stride and
+/// dilation 1 along that axis): a slab reads its input rows with a halo of kernel - 1 rows and
+/// starts on a pooling window, so its results are the whole block's.
 /// In training mode it uses and updates the BatchNorm batch statistics exactly as the layer does
 /// (running mean and unbiased variance with the layer's momentum, batch counter + 1) and is
 /// differentiable with respect to the input and every parameter; in evaluation mode it uses the
@@ -40,6 +44,6 @@ bool match_conv_block(const torch::nn::Sequential& trunk, size_t i, ConvBlockLay
 /// inputs of at most 20480 values per sample in (C, D, H), which LibTorch would not hand to oneDNN
 /// one sample at a time (fused_conv_block.cpp).
 torch::Tensor fused_conv_block(const torch::Tensor& input, const ConvBlockLayers& block,
-                               int64_t chunk_samples);
+                               int64_t chunk_samples, int64_t max_piece_bytes = 0);
 
 }  // namespace cdl::model
