@@ -125,7 +125,7 @@ void run_training_steps(const Settings& settings, cdl::comm::MpiCommunicator& wo
   options.input_size = cdl::parse_input_size(settings.input_size);
   auto network = cdl::model::builtin_registry().create(settings.architecture, options);
   if (auto cnn = std::dynamic_pointer_cast<cdl::model::Cnn>(network)) {
-    cnn->set_fused_blocks(std::min(cnn->fusable_blocks(), 1), 2);  // as the trainer
+    cnn->use_training_fusion(false);  // as the trainer
   }
   network->train();
   const auto overlapped = time_steps(*network, world, settings, true);

@@ -5,7 +5,10 @@
 # in image mode with the same options (Adam 1e-4, batch 4, seed 0, CPU). Printed for each: the
 # data preparation time, the training job's wall time, its training time (training.tsv's time
 # column at the last epoch) and peak resident memory, then the ratios ClinicaDL / ours; also ours
-# with --memory_saving, and patch mode (50^3 patches, Conv4_FC3) for both. ClinicaDL runs with the torch beside it (2.x); for a fair kernel comparison
+# with --memory_saving, and patch mode (50^3 patches, Conv4_FC3) for both; then the gradient
+# all-reduce of our 2-rank run (time in reductions, and the part backward did not hide) and, when
+# BUILD_DIR/bench/allreduce_bench exists, its ratio to a raw MPI_Allreduce and the exposed
+# communication of overlapped and non-overlapped training steps. ClinicaDL runs with the torch beside it (2.x); for a fair kernel comparison
 # give BUILD_DIR a clinicadl-hpc built against the same LibTorch (build-torch2).
 # Usage: bench/clinicadl_bench.sh [BUILD_DIR=build-torch2] [SUBJECTS=16] [SIZE=169x208x179]
 #                                 [EPOCHS=1] [VENV=~/.cache/clinicadl-hpc/clinicadl_venv]
@@ -123,3 +126,11 @@ for reference in "${names[@]}"; do
 done
 ratio ours_1x2 ours_memory  # the cost and gain of --memory_saving against our default
 for name in ours_patch_1x2 ours_patch_2x1; do ratio clinicadl_patch "$name"; done
+# Communication of the 2-rank image run, from its summary line.
+sed -nE 's/.*(gradient all-reduce [^;]*).*/ours, 2 ranks x 1 thread: \1/p' "$work/ours_2x1.log" | head -n 1
+allreduce_bench="$build/bench/allreduce_bench"
+if [[ -x "$allreduce_bench" ]]; then
+  mpirun -np 2 "$allreduce_bench" 5 Conv5_FC3 "1@$size" 3 2 1
+else
+  echo "(allreduce_bench not built at $allreduce_bench: skipped)"
+fi

@@ -2,11 +2,13 @@
 // Conv-BatchNorm-ReLU-PadMaxPool blocks computed three ways, each in a process of its own so that
 // each has its own peak memory:
 //   layers   the separate LibTorch layers (what ClinicaDL's PyTorch runs)
-//   fused    fused blocks over the whole batch (clinicadl-hpc's default)
-//   memory   fused blocks one sample at a time (--memory_saving)
+//   default  the first block fused, 2 samples at a time in slabs (clinicadl-hpc's training)
+//   memory   the first two blocks fused, 1 sample at a time in slabs (--memory_saving)
+// CONV_BLOCK_BENCH_MODES="1,2,96 2,1,48 ..." compares other settings instead: fused blocks, samples
+// per chunk, megabytes of convolution output per slab (0: no slabs).
 // A step is forward, cross-entropy loss, backward and an Adam update (the trainer's work without
 // data loading). Prints each mode's median step time and peak resident memory, then the ratios
-// against "layers" and the memory mode against "fused".
+// against "layers" and the memory mode against "default".
 //   conv_block_bench [STEPS=4] [BATCH=4] [INPUT_SIZE=1@169x208x179] [THREADS=2] [ARCHITECTURE]
 // Internally it runs itself with a mode argument first: conv_block_bench --mode M ...
 #include <sys/resource.h>
@@ -64,8 +66,8 @@ int run_mode(const std::string& mode, const Settings& s) {
   auto network = std::dynamic_pointer_cast<cdl::model::Cnn>(
       cdl::model::builtin_registry().create(s.architecture, options));
   if (!network) throw std::runtime_error(s.architecture + " is not a CNN");
-  if (mode == "fused" || mode == "memory") {
-    network->set_fused_blocks(network->fusable_blocks(), mode == "memory");
+  if (mode == "default" || mode == "memory") {
+    network->use_training_fusion(mode == "memory");
   } else if (mode != "layers") {  // "BLOCKS,CHUNK[,MB]": the first BLOCKS blocks fused, CHUNK
     // samples at a time, in slabs of at most MB megabytes of convolution output
     std::vector<int64_t> numbers;
@@ -116,7 +118,7 @@ int main(int argc, char** argv) {
     std::printf("conv_block_bench: %s, batch %lld of %s, %d threads, median of %d steps, %s\n",
                 s.architecture.c_str(), static_cast<long long>(s.batch), s.input_size.c_str(),
                 s.threads, s.steps, cdl::allocator_description().c_str());
-    std::vector<std::string> modes{"layers", "fused", "memory"};
+    std::vector<std::string> modes{"layers", "default", "memory"};
     if (const char* chosen = std::getenv("CONV_BLOCK_BENCH_MODES")) {  // e.g. "1,1 2,1"
       modes = {"layers"};  // other modes compared with the separate layers
       std::istringstream words(chosen);
@@ -134,8 +136,8 @@ int main(int argc, char** argv) {
       std::printf("ratio %s / layers: step time %.2f, peak memory %.2f\n", modes[m].c_str(),
                   seconds[m] / seconds[0], peak[m] / peak[0]);
     }
-    if (modes.size() == 3 && modes[1] == "fused" && modes[2] == "memory") {
-      std::printf("ratio memory / fused: step time %.2f, peak memory %.2f\n",
+    if (modes.size() == 3 && modes[1] == "default" && modes[2] == "memory") {
+      std::printf("ratio memory / default: step time %.2f, peak memory %.2f\n",
                   seconds[2] / seconds[1], peak[2] / peak[1]);
     }
     return 0;

@@ -1,6 +1,8 @@
 // Implementation of the Network base classes and the layer tracer.
 #include "cdl/model/network.hpp"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include <sstream>
@@ -69,7 +71,8 @@ Cnn::Cnn(std::string architecture, torch::nn::Sequential convolutions, torch::nn
 torch::Tensor Cnn::forward(torch::Tensor input) {
   PoolStack unused;
   // Fused blocks are a CPU implementation (on GPUs cuDNN and autocast run the layers).
-  if (fused_blocks_ == 0 || !input.device().is_cpu()) {
+  const bool small = input.dim() > 1 && input[0].numel() < fused_min_sample_values_;
+  if (fused_blocks_ == 0 || !input.device().is_cpu() || small) {
     return run_sequential(fc_, run_sequential(convolutions_, input, unused), unused);
   }
   auto x = std::move(input);
@@ -104,6 +107,19 @@ void Cnn::set_fused_blocks(int blocks, int64_t chunk_samples, int64_t max_piece_
   fused_blocks_ = blocks;
   fused_chunk_samples_ = chunk_samples;
   fused_max_piece_bytes_ = max_piece_bytes;
+  fused_min_sample_values_ = 0;
+}
+
+void Cnn::use_training_fusion(bool memory_saving) {
+  constexpr int64_t kMegabyte = int64_t{1} << 20;
+  if (memory_saving) {
+    set_fused_blocks(std::min(fusable_blocks(), 2), 1, 48 * kMegabyte);
+  } else {
+    set_fused_blocks(std::min(fusable_blocks(), 1), 2, 96 * kMegabyte);
+    // Below about 2 million values per sample (96x112x96 images, patches) the separate layers
+    // are faster with LibTorch 2.x and their memory is small (bench/conv_block_bench).
+    fused_min_sample_values_ = int64_t{1} << 21;
+  }
 }
 
 std::vector<Stage> Cnn::stages() const {

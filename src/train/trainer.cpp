@@ -197,17 +197,11 @@ model::NetworkPtr build_network(const config::TrainConfig& c, const SplitData& d
   auto network = model::builtin_registry().create(c.architecture, options);
   // The full-resolution Conv-BatchNorm-ReLU-PadMaxPool block of Conv4_FC3 and Conv5_FC3 runs
   // fused (pooling before the normalisation: no full-resolution normalised or rectified maps kept
-  // for backward), 2 samples at a time in slabs of at most 96 MB of convolution output; with
-  // --memory_saving the first two blocks, one sample at a time in slabs of at most 48 MB
+  // for backward), in slabs; with --memory_saving the first two blocks, one sample at a time
   // (bench/conv_block_bench on t1-linear images, batch 4: no slower than the separate layers, at
   // 0.34x and 0.24x their peak memory).
   if (auto cnn = std::dynamic_pointer_cast<model::Cnn>(network)) {
-    constexpr int64_t kMegabyte = int64_t{1} << 20;
-    if (c.memory_saving) {
-      cnn->set_fused_blocks(std::min(cnn->fusable_blocks(), 2), 1, 48 * kMegabyte);
-    } else {
-      cnn->set_fused_blocks(std::min(cnn->fusable_blocks(), 1), 2, 96 * kMegabyte);
-    }
+    cnn->use_training_fusion(c.memory_saving);
   }
   return network;
 }
@@ -451,9 +445,11 @@ int64_t SplitTrainer::Impl::train_update(int64_t epoch, const data::PlannedUpdat
                                 update.micro_batch_count);
     auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
     const auto loss = per_sample_loss(c_.loss, outputs, targets).mean();
+    // Before backward: watch() may throw for the previous micro-batch's loss, and nothing may
+    // throw while the last backward's buckets are being reduced on the background thread.
+    divergence_->watch(loss, epoch, micro_batch_id);
     const bool last = micro_batch_id == update.micro_batch_ids.back();
     step_->backward(loss, batch.size(), update.virtual_batch_samples, last);
-    divergence_->watch(loss, epoch, micro_batch_id);
     samples += batch.size();
   }
   step_->finish_update();

@@ -80,6 +80,12 @@ class Cnn final : public Network {
   /// Same parameters and results up to float rounding. Throws ConfigError when `blocks` exceeds
   /// fusable_blocks().
   void set_fused_blocks(int blocks, int64_t chunk_samples, int64_t max_piece_bytes = 0);
+  /// What clinicadl-hpc trains with: the first block fused, 2 samples at a time in slabs of at
+  /// most 96 MB of convolution output, for inputs of at least 2^21 values per sample (smaller
+  /// ones, patches among them, run the separate layers); with `memory_saving`, the first two
+  /// blocks, 1 sample at a time in slabs of at most 48 MB, whatever the input size
+  /// (bench/conv_block_bench measures both).
+  void use_training_fusion(bool memory_saving);
 
  private:
   torch::nn::Sequential convolutions_;
@@ -87,6 +93,7 @@ class Cnn final : public Network {
   int fused_blocks_ = 0;
   int64_t fused_chunk_samples_ = 0;
   int64_t fused_max_piece_bytes_ = 0;
+  int64_t fused_min_sample_values_ = 0;  // smaller inputs run the separate layers
 };
 
 /// An autoencoder: the encoder's PadMaxPool layers in "indices" mode push (indices, pad) that the

@@ -192,7 +192,10 @@ TEST(FusedConvBlockTest, CnnFusesOnlyItsLeadingBlocks) {
 
 /// Conv5_FC3 on 1@32x40x32 (odd halvings: 16x20x16 -> ... -> 1x2x1), batch 3: one training step's
 /// loss gradient and the running statistics with all five blocks fused equal the plain network's.
-TEST(FusedConvBlockTest, Conv5Fc3TrainingStepEqualsUnfused) {
+/// One training step and an evaluation of Conv5_FC3 with `configure` applied against the separate
+/// layers: every gradient, every buffer, the evaluation logits.
+template <typename Configure>
+void expect_conv5_step_unchanged(Configure configure) {
   NetworkOptions options;
   options.input_size = parse_input_size("1@32x40x32");
   torch::manual_seed(2);
@@ -203,7 +206,7 @@ TEST(FusedConvBlockTest, Conv5Fc3TrainingStepEqualsUnfused) {
     auto from = plain->named_parameters();
     for (auto& p : fused->named_parameters()) p.value().copy_(from[p.key()]);
   }
-  fused->set_fused_blocks(5, 1);
+  configure(*fused);
   auto input = torch::randn({3, 1, 32, 40, 32});
   auto target = torch::tensor({0, 1, 1}, torch::kInt64);
   for (auto& network : {plain, fused}) {
@@ -223,6 +226,21 @@ TEST(FusedConvBlockTest, Conv5Fc3TrainingStepEqualsUnfused) {
   fused->eval();
   torch::NoGradGuard no_grad;
   expect_close(fused->forward(input), plain->forward(input), 1e-5, "evaluation logits");
+}
+
+TEST(FusedConvBlockTest, Conv5Fc3TrainingStepEqualsUnfused) {
+  expect_conv5_step_unchanged([](Cnn& network) { network.set_fused_blocks(5, 1); });
+}
+
+TEST(FusedConvBlockTest, Conv5Fc3TrainingStepEqualsUnfusedInSlabs) {
+  // 20 KB of convolution output per slab of 2 samples: blocks 1 to 4 (8 x 32 x 40 ... 64 x 4 x 5
+  // values per output row) in slabs of one pooled row, block 5 (one pooled row) whole.
+  expect_conv5_step_unchanged([](Cnn& network) { network.set_fused_blocks(5, 2, 20 * 1024); });
+}
+
+TEST(FusedConvBlockTest, TrainingFusionsEqualUnfused) {
+  expect_conv5_step_unchanged([](Cnn& network) { network.use_training_fusion(false); });
+  expect_conv5_step_unchanged([](Cnn& network) { network.use_training_fusion(true); });
 }
 
 }  // namespace
