@@ -52,7 +52,7 @@ declare -A wall peak
 run clinicadl "$clinicadl" train classification "$work/caps" extract_image.json "$work/splits" \
   "$work/maps_cdl" --no-gpu -np 2 -a Conv5_FC3 "${common[@]}"
 # ClinicaDL given the allocator tuning we build in (jemalloc keeping freed pages), when available.
-jemalloc=$(ldconfig -p | awk '/libjemalloc.so.2 / { print $NF; exit }')
+jemalloc=$(ldconfig -p | awk '/libjemalloc.so.2 / && !found { print $NF; found = 1 }')  # no early exit: SIGPIPE
 names=(clinicadl)
 if [[ -n "$jemalloc" ]]; then
   run clinicadl_jemalloc env LD_PRELOAD="$jemalloc" \
@@ -127,7 +127,8 @@ done
 ratio ours_1x2 ours_memory  # the cost and gain of --memory_saving against our default
 for name in ours_patch_1x2 ours_patch_2x1; do ratio clinicadl_patch "$name"; done
 # Communication of the 2-rank image run, from its summary line.
-sed -nE 's/.*(gradient all-reduce [^;]*).*/ours, 2 ranks x 1 thread: \1/p' "$work/ours_2x1.log" | head -n 1
+sed -nE '/gradient all-reduce/ { s/.*(gradient all-reduce [^;]*).*/ours, 2 ranks x 1 thread: \1/p; q }' \
+  "$work/ours_2x1.log"
 allreduce_bench="$build/bench/allreduce_bench"
 if [[ -x "$allreduce_bench" ]]; then
   mpirun -np 2 "$allreduce_bench" 5 Conv5_FC3 "1@$size" 3 2 1
