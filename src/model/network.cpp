@@ -71,7 +71,7 @@ Cnn::Cnn(std::string architecture, torch::nn::Sequential convolutions, torch::nn
 torch::Tensor Cnn::forward(torch::Tensor input) {
   PoolStack unused;
   // Fused blocks are a CPU implementation (on GPUs cuDNN and autocast run the layers).
-  const bool small = input.dim() > 1 && input[0].numel() < fused_min_sample_values_;
+  const bool small = input.size(0) > 0 && input.numel() / input.size(0) < fused_min_sample_values_;
   if (fused_blocks_ == 0 || !input.device().is_cpu() || small) {
     return run_sequential(fc_, run_sequential(convolutions_, input, unused), unused);
   }

@@ -261,8 +261,9 @@ void GradientSync::reduce_exact_gradients() {
     }
     bucket.exact.zero_();
   }
-  seconds_ += seconds_since(start);
-  synchronous_reduction_seconds_ += seconds_since(start);
+  const double seconds = seconds_since(start);
+  seconds_ += seconds;
+  synchronous_reduction_seconds_ += seconds;
 }
 
 int64_t GradientSync::bytes_per_update() const {

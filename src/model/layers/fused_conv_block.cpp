@@ -392,12 +392,13 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
     const PiecePlan plan(x, weight, s);
     for (const auto& piece : plan.pieces()) {
       const auto in = plan.input(x, piece);
-      auto y_signed = convolve(in, weight, bias, s).mul_(per_channel(sign, dim));
       auto indices = indices_all.slice(0, piece.begin, piece.end)
                          .slice(plan.dim(), piece.row_begin, piece.row_end)
                          .to(torch::kInt64)
                          .contiguous();  // scatter_add_ takes int64
-      auto grad_y = y_signed.mul_(per_channel(b * sign, dim)).add_(per_channel(a, dim));
+      // The recomputed y itself (not sign * y): the pooling indices come from the forward pass.
+      auto grad_y =
+          convolve(in, weight, bias, s).mul_(per_channel(b, dim)).add_(per_channel(a, dim));
       auto pooled_grad = scattered.slice(0, piece.begin, piece.end)
                              .slice(plan.dim(), piece.row_begin, piece.row_end)
                              .contiguous();

@@ -109,15 +109,26 @@ TEST(ClassificationMaps, ValidationBalancedAccuracyIsWellAboveChance) {
   EXPECT_GT(ba, 0.75);
 }
 
-TEST(AmpCpuMaps, TrainsInFloat32LikeTheRunWithoutAmp) {
-  const auto amp = read("maps_amp/split-0/training_logs/training.tsv");
-  const auto fp32 = read("maps_fp32/split-0/training_logs/training.tsv");
-  ASSERT_EQ(amp.num_rows(), 3);
-  ASSERT_EQ(fp32.num_rows(), 3);
-  for (int64_t row = 0; row < 3; ++row) {
-    EXPECT_EQ(amp.at(row, "loss_train"), fp32.at(row, "loss_train")) << "epoch " << row;
-    EXPECT_EQ(amp.at(row, "loss_valid"), fp32.at(row, "loss_valid")) << "epoch " << row;
+/// Calls `compare(value, reference, column, epoch)` for the train and validation losses of every
+/// epoch of two split-0 training logs, after checking that both hold `epochs` rows.
+template <typename Compare>
+void compare_losses(const std::string& maps, const std::string& reference_maps, int64_t epochs,
+                    Compare compare) {
+  const auto log = read(maps + "/split-0/training_logs/training.tsv");
+  const auto reference = read(reference_maps + "/split-0/training_logs/training.tsv");
+  ASSERT_EQ(log.num_rows(), epochs);
+  ASSERT_EQ(reference.num_rows(), epochs);
+  for (int64_t row = 0; row < epochs; ++row) {
+    for (const std::string column : {"loss_train", "loss_valid"}) {
+      compare(log.at(row, column), reference.at(row, column), column, row);
+    }
   }
+}
+
+TEST(AmpCpuMaps, TrainsInFloat32LikeTheRunWithoutAmp) {
+  compare_losses("maps_amp", "maps_fp32", 3,
+                 [](const std::string& amp, const std::string& fp32, const std::string& column,
+                    int64_t epoch) { EXPECT_EQ(amp, fp32) << column << ", epoch " << epoch; });
   const auto json = nlohmann::json::parse(std::ifstream(tiny("maps_amp/maps.json")));
   EXPECT_EQ(json.at("amp"), true);  // what was asked is recorded
   const auto checkpoint =
@@ -129,16 +140,13 @@ TEST(AmpCpuMaps, TrainsInFloat32LikeTheRunWithoutAmp) {
 }
 
 TEST(MemorySavingMaps, LossesEqualTheRunWithoutItUpToRounding) {
-  const auto saving = read("maps_memory_saving/split-0/training_logs/training.tsv");
-  const auto plain = read("maps_fp32/split-0/training_logs/training.tsv");
-  ASSERT_EQ(saving.num_rows(), 3);
-  ASSERT_EQ(plain.num_rows(), 3);
-  for (int64_t row = 0; row < 3; ++row) {
-    for (const std::string column : {"loss_train", "loss_valid"}) {
-      const double a = std::stod(saving.at(row, column)), b = std::stod(plain.at(row, column));
-      EXPECT_NEAR(a, b, 1e-3 * std::max(1.0, std::abs(b))) << column << ", epoch " << row;
-    }
-  }
+  compare_losses("maps_memory_saving", "maps_fp32", 3,
+                 [](const std::string& saving, const std::string& plain, const std::string& column,
+                    int64_t epoch) {
+                   const double a = std::stod(saving), b = std::stod(plain);
+                   EXPECT_NEAR(a, b, 1e-3 * std::max(1.0, std::abs(b)))
+                       << column << ", epoch " << epoch;
+                 });
 }
 
 TEST(ClassificationMaps, CheckpointLoadsBackAndPredictsIdentically) {
