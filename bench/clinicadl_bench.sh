@@ -5,7 +5,8 @@
 # in image mode with the same options (Adam 1e-4, batch 4, seed 0, CPU). Printed for each: the
 # data preparation time, the training job's wall time, its training time (training.tsv's time
 # column at the last epoch) and peak resident memory, then the ratios ClinicaDL / ours; also ours
-# with --memory_saving, and patch mode (50^3 patches, Conv4_FC3) for both; then the gradient
+# with --memory_saving and with --amp (bfloat16 on CPUs that have it: a separate figure), and
+# patch mode (50^3 patches, Conv4_FC3) for both; then the gradient
 # all-reduce of our 2-rank run (time in reductions, and the part backward did not hide) and, when
 # BUILD_DIR/bench/allreduce_bench exists, its ratio to a raw MPI_Allreduce and the exposed
 # communication of overlapped and non-overlapped training steps. ClinicaDL runs with the torch beside it (2.x); for a fair kernel comparison
@@ -68,6 +69,10 @@ run ours_2x1 mpirun -np 2 "$bin" train classification "$work/data.h5" "$work/spl
   --learning_rate 1e-4 --seed 0
 run ours_memory "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_memory" \
   --gpu false --threads 2 --architecture Conv5_FC3 --memory_saving "${common[@]}"
+# --amp: bfloat16 for the large convolutions where the CPU has bfloat16 instructions (a separate
+# figure, not the float32 goal); the log says whether it ran in bfloat16 or declined.
+run ours_amp "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_amp" \
+  --gpu false --threads 2 --architecture Conv5_FC3 --amp "${common[@]}"
 
 # Patch mode: ClinicaDL's default 50^3 patches with stride 50 cut on the fly from the image
 # tensors (as prepare-data patch leaves them without --save_features), Conv4_FC3.
@@ -78,6 +83,9 @@ run clinicadl_patch "$clinicadl" train classification "$work/caps" extract_patch
 run ours_patch_1x2 "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_patch_1x2" \
   --gpu false --threads 2 --architecture Conv4_FC3 --mode patch --patch_size 50 --stride_size 50 \
   "${patch_options[@]}"
+run ours_patch_amp "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_patch_amp" \
+  --gpu false --threads 2 --architecture Conv4_FC3 --mode patch --patch_size 50 --stride_size 50 \
+  --amp "${patch_options[@]}"
 run ours_patch_2x1 mpirun -np 2 "$bin" train classification "$work/data.h5" "$work/splits" \
   "$work/maps_patch_2x1" --gpu false --threads 1 --architecture Conv4_FC3 --mode patch \
   --patch_size 50 --stride_size 50 --batch_size 2 --epochs "$epochs" --learning_rate 1e-4 --seed 0
@@ -91,9 +99,11 @@ label() {
     ours_1x2) echo "ours, 1 rank x 2 threads" ;;
     ours_2x1) echo "ours, 2 ranks x 1 thread, batch 2 each" ;;
     ours_memory) echo "ours, 1 rank x 2 threads, --memory_saving" ;;
+    ours_amp) echo "ours, 1 rank x 2 threads, --amp" ;;
     clinicadl_patch) echo "ClinicaDL patch (2 threads, 2 workers)" ;;
     ours_patch_1x2) echo "ours patch, 1 rank x 2 threads" ;;
     ours_patch_2x1) echo "ours patch, 2 ranks x 1 thread, batch 2 each" ;;
+    ours_patch_amp) echo "ours patch, 1 rank x 2 threads, --amp" ;;
   esac
 }
 # The training time of a MAPS: training.tsv's cumulative time at the last epoch's evaluation
@@ -106,9 +116,11 @@ train_time() {
 }
 declare -A maps=([clinicadl]=maps_cdl [clinicadl_jemalloc]=maps_cdl_jemalloc [ours_1x2]=maps_1x2
                  [ours_2x1]=maps_2x1 [ours_memory]=maps_memory [clinicadl_patch]=maps_cdl_patch
-                 [ours_patch_1x2]=maps_patch_1x2 [ours_patch_2x1]=maps_patch_2x1)
+                 [ours_patch_1x2]=maps_patch_1x2 [ours_patch_2x1]=maps_patch_2x1
+                 [ours_amp]=maps_amp [ours_patch_amp]=maps_patch_amp)
 declare -A train
-for name in "${names[@]}" ours_1x2 ours_2x1 ours_memory clinicadl_patch ours_patch_1x2 ours_patch_2x1; do
+for name in "${names[@]}" ours_1x2 ours_2x1 ours_memory ours_amp clinicadl_patch ours_patch_1x2 \
+  ours_patch_2x1 ours_patch_amp; do
   train[$name]=$(train_time "$work/${maps[$name]}")
   printf "%-44s %8.2f s wall %8.2f s training  peak %6d MB (largest process)\n" \
     "$(label "$name")" "${wall[$name]}" "${train[$name]}" "${peak[$name]}"
@@ -126,6 +138,13 @@ for reference in "${names[@]}"; do
 done
 ratio ours_1x2 ours_memory  # the cost and gain of --memory_saving against our default
 for name in ours_patch_1x2 ours_patch_2x1; do ratio clinicadl_patch "$name"; done
+# --amp, reported apart from the float32 goals: its gain over our float32 run, and against ClinicaDL.
+sed -nE '/mixed precision|no bfloat16 instructions/ { s/^.*(mixed precision|--amp)/ours --amp: \1/p; q }' \
+  "$work/ours_amp.log"
+ratio ours_1x2 ours_amp
+ratio clinicadl ours_amp
+ratio ours_patch_1x2 ours_patch_amp
+ratio clinicadl_patch ours_patch_amp
 # Communication of the 2-rank image run, from its summary line.
 sed -nE '/gradient all-reduce/ { s/.*(gradient all-reduce [^;]*).*/ours, 2 ranks x 1 thread: \1/p; q }' \
   "$work/ours_2x1.log"

@@ -16,6 +16,7 @@
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/core/stop_request.hpp"
+#include "cdl/model/mixed_precision.hpp"
 #include "cdl/train/experiment.hpp"
 #include "cdl/train/maps_claim.hpp"
 #include "cdl/train/maps_writer.hpp"
@@ -87,15 +88,20 @@ void run_training(config::TrainConfig& c, comm::Runtime& runtime, const std::vec
   if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   const auto compute =
       train::resolve_compute(placement.device, c.amp, c.channels_last, c.normalize);
-  if (compute.amp) {
+  if (compute.amp && placement.device.is_cpu()) {
+    log::info(
+        "mixed precision: autocast in bfloat16 on cpu for layers reading feature maps of at "
+        "least ",
+        model::kMinBfloat16Extent,
+        " voxels per axis (smaller ones and the fully connected head in float32)");
+  } else if (compute.amp) {
     log::info("mixed precision: autocast in ",
               compute.amp_dtype == torch::kHalf ? "float16 with loss scaling" : "bfloat16", " on ",
               placement.device.str(), compute.channels_last ? ", channels_last_3d" : "");
   } else if (compute.amp_declined_on_cpu) {
     log::info(
-        "--amp applies to GPUs: this CPU run trains in float32 (oneDNN's bfloat16 weight "
-        "gradients of 3-D convolutions are wrong for small volumes, and its float32 kernels "
-        "are as fast)");
+        "--amp: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX-BF16), so the run "
+        "trains in float32 (emulated bfloat16 would be slower)");
   }
   if (c.memory_saving) {
     log::info(

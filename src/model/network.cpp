@@ -11,6 +11,7 @@
 #include "cdl/model/layers/crop_max_unpool.hpp"
 #include "cdl/model/layers/fused_conv_block.hpp"
 #include "cdl/model/layers/pad_max_pool.hpp"
+#include "cdl/model/mixed_precision.hpp"
 
 namespace cdl::model {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 using PoolStack = std::vector<std::pair<torch::Tensor, std::vector<int64_t>>>;
 
 /// Applies one element of a Sequential, routing pools and unpools through `stack`.
-torch::Tensor apply_layer(torch::nn::AnyModule& layer, torch::Tensor x, PoolStack& stack) {
+torch::Tensor apply_layer_as_is(torch::nn::AnyModule& layer, torch::Tensor x, PoolStack& stack) {
   const auto module = layer.ptr();
   if (auto pool = std::dynamic_pointer_cast<PadMaxPoolImpl>(module)) {
     if (!pool->returns_indices()) return pool->forward(x);
@@ -34,6 +35,17 @@ torch::Tensor apply_layer(torch::nn::AnyModule& layer, torch::Tensor x, PoolStac
     return unpool->forward(x, indices, pad);
   }
   return layer.forward(x);
+}
+
+/// apply_layer_as_is, in float32 without autocast when CPU autocast is on but the layer's input
+/// is too small to compute in bfloat16 (mixed_precision.hpp).
+torch::Tensor apply_layer(torch::nn::AnyModule& layer, torch::Tensor x, PoolStack& stack) {
+  if (x.device().is_cpu() && autocast_enabled(c10::DeviceType::CPU) &&
+      !computes_in_bf16_on_cpu(x)) {
+    const CpuAutocastOff float32;
+    return apply_layer_as_is(layer, x.to(torch::kFloat), stack);
+  }
+  return apply_layer_as_is(layer, x, stack);
 }
 
 torch::Tensor run_sequential(torch::nn::Sequential sequential, torch::Tensor x, PoolStack& stack) {

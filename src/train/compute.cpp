@@ -11,6 +11,7 @@
 #include "cdl/config.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/model/mixed_precision.hpp"
 
 namespace cdl::train {
 
@@ -22,36 +23,8 @@ bool cuda_device_supports_bf16(int index);
 
 namespace {
 
-// The autocast switches changed names between LibTorch 1.13 and 2.x.
-bool autocast_enabled(bool cuda) {
-#if TORCH_VERSION_MAJOR >= 2
-  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
-#else
-  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-#endif
-}
-
-torch::ScalarType autocast_dtype(bool cuda) {
-#if TORCH_VERSION_MAJOR >= 2
-  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
-#else
-  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
-#endif
-}
-
-void set_autocast(bool cuda, bool enabled, torch::ScalarType dtype) {
-#if TORCH_VERSION_MAJOR >= 2
-  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
-  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, enabled);
-#else
-  if (cuda) {
-    at::autocast::set_autocast_gpu_dtype(dtype);
-    at::autocast::set_enabled(enabled);
-  } else {
-    at::autocast::set_autocast_cpu_dtype(dtype);
-    at::autocast::set_cpu_enabled(enabled);
-  }
-#endif
+c10::DeviceType device_type(bool cuda) {
+  return cuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
 }
 
 }  // namespace
@@ -70,8 +43,9 @@ ComputeOptions resolve_compute(torch::Device device, bool amp, const std::string
   options.device = device;
   options.normalize = normalize;
   const bool cuda = device.is_cuda();
-  options.amp = amp && cuda;
-  options.amp_declined_on_cpu = amp && !cuda;
+  const bool cpu_bf16 = !cuda && model::cpu_supports_bf16();
+  options.amp = amp && (cuda || cpu_bf16);
+  options.amp_declined_on_cpu = amp && !cuda && !cpu_bf16;
   if (amp && cuda && !cuda_supports_bf16(device.index())) options.amp_dtype = torch::kHalf;
   if (channels_last == "auto") {
     options.channels_last = cuda && amp;
@@ -121,16 +95,16 @@ AutocastScope::AutocastScope(const ComputeOptions& options) {
   if (!options.amp) return;
   active_ = true;
   cuda_ = options.device.is_cuda();
-  was_enabled_ = autocast_enabled(cuda_);
-  previous_dtype_ = autocast_dtype(cuda_);
-  set_autocast(cuda_, true, options.amp_dtype);
+  was_enabled_ = model::autocast_enabled(device_type(cuda_));
+  previous_dtype_ = model::autocast_dtype(device_type(cuda_));
+  model::set_autocast(device_type(cuda_), true, options.amp_dtype);
   at::autocast::increment_nesting();
 }
 
 AutocastScope::~AutocastScope() {
   if (!active_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_autocast(cuda_, was_enabled_, previous_dtype_);
+  model::set_autocast(device_type(cuda_), was_enabled_, previous_dtype_);
 }
 
 torch::Tensor forward_in_float(model::Network& network, const torch::Tensor& inputs,

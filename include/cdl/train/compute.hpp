@@ -24,16 +24,16 @@ struct ComputeOptions {
   /// NaN removal and MinMax normalisation run on the device after the copy, not on the I/O thread.
   bool transform_on_device = false;
   bool normalize = true;  ///< MinMax per sample (only used when transform_on_device)
-  /// --amp was asked for a CPU run, which trains in float32 instead (see resolve_compute).
+  /// --amp was asked for a CPU without bfloat16 instructions, which trains in float32 instead.
   bool amp_declined_on_cpu = false;
 };
 
-/// Resolves the compute options of a run: amp on CUDA devices only, in bfloat16 where the device
-/// supports it (compute capability 8.0 and newer), else float16 with a gradient scaler. On a CPU,
-/// `amp` is declined (`amp_declined_on_cpu`, float32 training): oneDNN 3.x (LibTorch 2.x) computes
-/// wrong bfloat16 weight gradients for 3-D convolutions over small volumes on AVX-512 CPUs, and its
-/// float32 kernels are as fast there. channels_last "auto" = on for CUDA with amp; transforms on
-/// the device for CUDA.
+/// Resolves the compute options of a run. With `amp`: on a CUDA device, autocast in bfloat16
+/// where the device supports it (compute capability 8.0 and newer), else float16 with a gradient
+/// scaler; on a CPU with bfloat16 instructions (model::cpu_supports_bf16), autocast in bfloat16
+/// for the layers that model/mixed_precision.hpp allows (large feature maps), float32 for the
+/// rest; on other CPUs `amp` is declined (`amp_declined_on_cpu`, float32 training).
+/// channels_last "auto" = on for CUDA with amp; transforms on the device for CUDA.
 ComputeOptions resolve_compute(torch::Device device, bool amp, const std::string& channels_last,
                                bool normalize);
 

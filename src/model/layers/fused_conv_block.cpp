@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cdl/core/error.hpp"
+#include "cdl/model/mixed_precision.hpp"
 
 namespace cdl::model {
 namespace {
@@ -29,6 +30,9 @@ struct BlockSettings {
   Tensor running_mean, running_var, batches_tracked;
   int64_t chunk_samples = 0;
   int64_t max_piece_bytes = 0;  // convolution output per piece; 0: no limit
+  /// The dtype the convolutions compute in (bfloat16 under CPU autocast for large inputs); their
+  /// outputs, the statistics and the gradients' sums stay in the parameters' dtype.
+  torch::ScalarType compute_dtype = torch::kFloat;
 };
 
 template <size_t D, typename ConvImpl>
@@ -241,11 +245,15 @@ class PiecePlan {
   std::vector<Piece> pieces_;
 };
 
-/// The convolution output of a piece's input (contiguous).
+/// The convolution output of a piece's input (contiguous, in the weight's dtype), computed in
+/// s.compute_dtype.
 Tensor convolve(const PiecePlan::PieceInput& in, const Tensor& weight, const Tensor& bias,
                 const BlockSettings& s) {
-  return at::convolution(in.x, weight, bias, s.conv_stride, in.conv_padding, s.conv_dilation,
-                         /*transposed=*/false, std::vector<int64_t>(s.dimension, 0), s.conv_groups)
+  const auto dtype = s.compute_dtype;
+  return at::convolution(in.x.to(dtype), weight.to(dtype), bias.defined() ? bias.to(dtype) : bias,
+                         s.conv_stride, in.conv_padding, s.conv_dilation, /*transposed=*/false,
+                         std::vector<int64_t>(s.dimension, 0), s.conv_groups)
+      .to(weight.scalar_type())
       .contiguous();
 }
 
@@ -357,6 +365,7 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
     ctx->saved_data["chunk_samples"] = s.chunk_samples;
     ctx->saved_data["max_piece_bytes"] = s.max_piece_bytes;
     ctx->saved_data["count"] = stats.count;
+    ctx->saved_data["compute_dtype"] = static_cast<int64_t>(s.compute_dtype);
     return rectified_output(pooled_all, scale, shift, dim);
   }
 
@@ -403,8 +412,9 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
                              .slice(plan.dim(), piece.row_begin, piece.row_end)
                              .contiguous();
       grad_y.flatten(2).scatter_add_(2, indices.flatten(2), pooled_grad.flatten(2));
+      const auto dtype = s.compute_dtype;
       auto [gx, gw, gb] = at::convolution_backward(
-          grad_y, in.x, weight,
+          grad_y.to(dtype), in.x.to(dtype), weight.to(dtype),
           bias.defined() ? c10::optional<at::IntArrayRef>(bias.sizes()) : c10::nullopt,
           s.conv_stride, in.conv_padding, s.conv_dilation, false, std::vector<int64_t>(dim, 0),
           s.conv_groups, {need_x, need_w, need_b});
@@ -432,6 +442,7 @@ class FusedConvBlockFunction : public torch::autograd::Function<FusedConvBlockFu
     s.dimension = static_cast<int>(ctx->saved_data["dimension"].toInt());
     s.chunk_samples = ctx->saved_data["chunk_samples"].toInt();
     s.max_piece_bytes = ctx->saved_data["max_piece_bytes"].toInt();
+    s.compute_dtype = static_cast<torch::ScalarType>(ctx->saved_data["compute_dtype"].toInt());
     return s;
   }
 };
@@ -498,11 +509,20 @@ Tensor fused_conv_block(const Tensor& input, const ConvBlockLayers& block, int64
             "fused_conv_block: not a Conv-BatchNorm-ReLU-pool block");
   settings.chunk_samples = practical_chunk(input, chunk_samples);
   settings.max_piece_bytes = max_piece_bytes;
-  if (!block.batch_norm->is_training()) {
-    if (torch::GradMode::is_enabled()) return separate_layers(input, block, settings.dimension);
-    return inference_block(input, t, settings);
+  // Under CPU autocast the convolutions compute in bfloat16 where the rule of
+  // mixed_precision.hpp allows it, in float32 elsewhere; the block casts itself (autocast off).
+  const bool cpu_autocast = input.device().is_cpu() && autocast_enabled(c10::DeviceType::CPU);
+  const bool in_bf16 = computes_in_bf16_on_cpu(input);
+  const auto x = cpu_autocast && !in_bf16 ? input.to(torch::kFloat) : input;
+  settings.compute_dtype = in_bf16 ? autocast_dtype(c10::DeviceType::CPU) : t.weight.scalar_type();
+  if (!block.batch_norm->is_training() && torch::GradMode::is_enabled()) {
+    if (!cpu_autocast || in_bf16) return separate_layers(x, block, settings.dimension);
+    const CpuAutocastOff float32;
+    return separate_layers(x, block, settings.dimension);
   }
-  return FusedConvBlockFunction::apply(input, t.weight, t.bias, t.gamma, t.beta, settings);
+  const CpuAutocastOff cast_by_the_block;
+  if (!block.batch_norm->is_training()) return inference_block(x, t, settings);
+  return FusedConvBlockFunction::apply(x, t.weight, t.bias, t.gamma, t.beta, settings);
 }
 
 }  // namespace cdl::model

@@ -5,10 +5,14 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
+#include <string>
 
 #include "cdl/core/error.hpp"
 #include "cdl/data/transforms.hpp"
+#include "cdl/model/mixed_precision.hpp"
 #include "cdl/model/model_registry.hpp"
 #include "cdl/train/checkpoint.hpp"
 #include "cdl/train/compute.hpp"
@@ -50,13 +54,29 @@ TEST(ResolveCompute, CpuDefaultsAndChoices) {
   EXPECT_FALSE(plain.channels_last);
   EXPECT_FALSE(plain.transform_on_device);
   const auto amp = resolve_compute(torch::kCPU, true, "auto", true);
-  EXPECT_FALSE(amp.amp);  // declined on a CPU: float32 training
-  EXPECT_TRUE(amp.amp_declined_on_cpu);
+  // bfloat16 autocast where the CPU has bfloat16 instructions, else declined (float32 training).
+  EXPECT_EQ(amp.amp, model::cpu_supports_bf16());
+  EXPECT_EQ(amp.amp_declined_on_cpu, !model::cpu_supports_bf16());
+  EXPECT_EQ(amp.amp_dtype, torch::kBFloat16);
   EXPECT_FALSE(plain.amp_declined_on_cpu);
   EXPECT_FALSE(needs_loss_scaling(amp));
   EXPECT_FALSE(amp.channels_last);  // auto: only CUDA with amp
   EXPECT_TRUE(resolve_compute(torch::kCPU, false, "true", true).channels_last);
   EXPECT_FALSE(make_batch_stager(plain));  // batches stay on the host
+}
+
+TEST(CpuSupportsBf16, AgreesWithTheKernelsCpuFlags) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  if (!cpuinfo) GTEST_SKIP() << "no /proc/cpuinfo";
+  const std::string text((std::istreambuf_iterator<char>(cpuinfo)),
+                         std::istreambuf_iterator<char>());
+  const bool flagged =
+      text.find(" avx512_bf16") != std::string::npos || text.find(" amx_bf16") != std::string::npos;
+#if defined(__x86_64__)
+  EXPECT_EQ(model::cpu_supports_bf16(), flagged);
+#else
+  EXPECT_FALSE(model::cpu_supports_bf16());
+#endif
 }
 
 TEST(AutocastScope, ConvolutionsRunInBfloat16OnlyInsideTheScope) {

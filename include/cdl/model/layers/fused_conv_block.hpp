@@ -42,7 +42,9 @@ bool match_conv_block(const torch::nn::Sequential& trunk, size_t i, ConvBlockLay
 /// differentiable with respect to the input and every parameter; in evaluation mode it uses the
 /// running statistics. `chunk_samples` <= 0 means the whole batch at once; 1 is taken as 2 for
 /// inputs of at most 20480 values per sample in (C, D, H), which LibTorch would not hand to oneDNN
-/// one sample at a time (fused_conv_block.cpp).
+/// one sample at a time (fused_conv_block.cpp). Under CPU autocast the block's convolutions
+/// (forward, the recomputation and the gradients) compute in bfloat16 when `input` may
+/// (mixed_precision.hpp), in float32 otherwise; statistics, output and gradient sums are float32.
 torch::Tensor fused_conv_block(const torch::Tensor& input, const ConvBlockLayers& block,
                                int64_t chunk_samples, int64_t max_piece_bytes = 0);
 
