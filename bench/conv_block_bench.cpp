@@ -5,7 +5,8 @@
 //   default  the first block fused, 2 samples at a time in slabs (clinicadl-hpc's training)
 //   memory   the first two blocks fused, 1 sample at a time in slabs (--memory_saving)
 // CONV_BLOCK_BENCH_MODES="1,2,96 2,1,48 ..." compares other settings instead: fused blocks, samples
-// per chunk, megabytes of convolution output per slab (0: no slabs).
+// per chunk, megabytes of convolution output per slab (0: no slabs). A mode ending in "+amp"
+// ("layers+amp", "default+amp") runs the forward pass under CPU bfloat16 autocast, as --amp does.
 // A step is forward, cross-entropy loss, backward and an Adam update (the trainer's work without
 // data loading). Prints each mode's median step time and peak resident memory, then the ratios
 // against "layers" and the memory mode against "default".
@@ -27,6 +28,7 @@
 
 #include "cdl/core/allocator.hpp"
 #include "cdl/core/input_size.hpp"
+#include "cdl/model/mixed_precision.hpp"
 #include "cdl/model/model_registry.hpp"
 #include "cdl/model/network.hpp"
 
@@ -58,7 +60,14 @@ double peak_mb() {
 }
 
 /// One mode's median step time (one untimed warm-up step first); prints "seconds peak_mb".
-int run_mode(const std::string& mode, const Settings& s) {
+int run_mode(const std::string& mode_and_precision, const Settings& s) {
+  const std::string suffix = "+amp";
+  const bool amp = mode_and_precision.size() > suffix.size() &&
+                   mode_and_precision.compare(mode_and_precision.size() - suffix.size(),
+                                              suffix.size(), suffix) == 0;
+  const std::string mode =
+      amp ? mode_and_precision.substr(0, mode_and_precision.size() - suffix.size())
+          : mode_and_precision;
   torch::set_num_threads(s.threads);
   torch::manual_seed(0);
   cdl::model::NetworkOptions options;
@@ -84,7 +93,10 @@ int run_mode(const std::string& mode, const Settings& s) {
   for (int step = 0; step <= s.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     optimizer.zero_grad();
-    torch::nn::functional::cross_entropy(network->forward(input), target).backward();
+    cdl::model::set_autocast(c10::DeviceType::CPU, amp, torch::kBFloat16);
+    auto logits = network->forward(input).to(torch::kFloat);
+    cdl::model::set_autocast(c10::DeviceType::CPU, false, torch::kBFloat16);
+    torch::nn::functional::cross_entropy(logits, target).backward();
     optimizer.step();
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     if (step > 0) seconds.push_back(took.count());
