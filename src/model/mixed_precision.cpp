@@ -2,6 +2,7 @@
 #include "cdl/model/mixed_precision.hpp"
 
 #include <ATen/autocast_mode.h>
+#include <torch/nn/modules/conv.h>
 #include <torch/version.h>
 
 namespace cdl::model {
@@ -59,6 +60,17 @@ bool computes_in_bf16_on_cpu(const torch::Tensor& input) {
   }
   for (int64_t axis = 2; axis < input.dim(); ++axis) {
     if (input.size(axis) < kMinBfloat16Extent) return false;
+  }
+  return true;
+}
+
+bool layer_computes_in_bf16_on_cpu(const torch::nn::Module& layer, const torch::Tensor& input) {
+  if (!computes_in_bf16_on_cpu(input)) return false;
+  if (const auto* conv = dynamic_cast<const torch::nn::Conv3dImpl*>(&layer)) {
+    return bf16_weight_gradient_pays(conv->weight);
+  }
+  if (const auto* conv = dynamic_cast<const torch::nn::Conv2dImpl*>(&layer)) {
+    return bf16_weight_gradient_pays(conv->weight);
   }
   return true;
 }

@@ -38,10 +38,11 @@ torch::Tensor apply_layer_as_is(torch::nn::AnyModule& layer, torch::Tensor x, Po
 }
 
 /// apply_layer_as_is, in float32 without autocast when CPU autocast is on but the layer's input
-/// is too small to compute in bfloat16 (mixed_precision.hpp).
+/// is too small to compute in bfloat16, or the layer is a convolution of too few input channels
+/// (mixed_precision.hpp).
 torch::Tensor apply_layer(torch::nn::AnyModule& layer, torch::Tensor x, PoolStack& stack) {
   if (x.device().is_cpu() && autocast_enabled(c10::DeviceType::CPU) &&
-      !computes_in_bf16_on_cpu(x)) {
+      !layer_computes_in_bf16_on_cpu(*layer.ptr(), x)) {
     const CpuAutocastOff float32;
     return apply_layer_as_is(layer, x.to(torch::kFloat), stack);
   }

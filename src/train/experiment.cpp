@@ -54,7 +54,12 @@ UnitSummary run_unit(const ExperimentPlan& plan, ExperimentContext& ctx, const W
   }
   auto data = load_split(c, ctx.source, unit.split, ctx.cache_bytes,
                          /*host_transforms=*/!ctx.compute.transform_on_device, unit.network);
-  TrainerContext trainer{&c, ctx.control, ctx.gradients, ctx.compute, ctx.layout};
+  TrainerContext trainer;
+  trainer.config = &c;
+  trainer.control = ctx.control;
+  trainer.gradients = ctx.gradients;
+  trainer.compute = ctx.compute;
+  trainer.layout = ctx.layout;
   trainer.data_parallel_width = plan.data_parallel_width();
   trainer.network = unit.network;
   trainer.resume = start == UnitStart::kResume;

@@ -198,8 +198,8 @@ model::NetworkPtr build_network(const config::TrainConfig& c, const SplitData& d
   // The full-resolution Conv-BatchNorm-ReLU-PadMaxPool block of Conv4_FC3 and Conv5_FC3 runs
   // fused (pooling before the normalisation: no full-resolution normalised or rectified maps kept
   // for backward), in slabs; with --memory_saving the first two blocks, one sample at a time
-  // (bench/conv_block_bench on t1-linear images, batch 4: 0.37x and 0.30x the separate layers'
-  // peak memory, at 1.15x their step time with LibTorch 2.15; faster than them with 1.13).
+  // (bench/conv_block_bench on t1-linear images, batch 4: 0.37x and 0.29x the separate layers'
+  // peak memory, at 0.81x and 0.79x their step time with LibTorch 2.15).
   if (auto cnn = std::dynamic_pointer_cast<model::Cnn>(network)) {
     cnn->use_training_fusion(c.memory_saving);
   }

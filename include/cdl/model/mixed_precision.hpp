@@ -6,12 +6,16 @@
 // Smaller layers and the fully connected head compute in float32. oneDNN 3.x (LibTorch 2.x)
 // returns wrong bfloat16 weight gradients for 3-D convolutions whose input has a depth of 2 (seen
 // with 8 to 128 channels on AVX512-BF16 CPUs; tests/unit/model/mixed_precision_test.cpp probes
-// it), and such layers cost little time anyway.
+// it), and such layers cost little time anyway. Convolutions reading fewer than
+// kMinBfloat16WeightGradientChannels channels (the first layer of an image network) compute in
+// float32 too, except the forward of a fused block (model/layers/fused_conv_block.hpp), whose
+// weight gradient alone is float32.
 #pragma once
 
 #include <c10/core/DeviceType.h>
 #include <c10/core/ScalarType.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -37,6 +41,23 @@ inline constexpr int64_t kMinBfloat16Extent = 16;
 /// autocast is on, `input` is on the CPU, has at least one spatial axis and every spatial extent
 /// is at least kMinBfloat16Extent. False outside CPU autocast.
 bool computes_in_bf16_on_cpu(const torch::Tensor& input);
+
+/// The fewest input channels per group of a CPU convolution whose weight gradient is worth
+/// computing in bfloat16. Below it oneDNN's bfloat16 weight-gradient kernels run about 2.5 times
+/// slower than float32 ones (1->8 and 2->8 channels on 2 x 169x208x42 voxels, 2 threads: 98 and
+/// 103 against 40 and 43 ms), more than the bfloat16 forward saves (18 against 29 ms); at 4
+/// channels the two break even, from 8 bfloat16 is several times faster.
+inline constexpr int64_t kMinBfloat16WeightGradientChannels = 4;
+
+/// Whether a convolution with `weight` [out, in / groups, kernel...] gains from bfloat16 on a CPU
+/// in training: at least kMinBfloat16WeightGradientChannels input channels per group.
+inline bool bf16_weight_gradient_pays(const torch::Tensor& weight) {
+  return weight.dim() > 1 && weight.size(1) >= kMinBfloat16WeightGradientChannels;
+}
+
+/// Whether the CPU layer `layer` reading `input` computes in the autocast dtype: the rule of
+/// computes_in_bf16_on_cpu, and for a convolution (Conv2d, Conv3d) bf16_weight_gradient_pays.
+bool layer_computes_in_bf16_on_cpu(const torch::nn::Module& layer, const torch::Tensor& input);
 
 /// RAII: CPU autocast has no effect inside the scope (its dispatch key is excluded), as
 /// torch.autocast("cpu", enabled=False) does; the previous state comes back when it ends.

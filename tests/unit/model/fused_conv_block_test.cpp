@@ -158,6 +158,41 @@ TEST(FusedConvBlockTest, EqualsSeparateLayers2dOneSampleSlabs) {
   expect_same_block(2, {4, 3, 9, 7}, 1, /*max_piece_bytes=*/1);
 }
 
+TEST(FusedConvBlockTest, BatchStatisticsStayAccurateWhenTheMeanDwarfsTheSpread) {
+  // A convolution bias of 1000: each channel's convolution output has a mean nearly two thousand
+  // times its standard deviation (~0.6), where the variance as E[y^2] - E[y]^2 in float would be
+  // off by more than itself. Against the separate layers in float64, in slabs.
+  auto reference = make_block(3, 1, 4, 3);
+  {
+    torch::NoGradGuard no_grad;
+    reference->named_parameters()["0.bias"].fill_(1000.0);
+  }
+  auto fused = copy_of(reference);
+  reference->to(torch::kFloat64);
+  torch::manual_seed(8);
+  const auto input = torch::randn({2, 1, 9, 10, 11});
+  const auto probe = torch::randn({2, 4, 5, 5, 6});
+  const auto expected = run(reference, input.to(torch::kFloat64), probe.to(torch::kFloat64), -1, 0);
+  const auto actual = run(fused, input, probe, 0, /*max_piece_bytes=*/2000);
+  const auto& running_var = expected.buffers.at("1.running_var");
+  const auto variance_error =
+      ((actual.buffers.at("1.running_var").to(torch::kFloat64) - running_var) / running_var)
+          .abs()
+          .max()
+          .item<double>();
+  EXPECT_LE(variance_error, 1e-4);
+  const auto& running_mean = expected.buffers.at("1.running_mean");
+  EXPECT_LE(
+      ((actual.buffers.at("1.running_mean").to(torch::kFloat64) - running_mean) / running_mean)
+          .abs()
+          .max()
+          .item<double>(),
+      1e-6);
+  // The output is y normalised by a standard deviation of about 0.6: float's rounding of
+  // y ~ 1000 alone moves it by ~1e-4.
+  expect_close(actual.output.to(torch::kFloat64), expected.output, 1e-3, "output");
+}
+
 TEST(FusedConvBlockTest, RecognisesOnlyConvBatchNormReluPool) {
   auto block = make_block(3, 1, 4, 1);
   ConvBlockLayers layers;

@@ -64,6 +64,29 @@ double bf16_weight_gradient_error(int64_t in, int64_t out, std::vector<int64_t> 
   return relative_error(weight_gradient(torch::kBFloat16), weight_gradient(torch::kFloat64));
 }
 
+TEST(CpuBf16Rule, ConvolutionsOfFewerThanFourInputChannelsStayInFloat32) {
+  // oneDNN's bfloat16 weight gradients of 1- and 2-channel convolutions are slower than float32.
+  const auto large = [](int64_t channels) { return torch::zeros({2, channels, 16, 20, 16}); };
+  torch::nn::Conv3d first(torch::nn::Conv3dOptions(1, 8, 3));
+  torch::nn::Conv3d two(torch::nn::Conv3dOptions(2, 8, 3));
+  torch::nn::Conv3d four(torch::nn::Conv3dOptions(4, 8, 3));
+  torch::nn::Conv3d grouped(torch::nn::Conv3dOptions(8, 8, 3).groups(4));  // 2 per group
+  torch::nn::Conv2d slice_first(torch::nn::Conv2dOptions(1, 8, 3));
+  torch::nn::BatchNorm3d norm(1);
+  EXPECT_FALSE(bf16_weight_gradient_pays(first->weight));
+  EXPECT_TRUE(bf16_weight_gradient_pays(four->weight));
+  EXPECT_FALSE(layer_computes_in_bf16_on_cpu(*four, large(4))) << "no autocast: float32";
+  CpuAutocast autocast;
+  EXPECT_FALSE(layer_computes_in_bf16_on_cpu(*first, large(1)));
+  EXPECT_FALSE(layer_computes_in_bf16_on_cpu(*two, large(2)));
+  EXPECT_FALSE(layer_computes_in_bf16_on_cpu(*grouped, large(8)));
+  EXPECT_FALSE(layer_computes_in_bf16_on_cpu(*slice_first, torch::zeros({2, 1, 32, 32})));
+  EXPECT_TRUE(layer_computes_in_bf16_on_cpu(*four, large(4)));
+  EXPECT_TRUE(layer_computes_in_bf16_on_cpu(*norm, large(1))) << "not a convolution";
+  EXPECT_FALSE(layer_computes_in_bf16_on_cpu(*four, torch::zeros({2, 4, 8, 20, 16})))
+      << "too small a feature map";
+}
+
 TEST(CpuBf16Rule, Bf16WeightGradientsAreRightWhereTheRuleAllowsThem) {
   // oneDNN 3.x returns garbage for inputs of depth 2 (e.g. 2x3x2, Conv5_FC3's last block on
   // 32x40x32 images); the rule keeps every axis at 16 or more. bfloat16 rounding alone gives
