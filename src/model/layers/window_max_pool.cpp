@@ -45,15 +45,10 @@ void sweep_full_windows(const T* __restrict values, T* __restrict best, int32_t*
                         int64_t begin, int64_t end, int64_t pad, int32_t line) {
   for (int64_t jw = begin; jw < end; ++jw) {
     const int64_t w = 2 * jw - pad;
-    const T first = values[w], second = values[w + 1];
-    T maximum = best[jw];
+    T maximum = best[jw];  // locals, not the restrict pointers, keep it vectorizable
     int32_t index = where[jw];
-    const bool take_first = first > maximum || first != first;
-    maximum = take_first ? first : maximum;
-    index = take_first ? line + static_cast<int32_t>(w) : index;
-    const bool take_second = second > maximum || second != second;
-    maximum = take_second ? second : maximum;
-    index = take_second ? line + static_cast<int32_t>(w) + 1 : index;
+    consider(values[w], line + static_cast<int32_t>(w), maximum, index);
+    consider(values[w + 1], line + static_cast<int32_t>(w) + 1, maximum, index);
     best[jw] = maximum;
     where[jw] = index;
   }
