@@ -12,6 +12,7 @@
 #include "caps2h5/synthetic.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/problems.hpp"
 
 namespace cdl::data_tools {
 namespace po = boost::program_options;
@@ -159,8 +160,7 @@ int cmd_validate(const Args& args) {
     std::cout << file << ": valid\n";
     return 0;
   }
-  std::cout << file << ": " << problems.size() << " problem(s)\n";
-  for (const auto& p : problems) std::cout << "  - " << p << "\n";
+  std::cout << problems_message(problems, file + ": ", "") << "\n";
   return 1;
 }
 

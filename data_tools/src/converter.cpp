@@ -15,6 +15,7 @@
 #include "caps2h5/pt_reader.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/problems.hpp"
 #include "cdl/data/h5_format.hpp"
 
 #ifndef CAPS2H5_VERSION
@@ -263,10 +264,8 @@ std::vector<CohortJob> plan_conversion(const ConvertOptions& options) {
       problems.push_back("[" + job.cohort + "] no image to convert in '" + job.caps_dir + "'");
     }
   }
-  if (problems.empty()) return jobs;
-  std::string message = std::to_string(problems.size()) + " problem(s) found, nothing written:";
-  for (const auto& p : problems) message += "\n  - " + p;
-  throw DataError(message);
+  throw_if_problems<DataError>(problems, "", " found, nothing written");
+  return jobs;
 }
 
 ConvertSummary convert(const ConvertOptions& options, ImageTransport& transport) {

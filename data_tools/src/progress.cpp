@@ -1,14 +1,20 @@
-// Progress bar and summary.
+// Progress of a conversion and its summary.
 #include "caps2h5/progress.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <iostream>
 
 #include "cdl/core/logging.hpp"
 
 namespace cdl::data_tools {
 
 Progress::Progress(int64_t total, bool enabled)
-    : total_(total), draw_(enabled && log::is_tty()), start_(std::chrono::steady_clock::now()) {}
+    : total_(total),
+      line_(std::make_unique<ProgressLine>(enabled && log::is_tty() ? &std::cerr : nullptr,
+                                           "converting", total, /*interval_seconds=*/0.25,
+                                           ProgressUnits{"images", "MB/s"})),
+      start_(std::chrono::steady_clock::now()) {}
 
 double Progress::seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -17,18 +23,11 @@ double Progress::seconds() const {
 void Progress::update(int64_t done, double bytes) {
   done_ = done;
   bytes_ = bytes;
-  if (!draw_ || total_ <= 0) return;
-  const int width = 30;
-  const int filled = static_cast<int>(width * done / total_);
-  std::string bar(size_t(filled), '#');
-  bar.resize(size_t(width), '.');
-  std::fprintf(stderr, "\r[%s] %lld/%lld images, %.0f MB/s", bar.c_str(), (long long)done,
-               (long long)total_, bytes / 1e6 / std::max(1e-9, seconds()));
-  std::fflush(stderr);
+  line_->update(done, bytes / 1e6);
 }
 
 std::string Progress::finish() {
-  if (draw_) std::fprintf(stderr, "\r%80s\r", "");
+  line_->finish();
   const double s = seconds();
   char line[160];
   std::snprintf(line, sizeof line, "%lld images, %.3f GB, %.2f s, %.1f MB/s", (long long)done_,

@@ -7,7 +7,14 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 bash jobs/local/install_deps.sh
-BUILD_TARGETS="clinicadl-hpc caps2h5" BUILD_DIR="$root/build" bash jobs/local/build.sh >/dev/null
+if [ -x "$root/build/src/clinicadl-hpc" ]; then
+  echo "== building clinicadl-hpc and caps2h5 in build/ (only what changed)"
+else
+  echo "== building clinicadl-hpc and caps2h5 in build/: the first build compiles about 70" \
+       "LibTorch files, 5-10 minutes on 2 cores (ccache makes later ones fast)"
+fi
+BUILD_PROGRESS=summary BUILD_TARGETS="clinicadl-hpc caps2h5" BUILD_DIR="$root/build" \
+  bash jobs/local/build.sh
 bin="$root/build/src/clinicadl-hpc"
 caps2h5="$root/build/data_tools/caps2h5"
 work="${DEMO_DIR:-$root/out/demo}"

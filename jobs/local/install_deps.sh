@@ -31,7 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "[install_deps] run as root (or: sudo apt-get install ${missing[*]})" >&2
   exit 1
 fi
-echo "[install_deps] installing: ${missing[*]}"
+echo "[install_deps] installing ${#missing[@]} Debian packages (a few minutes on a new machine): ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -3,6 +3,7 @@
 
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/problems.hpp"
 
 namespace cdl::app {
 
@@ -46,22 +47,26 @@ CommandLine parse_command_line(const std::vector<std::string>& args,
     problems.push_back("expected " + std::to_string(positional) + " positional argument(s), got " +
                        std::to_string(line.positional.size()));
   }
-  if (!problems.empty()) {
-    std::string message = std::to_string(problems.size()) + " problem(s) with the arguments:";
-    for (const auto& p : problems) message += "\n  - " + p;
-    throw ConfigError(message + "\n" + usage);
-  }
+  throw_if_problems<ConfigError>(problems, "", " with the arguments", "\n" + usage);
   return line;
 }
 
-int64_t integer_option(const std::string& option, const std::string& text) {
-  try {
-    size_t used = 0;
-    const int64_t value = std::stoll(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
+std::map<std::string, Arity> train_options(const std::vector<std::string>& names) {
+  std::map<std::string, Arity> known;
+  for (const auto& name : names) {
+    const int arity = config::train_option_arity(name);
+    known["--" + name] = arity == 0 ? Arity::kNone : arity == 1 ? Arity::kOne : Arity::kMany;
   }
-  CDL_THROW(ConfigError, option, " '", text, "' is invalid; expected an integer");
+  return known;
+}
+
+std::map<std::string, std::vector<std::string>> train_option_values(
+    const CommandLine& line, const std::vector<std::string>& names) {
+  std::map<std::string, std::vector<std::string>> values;
+  for (const auto& name : names) {
+    if (line.has("--" + name)) values["--" + name] = line.options.at("--" + name);
+  }
+  return values;
 }
 
 }  // namespace cdl::app

@@ -1,5 +1,6 @@
-// The small command lines of `resume` and `predict`: positional arguments and a fixed set of
-// options, each with one value, several values, or none.
+// The small command lines of `resume` and `predict`: positional arguments, the train options
+// they may change (their values read by the train option table, config/train_config.hpp) and
+// their own options, each with one value, several values, or none.
 #pragma once
 
 #include <map>
@@ -28,7 +29,13 @@ CommandLine parse_command_line(const std::vector<std::string>& args,
                                const std::map<std::string, Arity>& known, size_t positional,
                                const std::string& usage);
 
-/// `text` as an integer, or ConfigError naming `option`.
-int64_t integer_option(const std::string& option, const std::string& text);
+/// The options `names` (train option names, without dashes) with the number of values the
+/// train option table gives each, for a command that changes them (resume, predict).
+std::map<std::string, Arity> train_options(const std::vector<std::string>& names);
+
+/// The values of `line` that are train options (table names), ready for
+/// config::apply_train_options; the command's own options are left out.
+std::map<std::string, std::vector<std::string>> train_option_values(
+    const CommandLine& line, const std::vector<std::string>& names);
 
 }  // namespace cdl::app

@@ -6,9 +6,10 @@
 #include "cdl/comm/runtime.hpp"
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/error.hpp"
-#include "cdl/train/maps_writer.hpp"
+#include "cdl/experiment/training_job.hpp"
+#include "cdl/maps/maps_writer.hpp"
 #include "cdl/train/transfer.hpp"
-#include "training_run.hpp"
+#include "collective_command.hpp"
 
 namespace cdl::app {
 
@@ -17,18 +18,18 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
   const int status = check_before_mpi([&] {
     config = config::parse_train_arguments(args);
     config::resolve_and_validate(config);
-    train::check_maps_destination(config.maps_dir, config.overwrite,
-                                  {config.data_path, config.tsv_path, config.config_file});
-    for (const auto split : requested_splits(config)) {
+    maps::check_maps_destination(config.maps_dir, config.overwrite,
+                                 {config.data_path, config.tsv_path, config.config_file});
+    for (const auto split : experiment::requested_splits(config)) {
       train::check_transfer_source(config, static_cast<int>(split));
     }
   });
   if (status != kGoOn) return status;
   comm::Runtime runtime(argc, argv);
   return run_collectively(runtime, config.maps_dir, /*stoppable=*/true, [&] {
-    std::vector<SplitRun> plan;
-    for (const auto split : requested_splits(config)) plan.push_back({split, false});
-    run_training(config, runtime, plan, /*new_maps=*/true);
+    std::vector<experiment::SplitRun> plan;
+    for (const auto split : experiment::requested_splits(config)) plan.push_back({split, false});
+    experiment::run_training_job(config, runtime, plan, /*new_maps=*/true);
   });
 }
 

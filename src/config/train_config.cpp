@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "cdl/core/error.hpp"
+#include "cdl/core/problems.hpp"
 #include "train_option_table.hpp"
 
 namespace cdl::config {
@@ -196,10 +197,7 @@ void resolve_and_validate(TrainConfig& c) {
   validate_data(c, problems);
   validate_unsupported(c, problems);
   validate_memory_saving(c, problems);
-  if (problems.empty()) return;
-  std::string message = std::to_string(problems.size()) + " problem(s) with the train options:";
-  for (const auto& p : problems) message += "\n  - " + p;
-  throw ConfigError(message);
+  throw_if_problems<ConfigError>(problems, "", " with the train options");
 }
 
 namespace {
@@ -267,11 +265,7 @@ TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string&
       }
     }
   }
-  if (!problems.empty()) {
-    std::string message = "'" + source + "': " + std::to_string(problems.size()) + " problem(s):";
-    for (const auto& p : problems) message += "\n  - " + p;
-    throw ConfigError(message);
-  }
+  throw_if_problems<ConfigError>(problems, "'" + source + "': ", "");
   return c;
 }
 

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <sstream>
@@ -10,6 +11,7 @@
 
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/problems.hpp"
 #include "train_option_table.hpp"
 
 namespace cdl::config {
@@ -218,12 +220,11 @@ void apply_command_line(const po::variables_map& values, TrainConfig& config, Pr
   }
 }
 
-void throw_if_problems(const Problems& problems) {
-  if (problems.empty()) return;
-  std::string message = std::to_string(problems.size()) + " problem(s) with the train options:";
-  for (const auto& p : problems) message += "\n  - " + p;
-  message += "\n  hint: clinicadl-hpc train --help lists every option";
-  throw ConfigError(message);
+/// Throws ConfigError listing every problem with the options of `command`, then `hint`.
+void throw_if_problems(const Problems& problems, const std::string& command = "train",
+                       const std::string& hint = "clinicadl-hpc train --help lists every option") {
+  cdl::throw_if_problems<ConfigError>(problems, "", " with the " + command + " options",
+                                      "\n  hint: " + hint);
 }
 
 /// The hint for a command-line error: ClinicaDL's own spelling of an option when the message
@@ -294,6 +295,36 @@ TrainConfig parse_train_arguments(const std::vector<std::string>& args) {
   config.overwrite = values["overwrite"].as<bool>();
   throw_if_problems(problems);
   return config;
+}
+
+void apply_train_options(TrainConfig& config,
+                         const std::map<std::string, std::vector<std::string>>& values,
+                         const std::string& command) {
+  const auto specs = option_specs(config);
+  Problems problems;
+  for (const auto& [option, given] : values) {
+    const auto name = option.rfind("--", 0) == 0 ? option.substr(2) : option;
+    const auto spec = std::find_if(specs.begin(), specs.end(),
+                                   [&](const OptionSpec& s) { return s.name == name; });
+    if (spec == specs.end()) {
+      problems.push_back("'" + option + "' is not a train option");
+    } else if (std::holds_alternative<bool*>(spec->field) && given.empty()) {
+      *std::get<bool*>(spec->field) = true;
+    } else {
+      set_field(spec->field, given, option, problems);
+    }
+  }
+  throw_if_problems(problems, command, "clinicadl-hpc " + command + " --help lists its options");
+}
+
+int train_option_arity(const std::string& name) {
+  TrainConfig config;
+  for (const auto& spec : option_specs(config)) {
+    if (spec.name != name) continue;
+    if (std::holds_alternative<bool*>(spec.field)) return 0;
+    return spec.is_list() ? -1 : 1;
+  }
+  CDL_THROW(InternalError, "'", name, "' is not in the train option table");
 }
 
 std::string train_usage() {

@@ -35,18 +35,6 @@ void natural_sort(std::vector<std::string>& values) {
 
 }  // namespace
 
-std::string default_label_column(Task task) {
-  switch (task) {
-    case Task::kClassification:
-      return "diagnosis";
-    case Task::kRegression:
-      return "age";
-    case Task::kReconstruction:
-      return "";
-  }
-  return "";
-}
-
 LabelCode::LabelCode(std::map<std::string, int64_t> mapping) : code_(std::move(mapping)) {
   for (const auto& [name, code] : code_) {
     if (code < 0) {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cdl/core/error.hpp"
-#include "cdl/train/metrics.hpp"
+#include "cdl/eval/metrics.hpp"
 
 namespace cdl::train {
 
@@ -50,7 +50,7 @@ double AdaptiveLearningRate::step(double validation_loss) {
 
 nlohmann::json AdaptiveLearningRate::state() const {
   return {{"lr", lr_},
-          {"best", metric_to_json(best_)},
+          {"best", eval::metric_to_json(best_)},
           {"num_bad_epochs", num_bad_epochs_},
           {"cooldown_counter", cooldown_counter_},
           {"last_epoch", last_epoch_}};
@@ -59,7 +59,7 @@ nlohmann::json AdaptiveLearningRate::state() const {
 void AdaptiveLearningRate::load_state(const nlohmann::json& state) {
   try {
     lr_ = state.at("lr").get<double>();
-    best_ = metric_from_json(state.at("best"));
+    best_ = eval::metric_from_json(state.at("best"));
     num_bad_epochs_ = state.at("num_bad_epochs").get<int>();
     cooldown_counter_ = state.at("cooldown_counter").get<int>();
     last_epoch_ = state.at("last_epoch").get<int>();

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cdl/core/error.hpp"
-#include "cdl/train/metrics.hpp"
+#include "cdl/eval/metrics.hpp"
 
 namespace cdl::train {
 
@@ -38,7 +38,7 @@ bool EarlyStopping::step(double validation_loss) {
 
 nlohmann::json EarlyStopping::state() const {
   nlohmann::json out;
-  out["best"] = has_best_ ? metric_to_json(best_) : nlohmann::json(nullptr);
+  out["best"] = has_best_ ? eval::metric_to_json(best_) : nlohmann::json(nullptr);
   out["num_bad_epochs"] = num_bad_epochs_;
   out["patience"] = patience_;
   out["tolerance"] = tolerance_;
@@ -52,7 +52,7 @@ void EarlyStopping::load_state(const nlohmann::json& state) {
               "; expected an object with \"best\" and an integer \"num_bad_epochs\"");
   }
   has_best_ = !state["best"].is_null();
-  best_ = has_best_ ? metric_from_json(state["best"]) : 0.0;
+  best_ = has_best_ ? eval::metric_from_json(state["best"]) : 0.0;
   num_bad_epochs_ = state["num_bad_epochs"].get<int>();
 }
 

@@ -22,21 +22,21 @@
 #include "cdl/data/part_extractor.hpp"
 #include "cdl/data/shard_plan.hpp"
 #include "cdl/data/split_reader.hpp"
+#include "cdl/eval/evaluator.hpp"
+#include "cdl/eval/model_selection.hpp"
+#include "cdl/formats/checkpoint.hpp"
+#include "cdl/formats/pytorch_checkpoint.hpp"
+#include "cdl/formats/training_state.hpp"
+#include "cdl/maps/prediction_writer.hpp"
+#include "cdl/maps/tsv_writer.hpp"
+#include "cdl/model/grad_scaler.hpp"
 #include "cdl/model/model_registry.hpp"
 #include "cdl/train/adaptive_lr.hpp"
-#include "cdl/train/checkpoint.hpp"
 #include "cdl/train/divergence_guard.hpp"
 #include "cdl/train/early_stopping.hpp"
-#include "cdl/train/evaluator.hpp"
-#include "cdl/train/grad_scaler.hpp"
 #include "cdl/train/gradient_sync.hpp"
-#include "cdl/train/model_selection.hpp"
-#include "cdl/train/prediction_writer.hpp"
-#include "cdl/train/pytorch_checkpoint.hpp"
 #include "cdl/train/running_statistics.hpp"
-#include "cdl/train/training_state.hpp"
 #include "cdl/train/transfer.hpp"
-#include "cdl/train/tsv_writer.hpp"
 #include "cdl/train/update_step.hpp"
 
 namespace cdl::train {
@@ -46,25 +46,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-data::Task task_of(const std::string& name) {
-  if (name == "classification") return data::Task::kClassification;
-  if (name == "regression") return data::Task::kRegression;
-  return data::Task::kReconstruction;
-}
-
-data::ModeConfig mode_config(const config::TrainConfig& c) {
-  data::ModeConfig mode;
-  mode.mode = data::parse_mode(c.mode);
-  mode.patch_size = c.patch_size;
-  mode.stride_size = c.stride_size;
-  mode.slice_direction = static_cast<int>(c.slice_direction);
-  mode.slice_rgb = c.slice_mode == "rgb";
-  mode.discarded_slices = c.discarded_slices;
-  mode.roi_list = c.roi_list;
-  mode.uncropped_roi = c.uncropped_roi;
-  return mode;
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::TrainConfig& c,
@@ -115,78 +96,17 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
-std::vector<TsvCell> log_cells(const MetricList& metrics, const std::vector<std::string>& names) {
+std::vector<TsvCell> log_cells(const eval::MetricList& metrics,
+                               const std::vector<std::string>& names) {
   std::vector<TsvCell> cells;
-  for (const auto& [name, value] : aggregate_class_metrics(metrics, names))
+  for (const auto& [name, value] : eval::aggregate_class_metrics(metrics, names))
     cells.emplace_back(value);
   return cells;
 }
 
-/// Throws ConfigError when a set has no sample left (after the diagnosis filter).
-void check_not_empty(const data::CapsDataset& set, const char* name, int split) {
-  if (set.num_images() > 0) return;
-  CDL_THROW(ConfigError, "the ", name, " set of split ", split, " is empty (", set.table().source(),
-            ", after keeping the diagnoses of --diagnoses); expected at least one session\n  hint: "
-            "check --diagnoses against the diagnosis column");
-}
-
-/// Throws ConfigError when a classifier would see a single class in training (it would learn to
-/// answer that class, with loss 0 and accuracy 1, and look perfect).
-void check_trainable(const data::CapsDataset& train, int split, const std::string& label) {
-  if (train.task() != data::Task::kClassification || train.num_images() == 0) return;
-  const auto& codes = train.class_codes();
-  if (std::find_if(codes.begin(), codes.end(), [&](int64_t c) { return c != codes.front(); }) !=
-      codes.end()) {
-    return;
-  }
-  std::string name = std::to_string(codes.front());
-  for (const auto& [class_name, code] : train.label_code().entries()) {
-    if (code == codes.front()) name = class_name;
-  }
-  CDL_THROW(ConfigError, "the training set of split ", split, " (", train.table().source(),
-            ") holds one class only ('", name, "' in column ", label,
-            "); a classifier needs at least "
-            "two\n  hint: check --diagnoses and the split tables");
-}
-
 }  // namespace
 
-data::DatasetOptions dataset_options(const config::TrainConfig& c, bool host_transforms,
-                                     int64_t cache_bytes) {
-  data::DatasetOptions options;
-  options.task = task_of(c.network_task);
-  options.label_column = options.task == data::Task::kReconstruction ? "" : c.label;
-  options.mode = mode_config(c);
-  options.normalize = c.normalize;
-  options.transform = host_transforms;
-  options.cache_bytes = cache_bytes;
-  if (!c.label_code.empty()) options.label_code = data::LabelCode(c.label_code);
-  return options;
-}
-
-SplitData load_split(const config::TrainConfig& c, std::shared_ptr<const data::DataSource> source,
-                     int split, int64_t cache_bytes, bool host_transforms, int network) {
-  data::SplitOptions split_options;
-  split_options.diagnoses = c.diagnoses;
-  split_options.baseline = c.baseline;
-  split_options.valid_longitudinal = c.valid_longitudinal;
-  split_options.n_splits = static_cast<int>(c.n_splits);
-  split_options.multi_cohort = c.multi_cohort;
-  auto tables = data::read_split(c.tsv_path, split, split_options);
-  auto options = dataset_options(c, host_transforms, cache_bytes);
-  options.fixed_part = network;
-  SplitData data;
-  auto train = std::make_shared<data::CapsDataset>(source, tables.train, options);
-  check_not_empty(*train, "training", split);
-  check_trainable(*train, split, c.label);
-  options.label_code = train->label_code();  // validation uses the training code
-  data.validation = std::make_shared<data::CapsDataset>(source, tables.validation, options);
-  check_not_empty(*data.validation, "validation", split);
-  data.train = train;
-  return data;
-}
-
-model::NetworkPtr build_network(const config::TrainConfig& c, const SplitData& data) {
+model::NetworkPtr build_network(const config::TrainConfig& c, const data::SplitData& data) {
   model::NetworkOptions options;
   options.input_size = InputSize::from_sample_shape(data.train->input_shape());
   options.dropout = c.dropout;
@@ -209,7 +129,7 @@ model::NetworkPtr build_network(const config::TrainConfig& c, const SplitData& d
 /// The state and the steps of one split's training.
 class SplitTrainer::Impl {
  public:
-  Impl(TrainerContext context, int split, SplitData data)
+  Impl(TrainerContext context, int split, data::SplitData data)
       : ctx_(context),
         c_(*context.config),
         split_(split),
@@ -231,8 +151,9 @@ class SplitTrainer::Impl {
   void restore_state();
   void start_from_transfer_source();
   void end_epoch(int64_t epoch, int64_t last_iteration);
-  void log_row(int64_t epoch, int64_t iteration, const Evaluation& train, const Evaluation& valid);
-  std::pair<Evaluation, Evaluation> evaluate_both();
+  void log_row(int64_t epoch, int64_t iteration, const eval::Evaluation& train,
+               const eval::Evaluation& valid);
+  std::pair<eval::Evaluation, eval::Evaluation> evaluate_both();
   void save_checkpoints(int64_t epoch, const std::vector<std::string>& improved);
   bool decide_stop(double validation_loss);
   void final_evaluations();
@@ -243,19 +164,19 @@ class SplitTrainer::Impl {
   int split_;
   int network_index_;  // multi-network: the part this network trains on; -1: single network
   std::string unit_;   // "split <k>" or "split <k> network <n>", for messages
-  SplitData data_;
+  data::SplitData data_;
   model::NetworkPtr network_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<GradientSync> sync_;
   std::unique_ptr<RunningStatistics> running_;  // BatchNorm statistics independent of the ranks
   std::unique_ptr<data::ShardPlan> train_plan_, valid_eval_plan_;
-  std::unique_ptr<GradScaler> scaler_;
+  std::unique_ptr<model::GradScaler> scaler_;
   std::unique_ptr<DivergenceGuard> divergence_;
   std::unique_ptr<UpdateStep> step_;
-  std::unique_ptr<RetainBest> retain_best_;
+  std::unique_ptr<eval::RetainBest> retain_best_;
   std::unique_ptr<EarlyStopping> early_stopping_;
   std::unique_ptr<AdaptiveLearningRate> adaptive_lr_;
-  EvaluationOptions eval_options_;
+  eval::EvaluationOptions eval_options_;
   Clock::time_point start_ = Clock::now();
   SplitSummary summary_;
   double train_seconds_ = 0.0, wait_seconds_ = 0.0;
@@ -263,9 +184,9 @@ class SplitTrainer::Impl {
   double first_epoch_seconds_ = 0.0;  // warm-up (cuDNN autotuning, cache filling), reported apart
   int64_t first_epoch_samples_ = 0;
   int64_t epochs_this_run_ = 0;
-  TrainingProgress progress_;  // where the training stands (saved in the training state)
+  formats::TrainingProgress progress_;  // where the training stands (saved in the training state)
   // The evaluations (train, validation) that selected each best model in this run.
-  std::map<std::string, std::pair<Evaluation, Evaluation>> selected_evaluations_;
+  std::map<std::string, std::pair<eval::Evaluation, eval::Evaluation>> selected_evaluations_;
 };
 
 void SplitTrainer::Impl::setup() {
@@ -273,7 +194,7 @@ void SplitTrainer::Impl::setup() {
   network_ = build_network(c_, data_);
   network_->to(ctx_.compute.device);
   if (!c_.transfer_path.empty() && !ctx_.evaluate_only) start_from_transfer_source();
-  apply_memory_format(*network_, ctx_.compute);
+  device::apply_memory_format(*network_, ctx_.compute);
   network_->train();
   sync_ = std::make_unique<GradientSync>(*network_, *ctx_.gradients);
   sync_->broadcast_state(*network_);
@@ -295,16 +216,16 @@ void SplitTrainer::Impl::setup() {
   plan.sampler = data::SamplerKind::kRandom;
   valid_eval_plan_ = std::make_unique<data::ShardPlan>(data_.validation->num_images(),
                                                        data_.validation->parts_per_image(), plan);
-  scaler_ = std::make_unique<GradScaler>(needs_loss_scaling(ctx_.compute));
+  scaler_ = std::make_unique<model::GradScaler>(device::needs_loss_scaling(ctx_.compute));
   divergence_ = std::make_unique<DivergenceGuard>(ctx_.control->rank());
   step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, scaler_.get(), c_.deterministic);
-  retain_best_ = std::make_unique<RetainBest>(c_.selection_metrics);
+  retain_best_ = std::make_unique<eval::RetainBest>(c_.selection_metrics);
   early_stopping_ = std::make_unique<EarlyStopping>(static_cast<int>(c_.patience), c_.tolerance);
   if (c_.adaptive_learning_rate)
     adaptive_lr_ = std::make_unique<AdaptiveLearningRate>(c_.learning_rate);
   eval_options_ = {
       train.task(),  c_.loss,      std::max<int64_t>(1, train.label_code().num_classes()),
-      c_.batch_size, ctx_.compute, make_batch_stager(ctx_.compute)};
+      c_.batch_size, ctx_.compute, device::make_batch_stager(ctx_.compute)};
   if (ctx_.resume) restore_state();
 }
 
@@ -314,7 +235,8 @@ void SplitTrainer::Impl::setup() {
 void SplitTrainer::Impl::start_from_transfer_source() {
   if (!ctx_.resume) {
     const auto source = transfer_source_file(c_, split_, network_index_);
-    const auto copied = transfer_weights(*network_, read_checkpoint_file(source).model, source);
+    const auto copied =
+        transfer_weights(*network_, formats::read_checkpoint_file(source).model, source);
     if (ctx_.control->is_main()) {
       log::info(unit_, ": ", copied, " tensors transferred from ", source);
     }
@@ -333,8 +255,8 @@ void SplitTrainer::Impl::restore_state() {
   std::string bytes;
   if (ctx_.control->is_main()) bytes = read_text_file(path);
   ctx_.control->broadcast_string(bytes, 0);
-  progress_ = restore_training_state(bytes, path, *network_, *optimizer_, scaler_.get(),
-                                     ctx_.compute.device);
+  progress_ = formats::restore_training_state(bytes, path, *network_, *optimizer_, scaler_.get(),
+                                              ctx_.compute.device);
   const int64_t virtual_batch = train_plan_->virtual_batch_size();
   if (progress_.inside_epoch() &&
       (progress_.batch_size != c_.batch_size || progress_.virtual_batch != virtual_batch)) {
@@ -356,7 +278,7 @@ void SplitTrainer::Impl::restore_state() {
   start_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(progress_.elapsed_seconds));
   if (ctx_.control->is_main()) {
-    trim_training_log(ctx_.layout.training_tsv(split_, network_index_), progress_);
+    formats::trim_training_log(ctx_.layout.training_tsv(split_, network_index_), progress_);
     log::info(unit_, ": resuming at epoch ", progress_.epoch, ", weight update ",
               progress_.next_update, " (", progress_.updates, " weight updates done)");
   }
@@ -386,8 +308,8 @@ void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_update) {
   progress_.early_stopping = early_stopping_->state();
   progress_.adaptive_lr = adaptive_lr_ ? adaptive_lr_->state() : nlohmann::json(nullptr);
   if (ctx_.control->is_main()) {
-    save_training_state(ctx_.layout.training_state(split_, network_index_), *network_, *optimizer_,
-                        scaler_.get(), progress_);
+    formats::save_training_state(ctx_.layout.training_state(split_, network_index_), *network_,
+                                 *optimizer_, scaler_.get(), progress_);
   }
   ctx_.control->barrier();  // the state is on disk before any rank goes on (or stops)
 }
@@ -407,24 +329,24 @@ void SplitTrainer::Impl::after_update(int64_t epoch, int64_t update) {
   }
 }
 
-std::pair<Evaluation, Evaluation> SplitTrainer::Impl::evaluate_both() {
-  auto train =
-      evaluate(*network_, data_.train, train_plan_->eval_indices(), eval_options_, *ctx_.control);
-  auto valid = evaluate(*network_, data_.validation, valid_eval_plan_->eval_indices(),
-                        eval_options_, *ctx_.control);
+std::pair<eval::Evaluation, eval::Evaluation> SplitTrainer::Impl::evaluate_both() {
+  auto train = eval::evaluate(*network_, data_.train, train_plan_->eval_indices(), eval_options_,
+                              *ctx_.control);
+  auto valid = eval::evaluate(*network_, data_.validation, valid_eval_plan_->eval_indices(),
+                              eval_options_, *ctx_.control);
   return {std::move(train), std::move(valid)};
 }
 
-void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const Evaluation& train,
-                                 const Evaluation& valid) {
+void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const eval::Evaluation& train,
+                                 const eval::Evaluation& valid) {
   if (!ctx_.control->is_main()) return;
-  auto names = task_metric_names(eval_options_.task);
+  auto names = eval::task_metric_names(eval_options_.task);
   names.push_back("loss");
   std::vector<TsvCell> row{epoch, iteration, seconds_since(start_)};
   for (const auto& cell : log_cells(train.metrics, names)) row.push_back(cell);
   for (const auto& cell : log_cells(valid.metrics, names)) row.push_back(cell);
-  append_tsv_row(ctx_.layout.training_tsv(split_, network_index_),
-                 training_tsv_header(task_metric_names(eval_options_.task)), row);
+  maps::append_tsv_row(ctx_.layout.training_tsv(split_, network_index_),
+                       maps::training_tsv_header(eval::task_metric_names(eval_options_.task)), row);
 }
 
 /// Collective: runs this rank's micro-batches of one weight update (maybe none), then the
@@ -438,13 +360,14 @@ int64_t SplitTrainer::Impl::train_update(int64_t epoch, const data::PlannedUpdat
     CDL_CHECK(loader.next(batch), "the loader ran out of micro-batches in epoch ", epoch);
     // Dropout masks depend on the micro-batch, not on the rank that runs it (nor on a resume).
     torch::manual_seed(update_seed(c_.seed, epoch, micro_batch_id));
-    auto inputs = prepare_inputs(batch.inputs, ctx_.compute);
+    auto inputs = device::prepare_inputs(batch.inputs, ctx_.compute);
     running_->before_micro_batch();
-    auto outputs = forward_in_float(*network_, inputs, ctx_.compute);
+    auto outputs = device::forward_in_float(*network_, inputs, ctx_.compute);
     running_->after_micro_batch(micro_batch_id - update.first_micro_batch_id,
                                 update.micro_batch_count);
-    auto targets = loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
-    const auto loss = per_sample_loss(c_.loss, outputs, targets).mean();
+    auto targets =
+        eval::loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
+    const auto loss = eval::per_sample_loss(c_.loss, outputs, targets).mean();
     // Before backward: watch() may throw for the previous micro-batch's loss, and nothing may
     // throw while the last backward's buckets are being reduced on the background thread.
     divergence_->watch(loss, epoch, micro_batch_id);
@@ -498,23 +421,24 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
 void SplitTrainer::Impl::save_checkpoints(int64_t epoch, const std::vector<std::string>& improved) {
   if (!ctx_.control->is_main()) return;
   const auto& name = network_->architecture();
-  save_model_checkpoint(ctx_.layout.checkpoint(split_, network_index_), *network_, epoch, name);
+  formats::save_model_checkpoint(ctx_.layout.checkpoint(split_, network_index_), *network_, epoch,
+                                 name);
   if (c_.save_all_models)
-    save_model_checkpoint(ctx_.layout.all_models(split_, epoch, network_index_), *network_, epoch,
-                          name);
+    formats::save_model_checkpoint(ctx_.layout.all_models(split_, epoch, network_index_), *network_,
+                                   epoch, name);
   for (const auto& metric : improved) {
-    save_model_checkpoint(ctx_.layout.best_model(split_, metric, network_index_), *network_, epoch,
-                          name);
+    formats::save_model_checkpoint(ctx_.layout.best_model(split_, metric, network_index_),
+                                   *network_, epoch, name);
   }
-  save_optimizer_state(ctx_.layout.optimizer(split_, network_index_), *optimizer_, epoch,
-                       scaler_.get());
+  formats::save_optimizer_state(ctx_.layout.optimizer(split_, network_index_), *optimizer_, epoch,
+                                scaler_.get());
 }
 
 void SplitTrainer::Impl::end_epoch(int64_t epoch, int64_t last_iteration) {
   auto [train, valid] = evaluate_both();
   log_row(epoch, last_iteration, train, valid);
-  const double loss = metric_value(valid.metrics, "loss");
-  log::info(unit_, " epoch ", epoch, ": train loss ", metric_value(train.metrics, "loss"),
+  const double loss = eval::metric_value(valid.metrics, "loss");
+  log::info(unit_, " epoch ", epoch, ": train loss ", eval::metric_value(train.metrics, "loss"),
             ", validation loss ", loss);
   // Every rank holds the same validation metrics, so every rank's RetainBest agrees.
   const auto improved = retain_best_->step(valid.metrics);
@@ -536,9 +460,10 @@ bool SplitTrainer::Impl::decide_stop(double validation_loss) {
 
 void SplitTrainer::Impl::load_best(const std::string& metric) {
   if (ctx_.control->is_main()) {
-    load_state_dict(
+    formats::load_state_dict(
         *network_,
-        load_model_checkpoint(ctx_.layout.best_model(split_, metric, network_index_)).model,
+        formats::load_model_checkpoint(ctx_.layout.best_model(split_, metric, network_index_))
+            .model,
         ctx_.layout.best_model(split_, metric, network_index_));
   }
   sync_->broadcast_state(*network_);
@@ -550,7 +475,7 @@ void SplitTrainer::Impl::load_best(const std::string& metric) {
 /// and evaluated again (every rank holds the same selections, so all take the same branch).
 void SplitTrainer::Impl::final_evaluations() {
   for (const auto& metric : c_.selection_metrics) {
-    Evaluation train, valid;
+    eval::Evaluation train, valid;
     const auto selected = selected_evaluations_.find(metric);
     if (selected != selected_evaluations_.end()) {
       std::tie(train, valid) = selected->second;
@@ -567,15 +492,16 @@ void SplitTrainer::Impl::final_evaluations() {
       summary_.best_evaluations[metric] = {std::move(train), std::move(valid)};
       continue;
     }
-    GroupPredictions train_group{"train", data_.train, std::move(train)};
-    GroupPredictions valid_group{"validation", data_.validation, std::move(valid)};
+    maps::GroupPredictions train_group{"train", data_.train, std::move(train)};
+    maps::GroupPredictions valid_group{"validation", data_.validation, std::move(valid)};
     const auto dir = [&](const std::string& group) {
       return ctx_.layout.group_dir(split_, metric, group);
     };
-    write_group_predictions(dir("train"), train_group, valid_group, c_.selection_threshold,
-                            c_.data_path, static_cast<uint64_t>(c_.seed));
-    write_group_predictions(dir("validation"), valid_group, valid_group, c_.selection_threshold,
-                            c_.data_path, static_cast<uint64_t>(c_.seed));
+    maps::write_group_predictions(dir("train"), train_group, valid_group, c_.selection_threshold,
+                                  c_.data_path, static_cast<uint64_t>(c_.seed));
+    maps::write_group_predictions(dir("validation"), valid_group, valid_group,
+                                  c_.selection_threshold, c_.data_path,
+                                  static_cast<uint64_t>(c_.seed));
   }
 }
 
@@ -625,7 +551,7 @@ SplitSummary SplitTrainer::Impl::run() {
     }
     train_epoch(epoch, inside_epoch ? progress_.next_update : 0);
     inside_epoch = false;
-    last_valid_loss = metric_value(summary_.final_validation, "loss");
+    last_valid_loss = eval::metric_value(summary_.final_validation, "loss");
     progress_.last_valid_loss = last_valid_loss;
     write_state(epoch + 1, 0);
     if (const int signal = stop_requested_anywhere()) {
@@ -653,7 +579,7 @@ SplitSummary SplitTrainer::Impl::run() {
   return summary_;
 }
 
-SplitTrainer::SplitTrainer(TrainerContext context, int split, SplitData data)
+SplitTrainer::SplitTrainer(TrainerContext context, int split, data::SplitData data)
     : impl_(std::make_unique<Impl>(context, split, std::move(data))) {}
 
 SplitTrainer::~SplitTrainer() = default;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cdl/core/error.hpp"
+#include "cdl/maps/maps_layout.hpp"
 
 namespace cdl::train {
 namespace fs = std::filesystem;
@@ -16,7 +17,7 @@ bool starts_with(const std::string& text, const std::string& prefix) {
   return text.rfind(prefix, 0) == 0;
 }
 
-bool has_prefix(const StateDict& state, const std::string& prefix) {
+bool has_prefix(const formats::StateDict& state, const std::string& prefix) {
   for (const auto& entry : state) {
     if (starts_with(entry.key(), prefix)) return true;
   }
@@ -24,8 +25,9 @@ bool has_prefix(const StateDict& state, const std::string& prefix) {
 }
 
 /// The entries of `source` whose key starts with `from`, renamed to start with `to`.
-StateDict renamed(const StateDict& source, const std::string& from, const std::string& to) {
-  StateDict result;
+formats::StateDict renamed(const formats::StateDict& source, const std::string& from,
+                           const std::string& to) {
+  formats::StateDict result;
   for (const auto& entry : source) {
     if (starts_with(entry.key(), from)) {
       result.insert(to + entry.key().substr(from.size()), entry.value());
@@ -36,8 +38,8 @@ StateDict renamed(const StateDict& source, const std::string& from, const std::s
 
 /// Strict copy of `state` into the tensors of `target` whose names start with `prefix` (all of
 /// them when the prefix is empty): same key set, same shapes.
-int64_t load_part(torch::nn::Module& target, const StateDict& state, const std::string& prefix,
-                  const std::string& source) {
+int64_t load_part(torch::nn::Module& target, const formats::StateDict& state,
+                  const std::string& prefix, const std::string& source) {
   torch::NoGradGuard no_grad;
   auto params = target.named_parameters();
   auto buffers = target.named_buffers();
@@ -79,7 +81,7 @@ int64_t load_part(torch::nn::Module& target, const StateDict& state, const std::
 
 }  // namespace
 
-SourceKind source_kind(const StateDict& state, const std::string& source) {
+SourceKind source_kind(const formats::StateDict& state, const std::string& source) {
   if (has_prefix(state, "convolutions.")) return SourceKind::kCnn;
   if (has_prefix(state, "encoder.") && has_prefix(state, "decoder.")) {
     return SourceKind::kAutoEncoder;
@@ -90,7 +92,7 @@ SourceKind source_kind(const StateDict& state, const std::string& source) {
             "only CNNs and autoencoders can be transferred");
 }
 
-int64_t transfer_weights(model::Network& target, const StateDict& source,
+int64_t transfer_weights(model::Network& target, const formats::StateDict& source,
                          const std::string& source_file) {
   const auto kind = source_kind(source, source_file);
   const bool target_cnn = target.kind() == model::NetworkKind::kCnn;
@@ -116,39 +118,39 @@ int64_t freeze_all_but_last_layers(torch::nn::Module& network, int64_t unfrozen_
 }
 
 std::string transfer_source_file(const config::TrainConfig& c, int split, int network) {
-  const auto best = fs::path(c.transfer_path) / ("split-" + std::to_string(split)) /
-                    ("best-" + c.transfer_selection_metric);
+  const maps::MapsLayout source(c.transfer_path);
+  const auto& metric = c.transfer_selection_metric;
   if (network >= 0) {
-    const auto own = best / ("network-" + std::to_string(network) + "_model.pth.tar");
-    if (fs::is_regular_file(own) || fs::is_regular_file(best / "network-0_model.pth.tar")) {
-      return own.string();
+    const auto own = source.best_model(split, metric, network);
+    if (fs::is_regular_file(own) || fs::is_regular_file(source.best_model(split, metric, 0))) {
+      return own;
     }
   }
-  return (best / "model.pth.tar").string();
+  return source.best_model(split, metric);
 }
 
 void check_transfer_source(const config::TrainConfig& c, int split) {
   if (c.transfer_path.empty()) return;
-  if (!fs::is_regular_file(fs::path(c.transfer_path) / "maps.json")) {
+  const maps::MapsLayout source(c.transfer_path);
+  if (!fs::is_regular_file(source.maps_json())) {
     CDL_THROW(ConfigError, "--transfer_path '", c.transfer_path,
               "' is not a MAPS folder (no maps.json); expected the MAPS of an earlier training "
               "(clinicadl-hpc or ClinicaDL)");
   }
   const auto file = transfer_source_file(c, split, c.multi_network ? 0 : -1);
   if (fs::is_regular_file(file)) return;
-  const auto multi_source = fs::path(file).parent_path() / "network-0_model.pth.tar";
+  const auto multi_source = source.best_model(split, c.transfer_selection_metric, 0);
   if (!c.multi_network && fs::is_regular_file(multi_source)) {
     CDL_THROW(ConfigError, "--transfer_path '", c.transfer_path, "' is a multi-network MAPS (",
-              multi_source.string(),
+              multi_source,
               "); a single network cannot start from it (ClinicaDL refuses it too)\n  hint: ",
               "train with --multi_network, or transfer from a single-network MAPS");
   }
   std::string selected;
   std::error_code error;
-  const auto split_dir = fs::path(c.transfer_path) / ("split-" + std::to_string(split));
-  for (const auto& entry : fs::directory_iterator(split_dir, error)) {
-    const auto name = entry.path().filename().string();
-    if (starts_with(name, "best-")) selected += (selected.empty() ? "" : ", ") + name.substr(5);
+  for (const auto& entry : fs::directory_iterator(source.split_dir(split), error)) {
+    const auto metric = maps::MapsLayout::metric_of_best_dir(entry.path().filename().string());
+    if (!metric.empty()) selected += (selected.empty() ? "" : ", ") + metric;
   }
   CDL_THROW(ConfigError, "--transfer_path '", c.transfer_path, "' has no best model of split ",
             split, " for --transfer_selection_metric '", c.transfer_selection_metric, "' (", file,

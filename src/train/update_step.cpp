@@ -9,8 +9,8 @@
 
 namespace cdl::train {
 
-UpdateStep::UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, GradScaler* scaler,
-                       bool exact_sums)
+UpdateStep::UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync,
+                       model::GradScaler* scaler, bool exact_sums)
     : optimizer_(optimizer),
       sync_(sync),
       scaler_(scaler != nullptr && scaler->enabled() ? scaler : nullptr),

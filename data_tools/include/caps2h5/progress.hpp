@@ -1,13 +1,16 @@
-// Progress bar (only on a terminal) and the one-line summary of a conversion.
+// The progress of a conversion: a core ProgressLine on a terminal, and its one-line summary.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "cdl/core/progress.hpp"
 
 namespace cdl::data_tools {
 
-/// Draws "[#####.....] 12/40 images" on stderr when it is a TTY and `enabled`.
+/// Draws "converting: 12/40 images, 85.0 MB/s" on stderr when it is a TTY and `enabled`.
 class Progress {
  public:
   /// Starts the clock.
@@ -21,7 +24,7 @@ class Progress {
 
  private:
   int64_t total_;
-  bool draw_;
+  std::unique_ptr<ProgressLine> line_;
   int64_t done_ = 0;
   double bytes_ = 0.0;
   std::chrono::steady_clock::time_point start_;

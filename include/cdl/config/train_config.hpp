@@ -118,6 +118,18 @@ TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string&
 /// found (unknown options, bad values, unknown TOML keys) so all ranks fail identically.
 TrainConfig parse_train_arguments(const std::vector<std::string>& args);
 
+/// Changes options of `config` (e.g. read back from a MAPS) as a command line gives them:
+/// `values` maps "--name" of a train option to its values (none for a boolean switch, which sets
+/// it true). Each value is read and checked as `train` reads it, through the one option table.
+/// Throws ConfigError listing every problem at once, naming `command` ("resume", "predict").
+void apply_train_options(TrainConfig& config,
+                         const std::map<std::string, std::vector<std::string>>& values,
+                         const std::string& command);
+
+/// How many values the train option `name` (without dashes) takes on a command line: 0 (a
+/// boolean switch), 1, or -1 (one or more). Throws InternalError for a name the table lacks.
+int train_option_arity(const std::string& name);
+
 /// Fills "default" values that depend on the task (architecture, label, loss) and checks the
 /// combination of options. Throws ConfigError listing every problem at once.
 void resolve_and_validate(TrainConfig& config);

@@ -1,4 +1,4 @@
-// Tasks and targets: ClinicaDL's label_code (class name -> code) for classification, float
+// Targets: ClinicaDL's label_code (class name -> code) for classification, float
 // targets for regression, and their extraction from a split table with row-precise errors.
 #pragma once
 
@@ -9,14 +9,9 @@
 #include <vector>
 
 #include "cdl/core/tsv_table.hpp"
+#include "cdl/data/task.hpp"
 
 namespace cdl::data {
-
-/// The three ClinicaDL tasks (the data layer's own enum: it does not see the config layer).
-enum class Task { kClassification, kRegression, kReconstruction };
-
-/// ClinicaDL's default label column of a task: "diagnosis", "age", or "" (reconstruction).
-std::string default_label_column(Task task);
 
 /// Mapping from raw label values (as text) to class codes 0..K-1 (ClinicaDL's label_code).
 class LabelCode {

@@ -9,17 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "cdl/data/mode.hpp"
+
 namespace cdl::data {
-
-/// ClinicaDL's `mode`.
-enum class Mode { kImage, kPatch, kSlice, kRoi };
-
-/// Parses "image" | "patch" | "slice" | "roi"; throws ConfigError otherwise.
-Mode parse_mode(const std::string& text);
-/// The lower-case name of a mode ("image", ...).
-std::string mode_name(Mode mode);
-/// Column holding the part id in prediction TSVs: image_id, patch_id, slice_id or roi_id.
-std::string id_column(Mode mode);
 
 /// The mode options of the preprocessing dict (ClinicaDL names and defaults).
 struct ModeConfig {

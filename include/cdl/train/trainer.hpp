@@ -13,43 +13,24 @@
 #include "cdl/config/train_config.hpp"
 #include "cdl/data/caps_dataset.hpp"
 #include "cdl/data/data_source.hpp"
+#include "cdl/data/split_data.hpp"
+#include "cdl/device/compute.hpp"
+#include "cdl/eval/evaluator.hpp"
+#include "cdl/maps/maps_layout.hpp"
 #include "cdl/model/network.hpp"
-#include "cdl/train/compute.hpp"
-#include "cdl/train/evaluator.hpp"
-#include "cdl/train/maps_layout.hpp"
 
 namespace cdl::train {
 
-/// The two sets of one split.
-struct SplitData {
-  std::shared_ptr<const data::CapsDataset> train;
-  std::shared_ptr<const data::CapsDataset> validation;
-};
-
-/// The dataset options of a run's configuration (task, label column, label code, mode,
-/// normalisation), for any table of its images: training and validation sets, predict groups.
-data::DatasetOptions dataset_options(const config::TrainConfig& config, bool host_transforms,
-                                     int64_t cache_bytes);
-
-/// Builds the datasets of `split` from the options (split tables, labels, mode, cache). Not
-/// collective; deterministic, so every rank builds the same sets. With `host_transforms` false
-/// the samples come out raw (NaN removal and MinMax are left to the device, see ComputeOptions).
-/// With `network` >= 0 (multi-network), every image gives only its part `network`. Throws
-/// ConfigError/DataError.
-SplitData load_split(const config::TrainConfig& config,
-                     std::shared_ptr<const data::DataSource> source, int split, int64_t cache_bytes,
-                     bool host_transforms = true, int network = -1);
-
 /// Builds the network of `config` for the sample shape and label code of `data`.
-model::NetworkPtr build_network(const config::TrainConfig& config, const SplitData& data);
+model::NetworkPtr build_network(const config::TrainConfig& config, const data::SplitData& data);
 
 /// What a split trainer runs on.
 struct TrainerContext {
   const config::TrainConfig* config = nullptr;
   comm::Communicator* control = nullptr;    ///< MPI: gathers, decisions
   comm::Communicator* gradients = nullptr;  ///< MPI or NCCL: gradient averaging
-  ComputeOptions compute;                   ///< device, autocast, memory layout
-  MapsLayout layout{""};
+  device::ComputeOptions compute;           ///< device, autocast, memory layout
+  maps::MapsLayout layout{""};
   /// D of the virtual batch batch_size x accumulation_steps x D (data/shard_plan.hpp); 0 means
   /// the number of ranks of `control`. The experiment sets it so that results do not depend on
   /// how many ranks a unit of work gets.
@@ -82,13 +63,13 @@ struct SplitSummary {
   double exposed_allreduce_fraction = 0.0;  ///< the same as a share of training time
   /// Multi-network, on the unit's main rank: the (train, validation) evaluations of each best
   /// model, by selection metric.
-  std::map<std::string, std::pair<Evaluation, Evaluation>> best_evaluations;
+  std::map<std::string, std::pair<eval::Evaluation, eval::Evaluation>> best_evaluations;
 };
 
 /// Trains one split. Collective over context.control and context.gradients.
 class SplitTrainer {
  public:
-  SplitTrainer(TrainerContext context, int split, SplitData data);
+  SplitTrainer(TrainerContext context, int split, data::SplitData data);
   ~SplitTrainer();
 
   /// Collective: runs the epochs, then evaluates every best model on train and validation and

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "cdl/config/train_config.hpp"
+#include "cdl/formats/checkpoint.hpp"
 #include "cdl/model/network.hpp"
-#include "cdl/train/checkpoint.hpp"
 
 namespace cdl::train {
 
@@ -19,14 +19,14 @@ enum class SourceKind {
 
 /// The kind of a source state dict. Throws ConfigError naming `source` when it is neither a CNN
 /// nor an autoencoder of ClinicaDL's naming (e.g. a VAE), which cannot be transferred.
-SourceKind source_kind(const StateDict& state, const std::string& source);
+SourceKind source_kind(const formats::StateDict& state, const std::string& source);
 
 /// Copies `source` into `target` by ClinicaDL's rules: CNN -> CNN and autoencoder -> autoencoder
 /// copy everything (strict); autoencoder -> CNN copies encoder.* into convolutions.* and leaves fc
 /// fresh; CNN -> autoencoder copies convolutions.* into encoder.* and leaves the decoder fresh.
 /// Returns the number of tensors copied. Throws DataError naming `source`, the key and both
 /// shapes when a tensor does not fit, or the missing and unexpected keys.
-int64_t transfer_weights(model::Network& target, const StateDict& source,
+int64_t transfer_weights(model::Network& target, const formats::StateDict& source,
                          const std::string& source_file);
 
 /// ClinicaDL's freezing (--nb_unfrozen_layer N): when N > 0, every parameter stops requiring

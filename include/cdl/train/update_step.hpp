@@ -6,7 +6,7 @@
 
 #include <torch/optim/optimizer.h>
 
-#include "cdl/train/grad_scaler.hpp"
+#include "cdl/model/grad_scaler.hpp"
 #include "cdl/train/gradient_sync.hpp"
 
 namespace cdl::train {
@@ -20,8 +20,8 @@ class UpdateStep {
   /// `scaler` (optional, float16 autocast) scales the loss and may skip an overflowing step.
   /// With `exact_sums` (--deterministic), gradients are summed in float64
   /// (GradientSync::accumulate_exactly), so that results hardly depend on the rank count.
-  UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync, GradScaler* scaler = nullptr,
-             bool exact_sums = false);
+  UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync,
+             model::GradScaler* scaler = nullptr, bool exact_sums = false);
 
   /// Back-propagates `mean_loss`, the mean loss of a micro-batch of `micro_batch_samples`
   /// samples, weighted by micro_batch_samples / virtual_batch_samples, where
@@ -43,7 +43,7 @@ class UpdateStep {
  private:
   torch::optim::Optimizer& optimizer_;
   GradientSync& sync_;
-  GradScaler* scaler_;
+  model::GradScaler* scaler_;
   bool exact_sums_;
   int64_t updates_ = 0;
 };

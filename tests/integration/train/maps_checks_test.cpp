@@ -15,8 +15,9 @@
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/tsv_table.hpp"
 #include "cdl/data/split_reader.hpp"
+#include "cdl/experiment/split_loading.hpp"
+#include "cdl/formats/checkpoint.hpp"
 #include "cdl/model/mixed_precision.hpp"
-#include "cdl/train/checkpoint.hpp"
 #include "cdl/train/trainer.hpp"
 
 namespace cdl {
@@ -148,7 +149,7 @@ TEST(AmpCpuMaps, LearnsWithLossesNearTheFloat32Run) {
   const auto json = nlohmann::json::parse(std::ifstream(tiny("maps_amp/maps.json")));
   EXPECT_EQ(json.at("amp"), true);
   const auto checkpoint =
-      train::load_model_checkpoint(tiny("maps_amp/split-0/best-loss/model.pth.tar"));
+      formats::load_model_checkpoint(tiny("maps_amp/split-0/best-loss/model.pth.tar"));
   for (const auto& entry : checkpoint.model) {
     if (entry.value().is_floating_point()) {
       EXPECT_EQ(entry.value().scalar_type(), torch::kFloat) << entry.key();  // weights stay float32
@@ -173,12 +174,12 @@ TEST(ClassificationMaps, CheckpointLoadsBackAndPredictsIdentically) {
   config.tsv_path = tiny("splits");
   config::resolve_and_validate(config);
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(config.data_path));
-  const auto split = train::load_split(config, source, 0, 0);
+  const auto split = experiment::load_split(config, source, 0, 0);
   auto network = train::build_network(config, split);
   const auto checkpoint =
-      train::load_model_checkpoint(tiny("maps_classification/split-0/best-loss/model.pth.tar"));
+      formats::load_model_checkpoint(tiny("maps_classification/split-0/best-loss/model.pth.tar"));
   EXPECT_EQ(checkpoint.name, "Conv5_FC3");
-  train::load_state_dict(*network, checkpoint.model, "best-loss");
+  formats::load_state_dict(*network, checkpoint.model, "best-loss");
   network->eval();
   torch::NoGradGuard no_grad;
   const auto predictions = read(
@@ -344,7 +345,7 @@ TEST(PredictPatchesMaps, PartAndSoftVotedImageLevelsReproduceTheValidationTsvs) 
 /// The parameters (not the buffers) of a best model, by name.
 std::map<std::string, torch::Tensor> best_parameters(const std::string& maps) {
   const auto checkpoint =
-      train::load_model_checkpoint(tiny(maps + "/split-0/best-loss/model.pth.tar"));
+      formats::load_model_checkpoint(tiny(maps + "/split-0/best-loss/model.pth.tar"));
   std::map<std::string, torch::Tensor> result;
   for (const auto& entry : checkpoint.model) {
     const auto& key = entry.key();
@@ -537,7 +538,7 @@ TEST(PredictReconstructionMaps, SavedTensorsAreWhatTheMetricsMeasured) {
 void expect_final_metrics_from_the_selecting_epoch(const std::string& maps,
                                                    const std::string& metric) {
   const auto best =
-      train::load_model_checkpoint(tiny(maps + "/split-0/best-" + metric + "/model.pth.tar"));
+      formats::load_model_checkpoint(tiny(maps + "/split-0/best-" + metric + "/model.pth.tar"));
   const auto log = read(maps + "/split-0/training_logs/training.tsv");
   int64_t end_row = -1;  // the epoch's last row is its end-of-epoch evaluation
   for (int64_t r = 0; r < log.num_rows(); ++r) {
@@ -564,7 +565,7 @@ TEST(UnevenThreeRanksMaps, FinalMetricsAreThoseOfTheSelectingEpoch) {
 /// Every tensor (parameters and BatchNorm statistics) of a checkpoint file, by name.
 std::map<std::string, torch::Tensor> checkpoint_tensors(const std::string& relative) {
   std::map<std::string, torch::Tensor> result;
-  for (const auto& entry : train::load_model_checkpoint(tiny(relative)).model) {
+  for (const auto& entry : formats::load_model_checkpoint(tiny(relative)).model) {
     result[entry.key()] = entry.value();
   }
   return result;

@@ -25,5 +25,16 @@ TEST(ProgressLine, RedrawsAtMostOncePerIntervalAndErasesItself) {
   EXPECT_EQ(text.find('\n'), std::string::npos);
 }
 
+TEST(ProgressLine, CountsAndRatesInTheUnitsAsked) {
+  std::ostringstream out;
+  const auto t0 = ProgressLine::Clock::now();
+  {
+    ProgressLine line(&out, "converting", 40, 0.25, ProgressUnits{"images", "MB/s"});
+    line.update(12, 170.0, t0 + std::chrono::seconds(2));  // 170 MB in 2 s
+  }
+  EXPECT_NE(out.str().find("\rconverting: 12/40 images, 85.0 MB/s"), std::string::npos)
+      << out.str();
+}
+
 }  // namespace
 }  // namespace cdl

@@ -4,8 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <numeric>
+#include <thread>
 
 #include "cdl/core/error.hpp"
 #include "cdl/data/transforms.hpp"
@@ -148,12 +153,25 @@ TEST(BatchLoaderTest, ReadErrorOfATruncatedFileIsRethrownAsDataError) {
 
 TEST_F(DatasetFixture, DestructorDoesNotHangWithUnconsumedBatches) {
   const auto ds = make(Task::kClassification);
-  for (int k = 0; k < 3; ++k) {
-    BatchLoader loader(ds, {0, 1, 2, 3, 4, 0, 1, 2}, LoaderOptions{1, 1});
-    Batch b;
-    if (k > 0) loader.next(b);
+  // Loaders destroyed with batches still queued (none taken, then one taken): run on a worker so
+  // that a destructor that hangs fails this test within seconds instead of stalling the suite.
+  std::promise<int> taken;
+  auto result = taken.get_future();
+  std::thread worker([&] {
+    int batches = 0;
+    for (int k = 0; k < 3; ++k) {
+      BatchLoader loader(ds, {0, 1, 2, 3, 4, 0, 1, 2}, LoaderOptions{1, 1});
+      Batch b;
+      if (k > 0 && loader.next(b)) ++batches;
+    }
+    taken.set_value(batches);
+  });
+  if (result.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    std::fprintf(stderr, "BatchLoader's destructor hung with batches still queued\n");
+    std::_Exit(1);  // the hung worker cannot be joined
   }
-  SUCCEED();
+  worker.join();
+  EXPECT_EQ(result.get(), 2);  // the two loaders asked for a batch got one
 }
 
 TEST_F(DatasetFixture, CacheKeepsImagesWithinBudget) {

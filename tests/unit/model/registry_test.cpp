@@ -56,6 +56,7 @@ TEST(InputSizeTest, MalformedStringsNameTheProblem) {
   }
   try {
     parse_input_size("1@10xfoo", "--input_size");
+    FAIL() << "'1@10xfoo' was accepted";
   } catch (const ConfigError& error) {
     EXPECT_NE(std::string(error.what()).find("--input_size '1@10xfoo'"), std::string::npos);
     EXPECT_NE(std::string(error.what()).find("'foo'"), std::string::npos);

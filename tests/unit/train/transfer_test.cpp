@@ -9,8 +9,8 @@
 
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
+#include "cdl/formats/pytorch_checkpoint.hpp"
 #include "cdl/model/model_registry.hpp"
-#include "cdl/train/pytorch_checkpoint.hpp"
 #include "cdl/train/transfer.hpp"
 
 namespace cdl::train {
@@ -26,8 +26,8 @@ model::NetworkPtr make(const std::string& name, uint64_t seed, int64_t classes =
 }
 
 /// The entries of `state` whose names start with `prefix`, renamed to start with `to`.
-std::map<std::string, torch::Tensor> part(const StateDict& state, const std::string& prefix,
-                                          const std::string& to) {
+std::map<std::string, torch::Tensor> part(const formats::StateDict& state,
+                                          const std::string& prefix, const std::string& to) {
   std::map<std::string, torch::Tensor> result;
   for (const auto& entry : state) {
     if (entry.key().rfind(prefix, 0) == 0) {
@@ -57,39 +57,39 @@ bool any_differs(const std::map<std::string, torch::Tensor>& a,
 
 TEST(Transfer, IdenticalCnnsCopyEverything) {
   auto source = make("Conv5_FC3", 1), target = make("Conv5_FC3", 2);
-  const auto source_state = state_dict(*source);
+  const auto source_state = formats::state_dict(*source);
   EXPECT_EQ(transfer_weights(*target, source_state, "a.pth.tar"),
             static_cast<int64_t>(source_state.size()));
-  expect_equal_parts(part(state_dict(*target), "", ""), part(source_state, "", ""));
+  expect_equal_parts(part(formats::state_dict(*target), "", ""), part(source_state, "", ""));
 }
 
 TEST(Transfer, AutoencoderToCnnCopiesTheEncoderIntoTheConvolutionsOnly) {
   auto source = make("AE_Conv5_FC3", 1), target = make("Conv5_FC3", 2);
-  const auto fc_before = part(state_dict(*target), "fc.", "fc.");
-  transfer_weights(*target, state_dict(*source), "ae.pth.tar");
-  const auto after = state_dict(*target);
+  const auto fc_before = part(formats::state_dict(*target), "fc.", "fc.");
+  transfer_weights(*target, formats::state_dict(*source), "ae.pth.tar");
+  const auto after = formats::state_dict(*target);
   expect_equal_parts(part(after, "convolutions.", "x."),
-                     part(state_dict(*source), "encoder.", "x."));
+                     part(formats::state_dict(*source), "encoder.", "x."));
   expect_equal_parts(part(after, "fc.", "fc."), fc_before);  // the head stays as initialised
 }
 
 TEST(Transfer, CnnToAutoencoderCopiesTheConvolutionsIntoTheEncoderOnly) {
   auto source = make("Conv5_FC3", 1), target = make("AE_Conv5_FC3", 2);
-  const auto decoder_before = part(state_dict(*target), "decoder.", "d.");
-  transfer_weights(*target, state_dict(*source), "cnn.pth.tar");
-  const auto after = state_dict(*target);
+  const auto decoder_before = part(formats::state_dict(*target), "decoder.", "d.");
+  transfer_weights(*target, formats::state_dict(*source), "cnn.pth.tar");
+  const auto after = formats::state_dict(*target);
   expect_equal_parts(part(after, "encoder.", "x."),
-                     part(state_dict(*source), "convolutions.", "x."));
+                     part(formats::state_dict(*source), "convolutions.", "x."));
   expect_equal_parts(part(after, "decoder.", "d."), decoder_before);
   // and the encoder did change: the two networks were initialised differently
-  EXPECT_TRUE(any_differs(part(state_dict(*make("AE_Conv5_FC3", 2)), "encoder.", "x."),
+  EXPECT_TRUE(any_differs(part(formats::state_dict(*make("AE_Conv5_FC3", 2)), "encoder.", "x."),
                           part(after, "encoder.", "x.")));
 }
 
 TEST(Transfer, AMismatchNamesTheKeyAndBothShapes) {
   auto source = make("Conv5_FC3", 1, 2), target = make("Conv5_FC3", 2, 3);
   try {
-    transfer_weights(*target, state_dict(*source), "/m/split-0/best-loss/model.pth.tar");
+    transfer_weights(*target, formats::state_dict(*source), "/m/split-0/best-loss/model.pth.tar");
     FAIL() << "a 2-class source went into a 3-class network";
   } catch (const DataError& error) {
     const std::string message = error.what();
@@ -98,11 +98,12 @@ TEST(Transfer, AMismatchNamesTheKeyAndBothShapes) {
     EXPECT_NE(message.find("[3, 50]"), std::string::npos) << message;
   }
   auto other = make("Conv4_FC3", 1);
-  EXPECT_THROW(transfer_weights(*make("Conv5_FC3", 3), state_dict(*other), "c4"), DataError);
+  EXPECT_THROW(transfer_weights(*make("Conv5_FC3", 3), formats::state_dict(*other), "c4"),
+               DataError);
 }
 
 TEST(Transfer, OtherNetworksAreRefused) {
-  StateDict vae;
+  formats::StateDict vae;
   vae.insert("mu_layer.weight", torch::zeros({2, 2}));
   EXPECT_THROW(source_kind(vae, "vae.pth.tar"), ConfigError);
   EXPECT_THROW(transfer_weights(*make("Conv5_FC3", 1), vae, "vae.pth.tar"), ConfigError);
@@ -192,7 +193,7 @@ TEST(Transfer, FromAClinicaDLCheckpointWrittenByPythonTorchSave) {
   auto reference = make("Conv5_FC3", 1);
   {
     std::ofstream keys((root / "keys.tsv").string());
-    for (const auto& entry : state_dict(*reference)) {
+    for (const auto& entry : formats::state_dict(*reference)) {
       keys << entry.key() << "\t" << (entry.value().is_floating_point() ? "float" : "long");
       for (const auto size : entry.value().sizes()) keys << "\t" << size;
       keys << "\n";
@@ -216,12 +217,12 @@ TEST(Transfer, FromAClinicaDLCheckpointWrittenByPythonTorchSave) {
   const auto command = "python3 " + (root / "write.py").string() + " " +
                        (root / "keys.tsv").string() + " " + file + " > /dev/null 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  const auto content = read_checkpoint_file(file);
+  const auto content = formats::read_checkpoint_file(file);
   EXPECT_EQ(content.epoch.value_or(-1), 3);
   EXPECT_EQ(content.name.value_or(""), "Conv5_FC3");
   auto target = make("Conv5_FC3", 2);
   transfer_weights(*target, content.model, file);
-  for (const auto& entry : state_dict(*target)) {
+  for (const auto& entry : formats::state_dict(*target)) {
     const auto& value = entry.value();
     const auto expected =
         value.is_floating_point()

@@ -1,0 +1,36 @@
+// One device set-up for every command that computes (train, resume, predict): the rank's device
+// from --gpu and its node-local rank, LibTorch's threads, the device libraries (cuDNN autotuning,
+// or deterministic algorithms) and the compute options (precision, memory layout, transforms).
+#pragma once
+
+#include <torch/types.h>
+
+#include "cdl/config/train_config.hpp"
+#include "cdl/device/compute.hpp"
+
+namespace cdl::device {
+
+/// The device a rank computes on, and its CUDA index.
+struct Placement {
+  torch::Device device = torch::kCPU;
+  int cuda_index = 0;
+};
+
+/// The device of this rank for `config.gpu` (auto: CUDA when visible), which it resolves to
+/// "true" or "false"; the GPU is the node-local rank modulo the node's GPUs. Throws ConfigError
+/// for --gpu true without a CUDA device. Not collective.
+Placement choose_device(config::TrainConfig& config, int local_rank);
+
+/// What a rank computes with.
+struct DeviceSetup {
+  Placement placement;
+  ComputeOptions compute;
+};
+
+/// Sets up this rank's computing: LibTorch's intra-op threads (config.threads, else
+/// `fair_threads`), the device (choose_device), the device libraries (cuDNN autotuning, or
+/// deterministic algorithms everywhere under --deterministic) and the compute options; logs the
+/// precision chosen. Not collective, but every rank reaches the same choices.
+DeviceSetup set_up_device(config::TrainConfig& config, int local_rank, int fair_threads);
+
+}  // namespace cdl::device

@@ -1,0 +1,57 @@
+// Implementation of the device set-up shared by train, resume and predict.
+#include "cdl/device/device_setup.hpp"
+
+#include <ATen/Context.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include "cdl/core/error.hpp"
+#include "cdl/core/logging.hpp"
+#include "cdl/model/mixed_precision.hpp"
+
+namespace cdl::device {
+namespace {
+
+/// One line saying in which precision the run computes, and why when --amp was declined.
+void log_precision(const ComputeOptions& compute) {
+  if (compute.amp && compute.device.is_cpu()) {
+    log::info("mixed precision: autocast in bfloat16 on cpu for layers reading feature maps of at ",
+              "least ", model::kMinBfloat16Extent,
+              " voxels per axis (smaller ones and the fully connected head in float32)");
+  } else if (compute.amp) {
+    log::info("mixed precision: autocast in ",
+              compute.amp_dtype == torch::kHalf ? "float16 with loss scaling" : "bfloat16", " on ",
+              compute.device.str(), compute.channels_last ? ", channels_last_3d" : "");
+  } else if (compute.amp_declined_on_cpu) {
+    log::info("--amp: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX-BF16), so the run ",
+              "trains in float32 (emulated bfloat16 would be slower)");
+  }
+}
+
+}  // namespace
+
+Placement choose_device(config::TrainConfig& c, int local_rank) {
+  const bool cuda = torch::cuda::is_available();
+  if (c.gpu == "true" && !cuda) {
+    CDL_THROW(ConfigError,
+              "--gpu true but no CUDA device is visible (or LibTorch is CPU-only); "
+              "hint: --gpu false");
+  }
+  c.gpu = (c.gpu == "true" || (c.gpu == "auto" && cuda)) ? "true" : "false";
+  if (c.gpu == "false") return {};
+  const int index = local_rank % static_cast<int>(torch::cuda::device_count());
+  return {torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)), index};
+}
+
+DeviceSetup set_up_device(config::TrainConfig& c, int local_rank, int fair_threads) {
+  torch::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads) : fair_threads);
+  DeviceSetup setup;
+  setup.placement = choose_device(c, local_rank);
+  configure_device_libraries(setup.placement.device, c.deterministic);
+  if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+  setup.compute = resolve_compute(setup.placement.device, c.amp, c.channels_last, c.normalize);
+  log_precision(setup.compute);
+  return setup;
+}
+
+}  // namespace cdl::device

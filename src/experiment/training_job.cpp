@@ -1,0 +1,183 @@
+// Implementation of the training job shared by `train` and `resume`.
+#include "cdl/experiment/training_job.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include "cdl/core/error.hpp"
+#include "cdl/core/file_tree.hpp"
+#include "cdl/core/logging.hpp"
+#include "cdl/device/device_setup.hpp"
+#include "cdl/experiment/experiment.hpp"
+#include "cdl/experiment/split_loading.hpp"
+#include "cdl/maps/maps_claim.hpp"
+#include "cdl/maps/maps_writer.hpp"
+#include "cdl/train/trainer.hpp"
+
+namespace cdl::experiment {
+namespace {
+
+/// Bytes of images a rank may keep in memory: none with --no_cache or --memory_saving (images
+/// are then read from the HDF5 file, by the I/O thread, at every epoch).
+int64_t cache_budget(const config::TrainConfig& c, const comm::Topology& topology) {
+  if (!c.cache || c.memory_saving) return 0;
+  const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  return memory / (2 * std::max(1, topology.local_size));  // half the node, shared by its ranks
+}
+
+void print_summary(const WorkUnit& unit, const train::SplitSummary& summary,
+                   const std::string& maps_dir) {
+  std::ostringstream metrics;
+  for (const auto& [name, value] : summary.final_validation) metrics << " " << name << "=" << value;
+  const std::string name = "split " + std::to_string(unit.split) +
+                           (unit.network >= 0 ? " network " + std::to_string(unit.network) : "");
+  log::info(name, " finished after ", summary.epochs_run, " epoch(s)",
+            summary.stopped_early ? " (early stopping)" : "", "; final validation:", metrics.str());
+  log::info(name, " throughput ", summary.steady_images_per_second, " samples/s",
+            summary.epochs_run > 1 ? " after the first epoch (" : " (", summary.images_per_second,
+            " over all epochs; ",
+            summary.samples_are_parts ? "samples are parts: patches, ROIs or "
+                                        "slices"
+                                      : "samples are images",
+            "), data wait ", 100.0 * summary.data_wait_fraction,
+            "% of training time, gradient all-reduce ", summary.allreduce_seconds, " s (",
+            summary.exposed_allreduce_seconds, " s not hidden by backward, ",
+            100.0 * summary.exposed_allreduce_fraction, "% of training time); MAPS: ", maps_dir);
+}
+
+/// The experiment of a run: its units and rank groups. Throws ConfigError (alike on every rank)
+/// for --multi_network on data with a single part per image.
+ExperimentPlan plan_experiment(const config::TrainConfig& c, const data::SplitData& first,
+                               const std::vector<int64_t>& splits, int world_size) {
+  ExperimentOptions options;
+  options.splits = splits;
+  options.multi_network = c.multi_network;
+  options.split_parallel = c.split_parallel;
+  options.world_size = world_size;
+  if (c.multi_network) {
+    options.networks = first.train->parts_per_image();
+    if (options.networks < 2) {
+      CDL_THROW(ConfigError, "--multi_network trains one network per part, but --mode ", c.mode,
+                " gives one part per image here; expected at least two (more ROIs in "
+                "--roi_list, or patch/slice mode)");
+    }
+  }
+  return ExperimentPlan(options);
+}
+
+/// The requested splits, those continued from a training state, and every split's sets (tables
+/// only, no image cache), all checked before anything is written: a k-fold whose last split is
+/// broken fails now, not after the first splits trained.
+struct CheckedSplits {
+  std::vector<int64_t> splits;
+  std::set<int> resumed;
+  std::vector<data::SplitData> sets;  ///< one per entry of `splits`
+};
+
+CheckedSplits check_splits(const config::TrainConfig& c,
+                           const std::shared_ptr<const data::DataSource>& source,
+                           const std::vector<SplitRun>& plan) {
+  CheckedSplits checked;
+  for (const auto& run : plan) {
+    checked.splits.push_back(run.split);
+    if (run.resume) checked.resumed.insert(static_cast<int>(run.split));
+    checked.sets.push_back(load_split(c, source, static_cast<int>(run.split), 0));
+  }
+  return checked;
+}
+
+/// What the main rank holds while the job writes the MAPS: the claim of an existing MAPS
+/// (resume), or the staging folder of a new one.
+struct MapsHold {
+  std::unique_ptr<maps::MapsClaim> claim;
+  std::unique_ptr<maps::MapsStaging> staging;
+};
+
+/// Main rank: creates the new MAPS under its staging name (or claims the existing one) and
+/// writes the groups/ tables of every split trained from scratch, after removing its old folder.
+MapsHold prepare_maps(const config::TrainConfig& c, const CheckedSplits& checked,
+                      const data::DataSource& source, int world_size,
+                      const std::string& gradient_backend, bool new_maps) {
+  MapsHold hold;
+  const auto& first = checked.sets.front();
+  if (new_maps) {
+    auto json = maps::maps_json(c, first, source.first()->preprocessing_json(), world_size,
+                                gradient_backend);
+    auto network = train::build_network(c, first);
+    hold.staging = std::make_unique<maps::MapsStaging>(c.maps_dir, c.overwrite);
+    maps::create_maps(maps::MapsLayout(hold.staging->root()), json, *network,
+                      InputSize::from_sample_shape(first.train->input_shape()), c.maps_dir);
+  } else {
+    hold.claim = std::make_unique<maps::MapsClaim>(c.maps_dir, false);
+  }
+  const maps::MapsLayout current(hold.staging ? hold.staging->root() : c.maps_dir);
+  for (size_t i = 0; i < checked.splits.size(); ++i) {
+    const int split = static_cast<int>(checked.splits[i]);
+    if (checked.resumed.count(split) > 0) continue;
+    cdl::remove_tree(current.split_dir(split));  // restarted: starts clean
+    maps::write_split_groups(current, split, checked.sets[i], c);
+  }
+  return hold;
+}
+
+}  // namespace
+
+void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
+                      const std::vector<SplitRun>& plan, bool new_maps) {
+  const auto& topology = runtime.topology();
+  const auto setup = device::set_up_device(c, topology.local_rank, runtime.fair_thread_count());
+  if (c.memory_saving) {
+    log::info(
+        "--memory_saving: the first two convolution blocks fused, one sample at a time in slabs; "
+        "no image cache (images are read from ",
+        c.data_path, " at every epoch)");
+  }
+  auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
+  const auto checked = check_splits(c, source, plan);
+  const auto experiment =
+      plan_experiment(c, checked.sets.front(), checked.splits, topology.world_size);
+  auto group = runtime.make_group_control(experiment.group_of_rank(topology.rank));
+  auto gradients = runtime.make_gradient_communicator(
+      c.comm_backend, setup.placement.device.is_cuda(), setup.placement.cuda_index, group.get());
+  auto& world = runtime.control();
+  MapsHold hold;
+  if (world.is_main()) {
+    hold = prepare_maps(c, checked, *source, topology.world_size,
+                        comm::backend_name(gradients->backend()), new_maps);
+  }
+  world.barrier();
+  ExperimentContext context;
+  context.config = &c;
+  context.world = &world;
+  context.control = group.get();
+  context.gradients = gradients.get();
+  context.compute = setup.compute;
+  context.layout = maps::MapsLayout(c.maps_dir);
+  context.source = source;
+  context.cache_bytes = cache_budget(c, topology);
+  context.resumed_splits = checked.resumed;
+  // Every group's first unit calls this once its set-up succeeded: when all did, the new MAPS
+  // takes its final name (before any group writes into it).
+  context.on_start = [&world, &hold] {
+    world.barrier();
+    if (hold.staging) hold.staging->promote();
+    world.barrier();
+  };
+  const auto summaries = run_experiment(experiment, context);
+  log::set_speaks(group->is_main());
+  for (const auto& [unit, summary] : summaries) print_summary(unit, summary, c.maps_dir);
+  log::set_speaks(false);
+}
+
+std::vector<int64_t> requested_splits(const config::TrainConfig& c) {
+  if (!c.split.empty()) return c.split;
+  std::vector<int64_t> splits;
+  for (int64_t k = 0; k < std::max<int64_t>(1, c.n_splits); ++k) splits.push_back(k);
+  return splits;
+}
+
+}  // namespace cdl::experiment
