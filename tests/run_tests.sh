@@ -95,10 +95,10 @@ fi
 if want sanitize; then
   stage_begin sanitize "AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/"
   # The suites of memory-unsafe code (parsers of untrusted files, raw-pointer kernels, MPI
-  # buffers), and the programs their tests run; CDL_FULL_SUITES=1: every suite.
+  # buffers); CDL_FULL_SUITES=1: every suite.
   asan_suites="CoreUnitTests ConfigUnitTests DataUnitTests DataToolsUnitTests ModelUnitTests"
   asan_suites+=" FormatsUnitTests MapsUnitTests CommMpiTests DataToolsMpiTests"
-  asan_targets="caps2h5 clinicadl-hpc"
+  asan_targets=""
   for suite in $asan_suites; do asan_targets+=" $suite-bin"; done
   [ "$full" = 1 ] && asan_targets=""
   BUILD_TARGETS="$asan_targets" BUILD_TYPE=Release BUILD_DIR="$root/build-asan" \

@@ -16,7 +16,7 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/core/problems.hpp"
-#include "cdl/data/h5_format.hpp"
+#include "cdl/h5/container_format.hpp"
 
 #ifndef CAPS2H5_VERSION
 #define CAPS2H5_VERSION "0.0.0"
@@ -168,8 +168,8 @@ void write_ids(const CohortJob& job, H5ImageWriter& writer) {
     participants.push_back(e.participant_id);
     sessions.push_back(e.session_id);
   }
-  writer.write_strings(data::h5format::kParticipantId, participants);
-  writer.write_strings(data::h5format::kSessionId, sessions);
+  writer.write_strings(h5::format::kParticipantId, participants);
+  writer.write_strings(h5::format::kSessionId, sessions);
 }
 
 /// Rank 0: receives every image in order, checks shapes and writes the file.

@@ -6,25 +6,24 @@
 #include <cstring>
 
 #include "cdl/core/error.hpp"
-#include "cdl/data/h5_format.hpp"
+#include "cdl/h5/container_format.hpp"
 
 namespace cdl::data_tools {
-namespace fmt = data::h5format;
+namespace fmt = h5::format;
 namespace {
 
 /// Variable-length UTF-8 string type.
-data::H5Datatype make_string_type() {
-  data::H5Datatype type(H5Tcopy(H5T_C_S1));
+h5::Datatype make_string_type() {
+  h5::Datatype type(H5Tcopy(H5T_C_S1));
   H5Tset_size(type.get(), H5T_VARIABLE);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   return type;
 }
 
 void write_string_attribute(hid_t object, const char* name, const std::string& value) {
-  data::H5Datatype type = make_string_type();
-  data::H5Dataspace space(H5Screate(H5S_SCALAR));
-  data::H5Attribute attr(
-      H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  h5::Datatype type = make_string_type();
+  h5::Dataspace space(H5Screate(H5S_SCALAR));
+  h5::Attribute attr(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
   const char* text = value.c_str();
   if (!attr.valid() || H5Awrite(attr.get(), type.get(), &text) < 0) {
     CDL_THROW(DataError, "cannot write HDF5 attribute '", name, "'");
@@ -32,8 +31,8 @@ void write_string_attribute(hid_t object, const char* name, const std::string& v
 }
 
 void write_int_attribute(hid_t object, const char* name, int value) {
-  data::H5Dataspace space(H5Screate(H5S_SCALAR));
-  data::H5Attribute attr(
+  h5::Dataspace space(H5Screate(H5S_SCALAR));
+  h5::Attribute attr(
       H5Acreate2(object, name, H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
   if (!attr.valid() || H5Awrite(attr.get(), H5T_NATIVE_INT, &value) < 0) {
     CDL_THROW(DataError, "cannot write HDF5 attribute '", name, "'");
@@ -96,8 +95,8 @@ uint16_t float_to_half(float value) {
   return sign | static_cast<uint16_t>((rounded - 0x38000000u) >> 13);
 }
 
-data::H5Datatype make_float16_type() {
-  data::H5Datatype type(H5Tcopy(H5T_IEEE_F32LE));
+h5::Datatype make_float16_type() {
+  h5::Datatype type(H5Tcopy(H5T_IEEE_F32LE));
   H5Tset_fields(type.get(), 15, 10, 5, 0, 10);
   H5Tset_size(type.get(), 2);
   H5Tset_ebias(type.get(), 15);
@@ -135,7 +134,7 @@ Bytes encode_chunk(const Volume& volume, const ImagesLayout& layout) {
 
 H5ImageWriter::H5ImageWriter(const std::string& path) : path_(path) {
   silence_hdf5_errors();
-  file_ = data::H5File(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  file_ = h5::File(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
   if (!file_.valid()) CDL_THROW(DataError, "cannot create HDF5 file '", path, "'");
 }
 
@@ -154,18 +153,18 @@ void H5ImageWriter::create_images(const ImagesLayout& layout) {
                            hsize_t(layout.shape[1]), hsize_t(layout.shape[2]),
                            hsize_t(layout.shape[3])};
   hsize_t chunk[5] = {1, dims[1], dims[2], dims[3], dims[4]};
-  data::H5Dataspace space(H5Screate_simple(5, dims, nullptr));
-  data::H5PropertyList dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  h5::Dataspace space(H5Screate_simple(5, dims, nullptr));
+  h5::PropertyList dcpl(H5Pcreate(H5P_DATASET_CREATE));
   H5Pset_chunk(dcpl.get(), 5, chunk);
   if (layout.compression > 0) {
     H5Pset_shuffle(dcpl.get());
     H5Pset_deflate(dcpl.get(), static_cast<unsigned>(layout.compression));
   }
   if (layout.checksum) H5Pset_fletcher32(dcpl.get());  // last filter: checks what is stored
-  data::H5Datatype f16 = make_float16_type();
+  h5::Datatype f16 = make_float16_type();
   const hid_t type = layout.float16 ? f16.get() : H5T_IEEE_F32LE;
-  images_ = data::H5Dataset(H5Dcreate2(file_.get(), fmt::kImages, type, space.get(), H5P_DEFAULT,
-                                       dcpl.get(), H5P_DEFAULT));
+  images_ = h5::Dataset(H5Dcreate2(file_.get(), fmt::kImages, type, space.get(), H5P_DEFAULT,
+                                   dcpl.get(), H5P_DEFAULT));
   if (!images_.valid()) CDL_THROW(DataError, "cannot create ", fmt::kImages, " in '", path_, "'");
 }
 
@@ -177,11 +176,11 @@ void H5ImageWriter::write_chunk(int64_t index, const void* chunk, size_t size) {
 }
 
 void H5ImageWriter::write_strings(const std::string& name, const std::vector<std::string>& values) {
-  data::H5Datatype type = make_string_type();
+  h5::Datatype type = make_string_type();
   const hsize_t n = values.size();
-  data::H5Dataspace space(H5Screate_simple(1, &n, nullptr));
-  data::H5Dataset set(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                 H5P_DEFAULT, H5P_DEFAULT));
+  h5::Dataspace space(H5Screate_simple(1, &n, nullptr));
+  h5::Dataset set(H5Dcreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT));
   std::vector<const char*> pointers;
   for (const auto& v : values) pointers.push_back(v.c_str());
   if (!set.valid() || (n > 0 && H5Dwrite(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
@@ -193,14 +192,14 @@ void H5ImageWriter::write_strings(const std::string& name, const std::vector<std
 void H5ImageWriter::write_mask(const std::string& roi, const std::array<int64_t, 3>& dims,
                                const std::vector<uint8_t>& mask) {
   if (H5Lexists(file_.get(), fmt::kMasksGroup, H5P_DEFAULT) <= 0) {
-    data::H5Group group(
+    h5::Group group(
         H5Gcreate2(file_.get(), fmt::kMasksGroup, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   }
   const hsize_t d[3] = {hsize_t(dims[0]), hsize_t(dims[1]), hsize_t(dims[2])};
-  data::H5Dataspace space(H5Screate_simple(3, d, nullptr));
+  h5::Dataspace space(H5Screate_simple(3, d, nullptr));
   const std::string name = std::string(fmt::kMasksGroup) + "/" + roi;
-  data::H5Dataset set(H5Dcreate2(file_.get(), name.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT,
-                                 H5P_DEFAULT, H5P_DEFAULT));
+  h5::Dataset set(H5Dcreate2(file_.get(), name.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT));
   if (!set.valid() ||
       H5Dwrite(set.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, mask.data()) < 0) {
     CDL_THROW(DataError, "cannot write mask '", name, "' to '", path_, "'");

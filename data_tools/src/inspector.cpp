@@ -10,11 +10,11 @@
 #include "caps2h5/h5_image_reader.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/tsv_table.hpp"
-#include "cdl/data/h5_format.hpp"
+#include "cdl/h5/container_format.hpp"
 
 namespace cdl::data_tools {
 namespace fs = std::filesystem;
-namespace fmt = data::h5format;
+namespace fmt = h5::format;
 namespace {
 
 std::string join_shape(const std::vector<int64_t>& shape) {

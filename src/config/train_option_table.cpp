@@ -54,8 +54,9 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
        "train the requested k-fold splits side by side on rank groups (same results)",
        "split_sequential"},
       {"memory_saving", "Computational", &c.memory_saving,
-       "Conv4_FC3/Conv5_FC3: the first two convolution blocks fused, one sample at a time in "
-       "slabs, and no image cache (less than half ClinicaDL's memory, same results)",
+       "Conv4_FC3/Conv5_FC3: no image cache, and the fused first two convolution blocks (the "
+       "default for t1-linear images) for every input size (less than half ClinicaDL's memory, "
+       "same results)",
        "no_memory_saving"},
       {"seed", "Reproducibility", &c.seed, "random seed (0)"},
       {"deterministic", "Reproducibility", &c.deterministic, "deterministic algorithms",

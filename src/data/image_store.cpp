@@ -6,14 +6,14 @@
 
 #include "cdl/core/error.hpp"
 #include "cdl/core/image_limits.hpp"
-#include "cdl/data/h5_format.hpp"
-#include "cdl/data/h5_lock.hpp"
-#include "h5_read.hpp"
+#include "cdl/h5/container_format.hpp"
+#include "cdl/h5/lock.hpp"
+#include "cdl/h5/read.hpp"
 
 namespace cdl::data {
 namespace {
 
-using Lock = H5Lock;
+using Lock = h5::Lock;
 
 constexpr const char* kRegenerateHint =
     "\nhint: regenerate it with `caps2h5 convert CAPS_DIR OUT.h5` (the converter of this version)";
@@ -55,14 +55,14 @@ ImageStore::ImageStore(const std::string& path) : path_(path) {
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     CDL_THROW(DataError, "'", path, "' is not an HDF5 file", kRegenerateHint);
   }
-  file_ = H5File(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  file_ = h5::File(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file_.valid()) {
-    CDL_THROW(DataError, "cannot open HDF5 file '", path, "' read-only: ", hdf5_error_text(),
+    CDL_THROW(DataError, "cannot open HDF5 file '", path, "' read-only: ", h5::error_text(),
               kRegenerateHint);
   }
   check_format();
-  cohort_ = h5read::string_attribute(file_.get(), h5format::kAttrCohort).value_or("");
-  preprocessing_ = h5read::string_attribute(file_.get(), h5format::kAttrPreprocessing).value_or("");
+  cohort_ = h5::string_attribute(file_.get(), h5::format::kAttrCohort).value_or("");
+  preprocessing_ = h5::string_attribute(file_.get(), h5::format::kAttrPreprocessing).value_or("");
   open_images();
   read_ids();
 }
@@ -75,42 +75,42 @@ ImageStore::~ImageStore() {
 }
 
 void ImageStore::check_format() const {
-  const auto name = h5read::string_attribute(file_.get(), h5format::kAttrFormat);
-  if (name.value_or("") != h5format::kFormatName) {
-    CDL_THROW(DataError, "HDF5 file '", path_, "' has root attribute ", h5format::kAttrFormat, "='",
-              name.value_or("<absent>"), "', expected '", h5format::kFormatName,
+  const auto name = h5::string_attribute(file_.get(), h5::format::kAttrFormat);
+  if (name.value_or("") != h5::format::kFormatName) {
+    CDL_THROW(DataError, "HDF5 file '", path_, "' has root attribute ", h5::format::kAttrFormat,
+              "='", name.value_or("<absent>"), "', expected '", h5::format::kFormatName,
               "': not a clinicadl-hpc image container", kRegenerateHint);
   }
-  const auto version = h5read::int_attribute(file_.get(), h5format::kAttrFormatVersion);
-  if (version.value_or(-1) != h5format::kFormatVersion) {
-    CDL_THROW(DataError, "HDF5 file '", path_, "' has ", h5format::kAttrFormatVersion, "=",
+  const auto version = h5::int_attribute(file_.get(), h5::format::kAttrFormatVersion);
+  if (version.value_or(-1) != h5::format::kFormatVersion) {
+    CDL_THROW(DataError, "HDF5 file '", path_, "' has ", h5::format::kAttrFormatVersion, "=",
               version ? std::to_string(*version) : std::string("<absent>"), ", expected ",
-              h5format::kFormatVersion, " (the version this build of clinicadl-hpc reads)",
+              h5::format::kFormatVersion, " (the version this build of clinicadl-hpc reads)",
               kRegenerateHint);
   }
 }
 
 void ImageStore::open_images() {
-  if (!h5read::link_exists(file_.get(), h5format::kImages)) {
-    CDL_THROW(DataError, "HDF5 file '", path_, "' has no dataset ", h5format::kImages,
+  if (!h5::link_exists(file_.get(), h5::format::kImages)) {
+    CDL_THROW(DataError, "HDF5 file '", path_, "' has no dataset ", h5::format::kImages,
               kRegenerateHint);
   }
-  images_ = H5Dataset(H5Dopen2(file_.get(), h5format::kImages, H5P_DEFAULT));
-  const std::vector<int64_t> dims = h5read::dataset_dims(images_.get());
-  H5Datatype type(H5Dget_type(images_.get()));
+  images_ = h5::Dataset(H5Dopen2(file_.get(), h5::format::kImages, H5P_DEFAULT));
+  const std::vector<int64_t> dims = h5::dataset_dims(images_.get());
+  h5::Datatype type(H5Dget_type(images_.get()));
   const bool is_float = H5Tget_class(type.get()) == H5T_FLOAT;
   if (is_float && H5Tget_size(type.get()) == 4) {
     dtype_ = StoredType::kFloat32;
   } else if (is_float && is_ieee_half(type.get())) {
     dtype_ = StoredType::kFloat16;
-    half_type_ = H5Datatype(make_half_type());
+    half_type_ = h5::Datatype(make_half_type());
   } else {
-    CDL_THROW(DataError, "HDF5 file '", path_, "': ", h5format::kImages, " has an element type of ",
-              H5Tget_size(type.get()), " bytes that is neither float32 nor IEEE float16",
-              kRegenerateHint);
+    CDL_THROW(DataError, "HDF5 file '", path_, "': ", h5::format::kImages,
+              " has an element type of ", H5Tget_size(type.get()),
+              " bytes that is neither float32 nor IEEE float16", kRegenerateHint);
   }
   if (dims.size() != 5) {
-    CDL_THROW(DataError, "HDF5 file '", path_, "': ", h5format::kImages, " has ", dims.size(),
+    CDL_THROW(DataError, "HDF5 file '", path_, "': ", h5::format::kImages, " has ", dims.size(),
               " dimensions, expected 5 [N, C, D, H, W]", kRegenerateHint);
   }
   sample_shape_.assign(dims.begin() + 1, dims.end());
@@ -118,9 +118,9 @@ void ImageStore::open_images() {
 }
 
 void ImageStore::read_ids() {
-  participants_ = h5read::string_dataset(file_.get(), h5format::kParticipantId, path_);
-  sessions_ = h5read::string_dataset(file_.get(), h5format::kSessionId, path_);
-  const int64_t n = h5read::dataset_dims(images_.get()).at(0);
+  participants_ = h5::string_dataset(file_.get(), h5::format::kParticipantId, path_);
+  sessions_ = h5::string_dataset(file_.get(), h5::format::kSessionId, path_);
+  const int64_t n = h5::dataset_dims(images_.get()).at(0);
   if (static_cast<int64_t>(participants_.size()) != n ||
       static_cast<int64_t>(sessions_.size()) != n) {
     CDL_THROW(DataError, "HDF5 file '", path_, "' holds ", n, " images but ", participants_.size(),
@@ -163,17 +163,17 @@ torch::Tensor ImageStore::read_stored(int64_t row) const {
   const bool half = dtype_ == StoredType::kFloat16;
   torch::Tensor out = torch::empty(sample_shape_, half ? torch::kHalf : torch::kFloat);
   Lock lock;
-  H5Dataspace file_space(H5Dget_space(images_.get()));
+  h5::Dataspace file_space(H5Dget_space(images_.get()));
   std::vector<hsize_t> start{static_cast<hsize_t>(row), 0, 0, 0, 0};
   std::vector<hsize_t> count{1};
   for (int64_t d : sample_shape_) count.push_back(static_cast<hsize_t>(d));
   H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
                       nullptr);
-  H5Dataspace mem_space(H5Screate_simple(5, count.data(), nullptr));
+  h5::Dataspace mem_space(H5Screate_simple(5, count.data(), nullptr));
   const hid_t mem_type = half ? half_type_.get() : H5T_NATIVE_FLOAT;
   if (H5Dread(images_.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT,
               out.data_ptr()) < 0) {
-    const std::string cause = hdf5_error_text();
+    const std::string cause = h5::error_text();
     CDL_THROW(DataError, "HDF5 file '", path_, "': reading image row ", row, " (",
               participants_[row], ", ", sessions_[row],
               ") failed: ", cause.empty() ? std::string("unknown HDF5 error") : cause,
@@ -189,23 +189,23 @@ torch::Tensor ImageStore::read_image(int64_t row) const {
 
 std::vector<std::string> ImageStore::mask_names() const {
   Lock lock;
-  std::vector<std::string> names = h5read::group_members(file_.get(), h5format::kMasksGroup);
+  std::vector<std::string> names = h5::group_members(file_.get(), h5::format::kMasksGroup);
   std::sort(names.begin(), names.end());
   return names;
 }
 
 torch::Tensor ImageStore::read_mask(const std::string& roi) const {
   Lock lock;
-  const std::string path = std::string(h5format::kMasksGroup) + "/" + roi;
-  if (!h5read::link_exists(file_.get(), path.c_str())) {
+  const std::string path = std::string(h5::format::kMasksGroup) + "/" + roi;
+  if (!h5::link_exists(file_.get(), path.c_str())) {
     std::string present;
     for (const auto& name : mask_names()) present += (present.empty() ? "" : ", ") + name;
     CDL_THROW(DataError, "HDF5 file '", path_, "' has no ROI mask '", roi,
               "' (masks present: ", present.empty() ? "none" : present, ")",
               "\nhint: convert with the masks of this ROI (caps2h5 convert --roi_list ...)");
   }
-  H5Dataset dset(H5Dopen2(file_.get(), path.c_str(), H5P_DEFAULT));
-  const std::vector<int64_t> dims = h5read::dataset_dims(dset.get());
+  h5::Dataset dset(H5Dopen2(file_.get(), path.c_str(), H5P_DEFAULT));
+  const std::vector<int64_t> dims = h5::dataset_dims(dset.get());
   torch::Tensor mask = torch::empty(dims, torch::kUInt8);
   if (H5Dread(dset.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, mask.data_ptr()) < 0) {
     CDL_THROW(DataError, "HDF5 file '", path_, "': cannot read ROI mask ", path);

@@ -132,8 +132,8 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
   const auto setup = device::set_up_device(c, topology.local_rank, runtime.fair_thread_count());
   if (c.memory_saving) {
     log::info(
-        "--memory_saving: the first two convolution blocks fused, one sample at a time in slabs; "
-        "no image cache (images are read from ",
+        "--memory_saving: the first two convolution blocks fused whatever the input size, one "
+        "sample at a time in slabs; no image cache (images are read from ",
         c.data_path, " at every epoch)");
   }
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));

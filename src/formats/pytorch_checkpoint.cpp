@@ -73,25 +73,75 @@ at::Tensor record_bytes(caffe2::serialize::PyTorchStreamReader& reader, const st
   return bytes;
 }
 
-CheckpointContent read_zip_checkpoint(const std::string& path) {
+/// Refuses a checkpoint written on (or a reader running on) a big-endian machine.
+void check_byte_order(caffe2::serialize::PyTorchStreamReader& reader) {
   constexpr bool kLittleEndianHost = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
   if (!kLittleEndianHost) fail("this reader runs on little-endian machines only");
-  caffe2::serialize::PyTorchStreamReader reader(path);
-  if (reader.hasRecord("byteorder")) {
-    const at::Tensor order = record_bytes(reader, "byteorder");
-    std::string text(reinterpret_cast<const char*>(order.data_ptr<uint8_t>()),
-                     static_cast<size_t>(order.numel()));
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    if (text == "big") {
-      fail("it was written on a big-endian machine; only little-endian checkpoints are supported");
-    }
-    if (text != "little") fail("its byteorder record says '", text.substr(0, 32), "'");
+  if (!reader.hasRecord("byteorder")) return;
+  const at::Tensor order = record_bytes(reader, "byteorder");
+  std::string text(reinterpret_cast<const char*>(order.data_ptr<uint8_t>()),
+                   static_cast<size_t>(order.numel()));
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text == "big") {
+    fail("it was written on a big-endian machine; only little-endian checkpoints are supported");
   }
+  if (text != "little") fail("its byteorder record says '", text.substr(0, 32), "'");
+}
+
+/// The dict holding the tensors: the root's "model" entry, or the root itself when it is a
+/// state dict.
+Ref model_dict(const Unpickler& unpickler, Ref root) {
+  const auto model_entry = find_entry(unpickler, root, "model");
+  if (model_entry && unpickler.get(*model_entry).kind == Kind::dict) return *model_entry;
+  if (is_state_dict(unpickler, root)) return root;
+  if (model_entry) fail("its 'model' entry is ", unpickler.describe(*model_entry), ", not a dict");
+  fail("it has no 'model' entry and is not a state dict (a dict of tensors) either");
+}
+
+/// The tensors of the model dict, by name, in file order.
+StateDict state_dict_of(const Unpickler& unpickler, Ref model) {
+  StateDict state;
+  const auto& items = unpickler.get(model).items;
+  for (size_t i = 0; i + 1 < items.size(); i += 2) {
+    const Object& key = unpickler.get(items[i]);
+    if (key.kind != Kind::text) fail("the model has a key that is ", unpickler.describe(items[i]));
+    if (unpickler.get(items[i + 1]).kind != Kind::tensor) {
+      fail("the model's entry '", key.text, "' is ", unpickler.describe(items[i + 1]),
+           ", not a tensor");
+    }
+    state.insert_or_assign(key.text, unpickler.get(items[i + 1]).tensor);
+  }
+  return state;
+}
+
+/// The root's "epoch" (an int) and "name" (a str) entries, where present and not None.
+void read_epoch_and_name(const Unpickler& unpickler, Ref root, CheckpointContent& content) {
+  if (const auto epoch = find_entry(unpickler, root, "epoch")) {
+    const Object& value = unpickler.get(*epoch);
+    if (value.kind == Kind::integer) {
+      content.epoch = value.integer;
+    } else if (value.kind != Kind::none) {
+      fail("its 'epoch' entry is ", unpickler.describe(*epoch), ", not an int");
+    }
+  }
+  if (const auto name = find_entry(unpickler, root, "name")) {
+    const Object& value = unpickler.get(*name);
+    if (value.kind == Kind::text) {
+      content.name = value.text;
+    } else if (value.kind != Kind::none) {
+      fail("its 'name' entry is ", unpickler.describe(*name), ", not a str");
+    }
+  }
+}
+
+CheckpointContent read_zip_checkpoint(const std::string& path) {
+  caffe2::serialize::PyTorchStreamReader reader(path);
+  check_byte_order(reader);
   if (!reader.hasRecord("data.pkl")) {
     fail("the zip archive has no data.pkl record: not a torch.save file");
   }
   const at::Tensor pickle = record_bytes(reader, "data.pkl");
-  std::unordered_map<std::string, at::Tensor> storages;
+  std::unordered_map<std::string, at::Tensor> storages;  // each record read once
   Unpickler unpickler(pickle.data_ptr<uint8_t>(), static_cast<size_t>(pickle.numel()),
                       [&](const std::string& key) {
                         auto it = storages.find(key);
@@ -104,44 +154,10 @@ CheckpointContent read_zip_checkpoint(const std::string& path) {
   if (unpickler.get(root).kind != Kind::dict) {
     fail("it holds ", unpickler.describe(root), ", not a dict");
   }
+  const Ref model = model_dict(unpickler, root);
   CheckpointContent content;
-  Ref model = root;
-  const auto model_entry = find_entry(unpickler, root, "model");
-  if (model_entry && unpickler.get(*model_entry).kind == Kind::dict) {
-    model = *model_entry;
-  } else if (!is_state_dict(unpickler, root)) {
-    if (model_entry)
-      fail("its 'model' entry is ", unpickler.describe(*model_entry), ", not a dict");
-    fail("it has no 'model' entry and is not a state dict (a dict of tensors) either");
-  }
-  const auto& items = unpickler.get(model).items;
-  for (size_t i = 0; i + 1 < items.size(); i += 2) {
-    const Object& key = unpickler.get(items[i]);
-    if (key.kind != Kind::text) fail("the model has a key that is ", unpickler.describe(items[i]));
-    if (unpickler.get(items[i + 1]).kind != Kind::tensor) {
-      fail("the model's entry '", key.text, "' is ", unpickler.describe(items[i + 1]),
-           ", not a tensor");
-    }
-    content.model.insert_or_assign(key.text, unpickler.get(items[i + 1]).tensor);
-  }
-  if (model != root) {
-    if (const auto epoch = find_entry(unpickler, root, "epoch")) {
-      const Object& value = unpickler.get(*epoch);
-      if (value.kind == Kind::integer) {
-        content.epoch = value.integer;
-      } else if (value.kind != Kind::none) {
-        fail("its 'epoch' entry is ", unpickler.describe(*epoch), ", not an int");
-      }
-    }
-    if (const auto name = find_entry(unpickler, root, "name")) {
-      const Object& value = unpickler.get(*name);
-      if (value.kind == Kind::text) {
-        content.name = value.text;
-      } else if (value.kind != Kind::none) {
-        fail("its 'name' entry is ", unpickler.describe(*name), ", not a str");
-      }
-    }
-  }
+  content.model = state_dict_of(unpickler, model);
+  if (model != root) read_epoch_and_name(unpickler, root, content);
   return content;
 }
 

@@ -301,8 +301,9 @@ void write_group_predictions(const std::string& dir, const GroupPredictions& pre
   const std::string prefix = dir + "/" + predictions.group + "_";
   TsvTable part_table =
       dataset.task() == data::Task::kClassification
-          ? classification_table(classification_rows(predictions), id_column,
-                                 static_cast<size_t>(predictions.evaluation.rows.size(1) - 2))
+          ? classification_table(
+                classification_rows(predictions), id_column,
+                static_cast<size_t>(predictions.evaluation.view().outputs().size(1)))
       : dataset.task() == data::Task::kRegression
           ? regression_table(regression_rows(predictions), id_column)
           : reconstruction_table(predictions, id_column);

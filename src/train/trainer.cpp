@@ -36,6 +36,7 @@
 #include "cdl/train/early_stopping.hpp"
 #include "cdl/train/gradient_sync.hpp"
 #include "cdl/train/running_statistics.hpp"
+#include "cdl/train/throughput.hpp"
 #include "cdl/train/transfer.hpp"
 #include "cdl/train/update_step.hpp"
 
@@ -115,11 +116,10 @@ model::NetworkPtr build_network(const config::TrainConfig& c, const data::SplitD
                             ? data.train->label_code().num_classes()
                             : 1;
   auto network = model::builtin_registry().create(c.architecture, options);
-  // The full-resolution Conv-BatchNorm-ReLU-PadMaxPool block of Conv4_FC3 and Conv5_FC3 runs
-  // fused (pooling before the normalisation: no full-resolution normalised or rectified maps kept
-  // for backward), in slabs; with --memory_saving the first two blocks, one sample at a time
-  // (bench/conv_block_bench on t1-linear images, batch 4: 0.37x and 0.29x the separate layers'
-  // peak memory, at 0.81x and 0.79x their step time with LibTorch 2.15).
+  // The first two Conv-BatchNorm-ReLU-PadMaxPool blocks of Conv4_FC3 and Conv5_FC3 run fused
+  // (pooling before the normalisation: no full-resolution normalised or rectified maps kept for
+  // backward), one sample at a time in slabs (bench/conv_block_bench on t1-linear images, batch 4,
+  // LibTorch 2.15: 0.29x the separate layers' peak memory at 0.79x their step time).
   if (auto cnn = std::dynamic_pointer_cast<model::Cnn>(network)) {
     cnn->use_training_fusion(c.memory_saving);
   }
@@ -179,11 +179,7 @@ class SplitTrainer::Impl {
   eval::EvaluationOptions eval_options_;
   Clock::time_point start_ = Clock::now();
   SplitSummary summary_;
-  double train_seconds_ = 0.0, wait_seconds_ = 0.0;
-  int64_t samples_trained_ = 0;
-  double first_epoch_seconds_ = 0.0;  // warm-up (cuDNN autotuning, cache filling), reported apart
-  int64_t first_epoch_samples_ = 0;
-  int64_t epochs_this_run_ = 0;
+  Throughput throughput_;               // of this run's epochs
   formats::TrainingProgress progress_;  // where the training stands (saved in the training state)
   // The evaluations (train, validation) that selected each best model in this run.
   std::map<std::string, std::pair<eval::Evaluation, eval::Evaluation>> selected_evaluations_;
@@ -407,14 +403,8 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
   }
   progress.finish();
   divergence_->flush();
-  samples_trained_ += all_samples;
-  wait_seconds_ += loader.wait_seconds();
   if (ctx_.compute.device.is_cuda()) torch::cuda::synchronize(ctx_.compute.device.index());
-  train_seconds_ += seconds_since(epoch_start);
-  if (++epochs_this_run_ == 1) {  // the run's first epoch (epoch 0, or the first resumed)
-    first_epoch_seconds_ = train_seconds_;
-    first_epoch_samples_ = samples_trained_;
-  }
+  throughput_.add_epoch(all_samples, seconds_since(epoch_start), loader.wait_seconds());
   end_epoch(epoch, train_plan_->last_micro_batch(num_updates - 1));
 }
 
@@ -562,19 +552,14 @@ SplitSummary SplitTrainer::Impl::run() {
   summary_.epochs_run = epoch;
   final_evaluations();
   if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_, network_index_));
-  const auto rate = [&](int64_t samples, double seconds) {  // samples of all ranks
-    return seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
-  };
-  summary_.images_per_second = rate(samples_trained_, train_seconds_);
-  summary_.samples_are_parts = c_.mode != "image";
-  summary_.steady_images_per_second =
-      epochs_this_run_ > 1
-          ? rate(samples_trained_ - first_epoch_samples_, train_seconds_ - first_epoch_seconds_)
-          : summary_.images_per_second;
-  summary_.data_wait_fraction = train_seconds_ > 0 ? wait_seconds_ / train_seconds_ : 0.0;
+  summary_.images_per_second = throughput_.samples_per_second();
+  summary_.steady_images_per_second = throughput_.steady_samples_per_second();
+  summary_.samples_are_parts = data_.train->extractor().config().mode != data::Mode::kImage;
+  summary_.data_wait_fraction = throughput_.data_wait_fraction();
   summary_.allreduce_seconds = sync_->reduction_seconds();
   summary_.exposed_allreduce_seconds = sync_->seconds();
-  summary_.exposed_allreduce_fraction = train_seconds_ > 0 ? sync_->seconds() / train_seconds_ : 0;
+  summary_.exposed_allreduce_fraction =
+      throughput_.seconds() > 0 ? sync_->seconds() / throughput_.seconds() : 0.0;
   ctx_.control->barrier();
   return summary_;
 }

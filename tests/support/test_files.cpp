@@ -10,8 +10,8 @@
 #include <stdexcept>
 
 #include "cdl/core/file_tree.hpp"
-#include "cdl/data/h5_handle.hpp"
-#include "cdl/data/h5_lock.hpp"
+#include "cdl/h5/handle.hpp"
+#include "cdl/h5/lock.hpp"
 
 namespace cdl::data::testing {
 namespace fs = std::filesystem;
@@ -22,33 +22,33 @@ void check(herr_t status, const char* what) {
 }
 
 void write_string_attr(hid_t loc, const char* name, const std::string& value, bool variable) {
-  H5Datatype type(H5Tcopy(H5T_C_S1));
+  h5::Datatype type(H5Tcopy(H5T_C_S1));
   if (variable) {
     H5Tset_size(type.get(), H5T_VARIABLE);
   } else {
     H5Tset_size(type.get(), value.size() + 1);
   }
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  H5Dataspace space(H5Screate(H5S_SCALAR));
-  H5Attribute attr(H5Acreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  h5::Dataspace space(H5Screate(H5S_SCALAR));
+  h5::Attribute attr(H5Acreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
   const char* ptr = value.c_str();
   check(variable ? H5Awrite(attr.get(), type.get(), &ptr) : H5Awrite(attr.get(), type.get(), ptr),
         name);
 }
 
 void write_int_attr(hid_t loc, const char* name, int value) {
-  H5Dataspace space(H5Screate(H5S_SCALAR));
-  H5Attribute attr(H5Acreate2(loc, name, H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  h5::Dataspace space(H5Screate(H5S_SCALAR));
+  h5::Attribute attr(H5Acreate2(loc, name, H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
   check(H5Awrite(attr.get(), H5T_NATIVE_INT, &value), name);
 }
 
 void write_strings(hid_t file, const char* path, const std::vector<std::string>& values) {
-  H5Datatype type(H5Tcopy(H5T_C_S1));
+  h5::Datatype type(H5Tcopy(H5T_C_S1));
   H5Tset_size(type.get(), H5T_VARIABLE);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   const hsize_t n = values.size();
-  H5Dataspace space(H5Screate_simple(1, &n, nullptr));
-  H5Dataset dset(
+  h5::Dataspace space(H5Screate_simple(1, &n, nullptr));
+  h5::Dataset dset(
       H5Dcreate2(file, path, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   std::vector<const char*> ptrs;
   for (const auto& v : values) ptrs.push_back(v.c_str());
@@ -68,12 +68,12 @@ void declare_images(hid_t file, const std::vector<int64_t>& declared) {
   std::vector<hsize_t> dims(declared.begin(), declared.end());
   std::vector<hsize_t> chunk(dims.size(), 1);
   for (size_t d = 2; d < chunk.size(); ++d) chunk[d] = std::min<hsize_t>(dims[d], 64);
-  H5Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-  H5PropertyList plist(H5Pcreate(H5P_DATASET_CREATE));
+  h5::Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  h5::PropertyList plist(H5Pcreate(H5P_DATASET_CREATE));
   H5Pset_chunk(plist.get(), static_cast<int>(chunk.size()), chunk.data());
-  H5Datatype type(H5Tcopy(H5T_IEEE_F32LE));
-  H5Dataset dset(H5Dcreate2(file, h5format::kImages, type.get(), space.get(), H5P_DEFAULT,
-                            plist.get(), H5P_DEFAULT));
+  h5::Datatype type(H5Tcopy(H5T_IEEE_F32LE));
+  h5::Dataset dset(H5Dcreate2(file, h5::format::kImages, type.get(), space.get(), H5P_DEFAULT,
+                              plist.get(), H5P_DEFAULT));
   if (!dset.valid()) throw std::runtime_error("cannot declare /images");
 }
 
@@ -84,26 +84,26 @@ void write_images(hid_t file, const StoreSpec& spec) {
   std::vector<hsize_t> dims(images.sizes().begin(), images.sizes().end());
   std::vector<hsize_t> chunk = dims;
   chunk[0] = 1;
-  H5Dataspace space(H5Screate_simple(5, dims.data(), nullptr));
-  H5PropertyList plist(H5Pcreate(H5P_DATASET_CREATE));
+  h5::Dataspace space(H5Screate_simple(5, dims.data(), nullptr));
+  h5::PropertyList plist(H5Pcreate(H5P_DATASET_CREATE));
   H5Pset_chunk(plist.get(), 5, chunk.data());
   if (spec.deflate) H5Pset_deflate(plist.get(), 4);
-  H5Datatype type(spec.float16 ? half_type() : H5Tcopy(H5T_IEEE_F32LE));
-  H5Dataset dset(H5Dcreate2(file, h5format::kImages, type.get(), space.get(), H5P_DEFAULT,
-                            plist.get(), H5P_DEFAULT));
+  h5::Datatype type(spec.float16 ? half_type() : H5Tcopy(H5T_IEEE_F32LE));
+  h5::Dataset dset(H5Dcreate2(file, h5::format::kImages, type.get(), space.get(), H5P_DEFAULT,
+                              plist.get(), H5P_DEFAULT));
   check(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, images.data_ptr()),
         "/images");
 }
 
 void write_masks(hid_t file, const std::map<std::string, torch::Tensor>& masks) {
   if (masks.empty()) return;
-  H5Group group(H5Gcreate2(file, h5format::kMasksGroup, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  h5::Group group(H5Gcreate2(file, h5::format::kMasksGroup, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   for (const auto& [name, mask] : masks) {
     const torch::Tensor m = mask.to(torch::kUInt8).contiguous();
     std::vector<hsize_t> dims(m.sizes().begin(), m.sizes().end());
-    H5Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-    H5Dataset dset(H5Dcreate2(group.get(), name.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT,
-                              H5P_DEFAULT, H5P_DEFAULT));
+    h5::Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+    h5::Dataset dset(H5Dcreate2(group.get(), name.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT));
     check(H5Dwrite(dset.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.data_ptr()),
           name.c_str());
   }
@@ -137,17 +137,17 @@ void write_text(const std::string& path, const std::string& content) {
 }
 
 void write_store(const std::string& path, const StoreSpec& spec) {
-  std::lock_guard<std::recursive_mutex> lock(hdf5_mutex());
+  std::lock_guard<std::recursive_mutex> lock(h5::global_mutex());
   fs::create_directories(fs::path(path).parent_path());
-  H5File file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  h5::File file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
   if (!file.valid()) throw std::runtime_error("cannot create " + path);
-  write_string_attr(file.get(), h5format::kAttrFormat, spec.format, true);
-  write_int_attr(file.get(), h5format::kAttrFormatVersion, spec.version);
-  write_string_attr(file.get(), h5format::kAttrPreprocessing, spec.preprocessing, true);
-  write_string_attr(file.get(), h5format::kAttrCohort, spec.cohort, false);
+  write_string_attr(file.get(), h5::format::kAttrFormat, spec.format, true);
+  write_int_attr(file.get(), h5::format::kAttrFormatVersion, spec.version);
+  write_string_attr(file.get(), h5::format::kAttrPreprocessing, spec.preprocessing, true);
+  write_string_attr(file.get(), h5::format::kAttrCohort, spec.cohort, false);
   write_images(file.get(), spec);
-  write_strings(file.get(), h5format::kParticipantId, spec.participants);
-  write_strings(file.get(), h5format::kSessionId, spec.sessions);
+  write_strings(file.get(), h5::format::kParticipantId, spec.participants);
+  write_strings(file.get(), h5::format::kSessionId, spec.sessions);
   write_masks(file.get(), spec.masks);
 }
 

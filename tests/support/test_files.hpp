@@ -1,5 +1,6 @@
 // Test helpers shared by the suites: temporary folders, text files and tiny HDF5 image stores
-// written with the HDF5 C API and the constants of h5_format.hpp (independent of data_tools/).
+// written with the HDF5 C API and the constants of h5/container_format.hpp (independent of
+// data_tools/).
 #pragma once
 
 #include <torch/torch.h>
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "cdl/data/h5_format.hpp"
+#include "cdl/h5/container_format.hpp"
 
 namespace cdl::data::testing {
 
@@ -38,8 +39,8 @@ struct StoreSpec {
   std::vector<std::string> sessions;      ///< N ids
   bool float16 = false;                   ///< store /images as IEEE half
   bool deflate = false;                   ///< gzip-compress the chunks
-  std::string format = h5format::kFormatName;
-  int version = h5format::kFormatVersion;
+  std::string format = h5::format::kFormatName;
+  int version = h5::format::kFormatVersion;
   std::string cohort = "single";
   std::string preprocessing = "{\"preprocessing\": \"t1-linear\", \"mode\": \"image\"}";
   std::map<std::string, torch::Tensor> masks;  ///< uint8 [D, H, W]

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cdl/data/h5_handle.hpp"
+#include "cdl/h5/handle.hpp"
 
 namespace cdl::data_tools {
 
@@ -45,10 +45,10 @@ class H5ImageReader {
   const std::string& path() const { return path_; }
 
  private:
-  data::H5Dataset open_dataset(const std::string& name) const;
+  h5::Dataset open_dataset(const std::string& name) const;
 
   std::string path_;
-  data::H5File file_;
+  h5::File file_;
 };
 
 }  // namespace cdl::data_tools

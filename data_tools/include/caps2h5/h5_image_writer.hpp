@@ -1,6 +1,6 @@
 // Writes the clinicadl-hpc HDF5 container (format of data_tools/README.md, constants of
-// cdl/data/h5_format.hpp). Image chunks are encoded (float16, shuffle, deflate) by the caller's
-// threads with encode_chunk() and stored as they are with H5Dwrite_chunk.
+// cdl/data/h5/container_format.hpp). Image chunks are encoded (float16, shuffle, deflate) by the
+// caller's threads with encode_chunk() and stored as they are with H5Dwrite_chunk.
 #pragma once
 
 #include <array>
@@ -10,7 +10,7 @@
 
 #include "caps2h5/gzip_codec.hpp"
 #include "caps2h5/volume.hpp"
-#include "cdl/data/h5_handle.hpp"
+#include "cdl/h5/handle.hpp"
 
 namespace cdl::data_tools {
 
@@ -43,7 +43,7 @@ Bytes encode_chunk(const Volume& volume, const ImagesLayout& layout);
 uint16_t float_to_half(float value);
 
 /// HDF5 type of IEEE half precision (little endian); the caller owns the handle.
-data::H5Datatype make_float16_type();
+h5::Datatype make_float16_type();
 
 /// Turns off HDF5's automatic error printing (errors are reported through exceptions).
 void silence_hdf5_errors();
@@ -70,8 +70,8 @@ class H5ImageWriter {
 
  private:
   std::string path_;
-  data::H5File file_;
-  data::H5Dataset images_;
+  h5::File file_;
+  h5::Dataset images_;
   ImagesLayout layout_;
 };
 

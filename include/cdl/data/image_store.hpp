@@ -1,5 +1,6 @@
-// Read-only access to one HDF5 image container written by `caps2h5 convert` (h5_format.hpp):
-// format check, (participant, session) -> row index, image reads by hyperslab, ROI masks.
+// Read-only access to one HDF5 image container written by `caps2h5 convert`
+// (h5/container_format.hpp): format check, (participant, session) -> row index, image reads by
+// hyperslab, ROI masks.
 #pragma once
 
 #include <torch/torch.h>
@@ -10,14 +11,14 @@
 #include <utility>
 #include <vector>
 
-#include "cdl/data/h5_handle.hpp"
+#include "cdl/h5/handle.hpp"
 
 namespace cdl::data {
 
 /// Element type of /images on disk.
 enum class StoredType { kFloat32, kFloat16 };
 
-/// One opened .h5 container. Thread-safe: every HDF5 call holds hdf5_mutex().
+/// One opened .h5 container. Thread-safe: every HDF5 call holds h5::global_mutex().
 /// Not copyable (owns HDF5 handles); share it through std::shared_ptr.
 class ImageStore {
  public:
@@ -78,9 +79,9 @@ class ImageStore {
   std::vector<std::string> participants_;
   std::vector<std::string> sessions_;
   std::map<std::pair<std::string, std::string>, int64_t> index_;
-  H5File file_;
-  H5Dataset images_;
-  H5Datatype half_type_;  // in-memory IEEE half type (little endian) for float16 stores
+  h5::File file_;
+  h5::Dataset images_;
+  h5::Datatype half_type_;  // in-memory IEEE half type (little endian) for float16 stores
 };
 
 }  // namespace cdl::data

@@ -80,11 +80,11 @@ class Cnn final : public Network {
   /// Same parameters and results up to float rounding. Throws ConfigError when `blocks` exceeds
   /// fusable_blocks().
   void set_fused_blocks(int blocks, int64_t chunk_samples, int64_t max_piece_bytes = 0);
-  /// What clinicadl-hpc trains with: the first block fused, 2 samples at a time in slabs of at
-  /// most 96 MB of convolution output, for inputs of at least 2^21 values per sample (smaller
-  /// ones, patches among them, run the separate layers); with `memory_saving`, the first two
-  /// blocks, 1 sample at a time in slabs of at most 48 MB, whatever the input size
-  /// (bench/conv_block_bench measures both).
+  /// What clinicadl-hpc trains with: the first two blocks fused, 1 sample at a time in slabs of
+  /// at most 48 MB of convolution output, for inputs of at least 2^21 values per sample (smaller
+  /// ones, patches among them, run the separate layers); with `memory_saving`, whatever the input
+  /// size (bench/conv_block_bench measures it against the separate layers and the former default,
+  /// the first block 2 samples at a time).
   void use_training_fusion(bool memory_saving);
 
  private:

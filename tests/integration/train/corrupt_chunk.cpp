@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cdl/data/h5_format.hpp"
+#include "cdl/h5/container_format.hpp"
 
 namespace {
 
@@ -32,8 +32,8 @@ long find_row(hid_t file, const std::string& participant, const std::string& ses
     H5Dclose(dataset);
     return values;
   };
-  const auto participants = read_strings(cdl::data::h5format::kParticipantId);
-  const auto sessions = read_strings(cdl::data::h5format::kSessionId);
+  const auto participants = read_strings(cdl::h5::format::kParticipantId);
+  const auto sessions = read_strings(cdl::h5::format::kSessionId);
   for (size_t i = 0; i < participants.size(); ++i) {
     if (participants[i] == participant && sessions[i] == session) return static_cast<long>(i);
   }
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     std::cerr << "no image " << argv[2] << " " << argv[3] << "\n";
     return 1;
   }
-  hid_t images = H5Dopen2(file, cdl::data::h5format::kImages, H5P_DEFAULT);
+  hid_t images = H5Dopen2(file, cdl::h5::format::kImages, H5P_DEFAULT);
   hsize_t offset[5] = {static_cast<hsize_t>(row), 0, 0, 0, 0};
   haddr_t address = 0;
   hsize_t size = 0;

@@ -10,14 +10,14 @@
 #include "caps2h5/h5_image_reader.hpp"
 #include "caps2h5/synthetic.hpp"
 #include "cdl/core/file_tree.hpp"
-#include "cdl/data/h5_format.hpp"
+#include "cdl/h5/container_format.hpp"
 #include "mpi_test_support.hpp"
 
 namespace cdl::data_tools {
 namespace {
 
 namespace fs = std::filesystem;
-namespace fmt = data::h5format;
+namespace fmt = h5::format;
 
 /// A folder shared by all ranks (named after rank 0's pid), removed at the end.
 class SharedDir {

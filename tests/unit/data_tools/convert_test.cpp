@@ -15,14 +15,14 @@
 #include "caps2h5/inspector.hpp"
 #include "caps2h5/pt_reader.hpp"
 #include "cdl/core/error.hpp"
-#include "cdl/data/h5_format.hpp"
+#include "cdl/h5/container_format.hpp"
 #include "test_helpers.hpp"
 
 namespace cdl::data_tools {
 namespace {
 
 namespace fs = std::filesystem;
-namespace fmt = data::h5format;
+namespace fmt = h5::format;
 using testing::t1_path;
 using testing::TempDir;
 using testing::test_options;

@@ -12,7 +12,7 @@
 #include "caps2h5/synthetic.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/tsv_table.hpp"
-#include "cdl/data/h5_format.hpp"
+#include "cdl/h5/container_format.hpp"
 #include "test_helpers.hpp"
 
 namespace cdl::data_tools {

@@ -1,16 +1,16 @@
 // Definition of the global HDF5 mutex.
-#include "cdl/data/h5_lock.hpp"
+#include "cdl/h5/lock.hpp"
 
 #include <hdf5.h>
 
-namespace cdl::data {
+namespace cdl::h5 {
 
-std::recursive_mutex& hdf5_mutex() {
+std::recursive_mutex& global_mutex() {
   static std::recursive_mutex mutex;
   return mutex;
 }
 
-H5Lock::H5Lock() : lock_(hdf5_mutex()) {
+Lock::Lock() : lock_(global_mutex()) {
   thread_local bool silenced = false;
   if (!silenced) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -18,4 +18,4 @@ H5Lock::H5Lock() : lock_(hdf5_mutex()) {
   }
 }
 
-}  // namespace cdl::data
+}  // namespace cdl::h5

@@ -3,7 +3,7 @@
 // never drift. The full specification is in data_tools/README.md.
 #pragma once
 
-namespace cdl::data::h5format {
+namespace cdl::h5::format {
 
 /// Value of the root attribute `format`.
 inline constexpr const char* kFormatName = "clinicadl-hpc";
@@ -28,4 +28,4 @@ inline constexpr const char* kSessionId = "/session_id";
 /// Group of uint8 [D, H, W] ROI masks, one dataset per ROI name (roi mode).
 inline constexpr const char* kMasksGroup = "/masks";
 
-}  // namespace cdl::data::h5format
+}  // namespace cdl::h5::format

@@ -1,4 +1,5 @@
 // RAII ownership of HDF5 identifiers: each handle closes its id with the matching H5*close.
+// The h5 room is the one home of HDF5 access, LibTorch-free, shared by the engine and caps2h5.
 #pragma once
 
 #include <hdf5.h>
@@ -7,25 +8,25 @@
 
 #include <utility>
 
-namespace cdl::data {
+namespace cdl::h5 {
 
 /// Owns one HDF5 identifier; `Close` is the matching close function (H5Fclose, H5Dclose, ...).
 template <herr_t (*Close)(hid_t)>
-class H5Handle {
+class Handle {
  public:
-  H5Handle() = default;
-  explicit H5Handle(hid_t id) : id_(id) {}
-  H5Handle(const H5Handle&) = delete;
-  H5Handle& operator=(const H5Handle&) = delete;
-  H5Handle(H5Handle&& other) noexcept : id_(std::exchange(other.id_, H5I_INVALID_HID)) {}
-  H5Handle& operator=(H5Handle&& other) noexcept {
+  Handle() = default;
+  explicit Handle(hid_t id) : id_(id) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& other) noexcept : id_(std::exchange(other.id_, H5I_INVALID_HID)) {}
+  Handle& operator=(Handle&& other) noexcept {
     if (this != &other) {
       reset();
       id_ = std::exchange(other.id_, H5I_INVALID_HID);
     }
     return *this;
   }
-  ~H5Handle() { reset(); }
+  ~Handle() { reset(); }
 
   /// The raw identifier (still owned by this handle).
   hid_t get() const { return id_; }
@@ -41,17 +42,17 @@ class H5Handle {
   hid_t id_ = H5I_INVALID_HID;
 };
 
-using H5File = H5Handle<H5Fclose>;
-using H5Dataset = H5Handle<H5Dclose>;
-using H5Dataspace = H5Handle<H5Sclose>;
-using H5Datatype = H5Handle<H5Tclose>;
-using H5Group = H5Handle<H5Gclose>;
-using H5Attribute = H5Handle<H5Aclose>;
-using H5PropertyList = H5Handle<H5Pclose>;
+using File = Handle<H5Fclose>;
+using Dataset = Handle<H5Dclose>;
+using Dataspace = Handle<H5Sclose>;
+using Datatype = Handle<H5Tclose>;
+using Group = Handle<H5Gclose>;
+using Attribute = Handle<H5Aclose>;
+using PropertyList = Handle<H5Pclose>;
 
 /// The innermost message of HDF5's current error stack (e.g. "data error detected by fletcher32
 /// checksum"), or "" when the stack is empty. Call right after the failing HDF5 call.
-inline std::string hdf5_error_text() {
+inline std::string error_text() {
   std::string text;
   H5Ewalk2(
       H5E_DEFAULT, H5E_WALK_UPWARD,
@@ -64,4 +65,4 @@ inline std::string hdf5_error_text() {
   return text;
 }
 
-}  // namespace cdl::data
+}  // namespace cdl::h5

@@ -1,5 +1,6 @@
-// Private helpers of the data layer for reading HDF5 attributes and string datasets.
-// Every function assumes the caller holds hdf5_mutex().
+// Reading HDF5 attributes, string datasets and groups with the C API, for the engine's image
+// store and caps2h5's inspector alike.
+// Every function assumes the caller holds h5::global_mutex() (an h5::Lock).
 #pragma once
 
 #include <hdf5.h>
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace cdl::data::h5read {
+namespace cdl::h5 {
 
 /// True when object `loc` has an attribute `name`.
 bool has_attribute(hid_t loc, const char* name);
@@ -26,4 +27,4 @@ bool link_exists(hid_t loc, const char* path);
 /// Names of the members of group `path` in `loc` (empty if the group is absent).
 std::vector<std::string> group_members(hid_t loc, const char* path);
 
-}  // namespace cdl::data::h5read
+}  // namespace cdl::h5

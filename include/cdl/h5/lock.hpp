@@ -4,23 +4,24 @@
 
 #include <mutex>
 
-namespace cdl::data {
+namespace cdl::h5 {
 
 /// The global HDF5 mutex (recursive, so a locked helper may call another locked helper).
-/// Hold it around every H5* call: `std::lock_guard<std::recursive_mutex> lock(hdf5_mutex());`.
-std::recursive_mutex& hdf5_mutex();
+/// Hold it around every H5* call: `std::lock_guard<std::recursive_mutex>
+/// lock(h5::global_mutex());`.
+std::recursive_mutex& global_mutex();
 
-/// Holds hdf5_mutex() for its lifetime and silences HDF5's automatic error-stack printing on the
+/// Holds global_mutex() for its lifetime and silences HDF5's automatic error-stack printing on the
 /// calling thread (thread-safe HDF5 builds keep that setting per thread); the data layer reports
 /// HDF5 failures through its own DataError messages.
-class H5Lock {
+class Lock {
  public:
-  H5Lock();
-  H5Lock(const H5Lock&) = delete;
-  H5Lock& operator=(const H5Lock&) = delete;
+  Lock();
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
 
  private:
   std::lock_guard<std::recursive_mutex> lock_;
 };
 
-}  // namespace cdl::data
+}  // namespace cdl::h5

@@ -1,10 +1,10 @@
 // Implementation of the private HDF5 read helpers (attributes, string datasets, groups).
-#include "h5_read.hpp"
+#include "cdl/h5/read.hpp"
 
 #include "cdl/core/error.hpp"
-#include "cdl/data/h5_handle.hpp"
+#include "cdl/h5/handle.hpp"
 
-namespace cdl::data::h5read {
+namespace cdl::h5 {
 namespace {
 
 /// Reads `count` strings of file type `type` through `reader(mem_type, buffer)`.
@@ -12,7 +12,7 @@ template <typename Reader>
 std::vector<std::string> read_strings(hid_t type, size_t count, Reader reader) {
   std::vector<std::string> out;
   if (H5Tis_variable_str(type) > 0) {
-    H5Datatype mem(H5Tcopy(H5T_C_S1));
+    Datatype mem(H5Tcopy(H5T_C_S1));
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(type));
     std::vector<char*> buffer(count, nullptr);
@@ -24,7 +24,7 @@ std::vector<std::string> read_strings(hid_t type, size_t count, Reader reader) {
     return out;
   }
   const size_t size = H5Tget_size(type);
-  H5Datatype mem(H5Tcopy(H5T_C_S1));
+  Datatype mem(H5Tcopy(H5T_C_S1));
   H5Tset_size(mem.get(), size);
   H5Tset_cset(mem.get(), H5Tget_cset(type));  // HDF5 does not convert between character sets
   H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
@@ -47,11 +47,11 @@ bool has_attribute(hid_t loc, const char* name) {
 
 std::optional<std::string> string_attribute(hid_t loc, const char* name) {
   if (!has_attribute(loc, name)) return std::nullopt;
-  H5Attribute attr(H5Aopen(loc, name, H5P_DEFAULT));
+  Attribute attr(H5Aopen(loc, name, H5P_DEFAULT));
   if (!attr.valid()) return std::nullopt;
-  H5Datatype type(H5Aget_type(attr.get()));
+  Datatype type(H5Aget_type(attr.get()));
   if (H5Tget_class(type.get()) != H5T_STRING) return std::nullopt;
-  H5Dataspace space(H5Aget_space(attr.get()));
+  Dataspace space(H5Aget_space(attr.get()));
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   if (n < 1) return std::nullopt;
   auto values = read_strings(type.get(), static_cast<size_t>(n),
@@ -62,9 +62,9 @@ std::optional<std::string> string_attribute(hid_t loc, const char* name) {
 
 std::optional<int64_t> int_attribute(hid_t loc, const char* name) {
   if (!has_attribute(loc, name)) return std::nullopt;
-  H5Attribute attr(H5Aopen(loc, name, H5P_DEFAULT));
+  Attribute attr(H5Aopen(loc, name, H5P_DEFAULT));
   if (!attr.valid()) return std::nullopt;
-  H5Datatype type(H5Aget_type(attr.get()));
+  Datatype type(H5Aget_type(attr.get()));
   if (H5Tget_class(type.get()) != H5T_INTEGER) return std::nullopt;
   int64_t value = 0;
   if (H5Aread(attr.get(), H5T_NATIVE_INT64, &value) < 0) return std::nullopt;
@@ -76,8 +76,8 @@ std::vector<std::string> string_dataset(hid_t file_id, const char* path, const s
     CDL_THROW(DataError, "HDF5 file '", file, "' has no dataset '", path,
               "'\nhint: regenerate the file with `caps2h5 convert`");
   }
-  H5Dataset dset(H5Dopen2(file_id, path, H5P_DEFAULT));
-  H5Datatype type(H5Dget_type(dset.get()));
+  Dataset dset(H5Dopen2(file_id, path, H5P_DEFAULT));
+  Datatype type(H5Dget_type(dset.get()));
   const std::vector<int64_t> dims = dataset_dims(dset.get());
   if (!dset.valid() || H5Tget_class(type.get()) != H5T_STRING || dims.size() != 1) {
     CDL_THROW(DataError, "HDF5 file '", file, "': dataset '", path,
@@ -93,7 +93,7 @@ std::vector<std::string> string_dataset(hid_t file_id, const char* path, const s
 }
 
 std::vector<int64_t> dataset_dims(hid_t dataset) {
-  H5Dataspace space(H5Dget_space(dataset));
+  Dataspace space(H5Dget_space(dataset));
   const int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank < 0) return {};
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
@@ -119,7 +119,7 @@ bool link_exists(hid_t loc, const char* path) {
 std::vector<std::string> group_members(hid_t loc, const char* path) {
   std::vector<std::string> names;
   if (!link_exists(loc, path)) return names;
-  H5Group group(H5Gopen2(loc, path, H5P_DEFAULT));
+  Group group(H5Gopen2(loc, path, H5P_DEFAULT));
   if (!group.valid()) return names;
   H5G_info_t info;
   if (H5Gget_info(group.get(), &info) < 0) return names;
@@ -136,4 +136,4 @@ std::vector<std::string> group_members(hid_t loc, const char* path) {
   return names;
 }
 
-}  // namespace cdl::data::h5read
+}  // namespace cdl::h5
