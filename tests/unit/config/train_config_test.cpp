@@ -246,6 +246,39 @@ TEST(TrainConfigTest, MemorySavingOnlyForPooledConvTrunks) {
   EXPECT_NE(message.find("--architecture resnet18"), std::string::npos) << message;
 }
 
+TEST(TrainConfigTest, OtherCommandsChangeOptionsThroughTheTable) {
+  TrainConfig c;
+  apply_train_options(
+      c, {{"--split", {"1", "3"}}, {"--threads", {"4"}}, {"--amp", {}}, {"--gpu", {"false"}}},
+      "resume");
+  EXPECT_EQ(c.split, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(c.threads, 4);
+  EXPECT_TRUE(c.amp);  // a boolean switch without a value sets it
+  EXPECT_EQ(c.gpu, "false");
+  EXPECT_EQ(train_option_arity("amp"), 0);
+  EXPECT_EQ(train_option_arity("batch_size"), 1);
+  EXPECT_EQ(train_option_arity("split"), -1);
+  EXPECT_THROW(train_option_arity("no_such_option"), InternalError);
+}
+
+TEST(TrainConfigTest, OtherCommandsGetEveryProblemOfTheirOptionsAtOnce) {
+  TrainConfig c;
+  try {
+    apply_train_options(c, {{"--threads", {"many"}}, {"--split", {"1", "x"}}, {"--bogus", {"1"}}},
+                        "predict");
+    FAIL() << "bad values were accepted";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("3 problem(s) with the predict options"), std::string::npos) << message;
+    EXPECT_NE(message.find("--threads 'many' is invalid: expected an integer"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("--split '1 x' is invalid: expected integers"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("'--bogus' is not a train option"), std::string::npos) << message;
+    EXPECT_NE(message.find("clinicadl-hpc predict --help"), std::string::npos) << message;
+  }
+}
+
 TEST(TrainConfigTest, HelpIsNotAnError) {
   EXPECT_THROW(parse_train_arguments({"--help"}), HelpRequested);
   EXPECT_NE(train_usage().find("--accumulation_steps"), std::string::npos);
