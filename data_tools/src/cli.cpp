@@ -10,8 +10,10 @@
 #include "caps2h5/inspector.hpp"
 #include "caps2h5/splitter.hpp"
 #include "caps2h5/synthetic.hpp"
+#include "cdl/core/command_line.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/mpi_process.hpp"
 #include "cdl/core/problems.hpp"
 
 namespace cdl::data_tools {
@@ -48,13 +50,7 @@ bool parse(const Args& args, po::options_description& named,
   named.add_options()("help,h", "show this help");
   po::options_description all;
   all.add(named).add(hidden);
-  po::store(
-      po::command_line_parser(normalize_option_names(args))
-          .options(all)
-          .positional(pos)
-          .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
-          .run(),
-      vm);
+  vm = cli::parse_options(cli::normalize_option_names(args), all, pos);
   if (vm.count("help")) {
     std::cout << "caps2h5 " << command;
     for (const auto& name : positional) std::cout << " " << name;
@@ -91,7 +87,7 @@ ConvertOptions convert_options(const po::variables_map& vm) {
 /// Plans on every rank (identical errors, reported by rank 0), then converts collectively.
 int run_convert(const ConvertOptions& options) {
   std::unique_ptr<ImageTransport> transport;
-  if (launched_by_mpi()) transport = make_mpi_transport();
+  if (mpi::launched_by_mpi()) transport = make_mpi_transport();
   SerialTransport serial;
   ImageTransport& t = transport ? *transport : serial;
   log::set_rank(t.rank(), t.size());
@@ -112,7 +108,7 @@ int run_convert(const ConvertOptions& options) {
     log::info("caps2h5 convert: ", summary.line, " ->", outputs);
   } catch (const Error& e) {
     log::error("caps2h5 convert: ", e.what());
-    abort_all_ranks(e.exit_code());
+    mpi::abort_other_ranks(e.exit_code());
     return e.exit_code();
   }
   return 0;
@@ -232,18 +228,6 @@ int dispatch(const std::string& command, const Args& args) {
 
 }  // namespace
 
-std::vector<std::string> normalize_option_names(const std::vector<std::string>& args) {
-  std::vector<std::string> out;
-  for (std::string arg : args) {
-    if (arg.rfind("--", 0) == 0) {
-      const size_t end = std::min(arg.find('='), arg.size());
-      for (size_t c = 2; c < end; ++c) arg[c] = arg[c] == '-' ? '_' : arg[c];
-    }
-    out.push_back(arg);
-  }
-  return out;
-}
-
 int run_cli(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     (argc < 2 ? std::cerr : std::cout) << kUsage;
@@ -253,8 +237,8 @@ int run_cli(int argc, char** argv) {
   try {
     return dispatch(command, Args(argv + 2, argv + argc));
   } catch (const po::error& e) {
-    std::cerr << "caps2h5 " << command << ": error: " << e.what() << "\nhint: caps2h5 " << command
-              << " --help\n";
+    std::cerr << "caps2h5 " << command << ": error: " << cli::describe_parse_error(e)
+              << "\nhint: caps2h5 " << command << " --help\n";
     return 2;
   } catch (const Error& e) {
     std::cerr << "caps2h5 " << command << ": error: " << e.what() << std::endl;

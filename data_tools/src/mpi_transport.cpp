@@ -3,10 +3,10 @@
 #include <mpi.h>
 
 #include <array>
-#include <cstdlib>
 
 #include "caps2h5/image_transport.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/mpi_process.hpp"
 
 namespace cdl::data_tools {
 namespace {
@@ -16,24 +16,9 @@ constexpr int kPayloadTag = 302;
 
 class MpiTransport : public ImageTransport {
  public:
-  MpiTransport() {
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (!initialized) {
-      int provided = 0;
-      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-      owns_mpi_ = true;
-    }
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
-  }
-  ~MpiTransport() override {
-    int finalized = 0;
-    MPI_Finalized(&finalized);
-    if (owns_mpi_ && !finalized) MPI_Finalize();
-  }
-  int rank() const override { return rank_; }
-  int size() const override { return size_; }
+  MpiTransport() : process_(mpi::ThreadLevel::kFunneled) {}
+  int rank() const override { return process_.rank(); }
+  int size() const override { return process_.size(); }
 
   void send(const EncodedImage& image) override {
     const bool ok = image.error.empty();
@@ -79,32 +64,13 @@ class MpiTransport : public ImageTransport {
   }
 
  private:
-  bool owns_mpi_ = false;
-  int rank_ = 0;
-  int size_ = 1;
+  mpi::Process process_;
 };
 
 }  // namespace
 
-bool launched_by_mpi() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MV2_COMM_WORLD_SIZE",
-                           "MPI_LOCALNRANKS", "HYDRA_CONTROL_FD"}) {
-    if (std::getenv(name) != nullptr) return true;
-  }
-  return false;
-}
-
 std::unique_ptr<ImageTransport> make_mpi_transport() {
   return std::make_unique<MpiTransport>();
-}
-
-void abort_all_ranks(int exit_code) {
-  int initialized = 0, finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
-  int size = 1;
-  if (initialized && !finalized) MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
 }
 
 }  // namespace cdl::data_tools

@@ -2,7 +2,6 @@
 #include "collective_command.hpp"
 
 #include <chrono>
-#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <thread>
@@ -10,6 +9,7 @@
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/mpi_process.hpp"
 #include "cdl/core/stop_request.hpp"
 
 namespace cdl::app {
@@ -18,10 +18,10 @@ int check_before_mpi(const std::function<void()>& check) {
   try {
     check();
   } catch (const config::HelpRequested& help) {
-    if (launcher_rank() == 0) std::cout << help.what();
+    if (mpi::launcher_rank() == 0) std::cout << help.what();
     return 0;
   } catch (const ConfigError& error) {
-    if (launcher_rank() == 0) std::cerr << "ERROR: " << error.what() << std::endl;
+    if (mpi::launcher_rank() == 0) std::cerr << "ERROR: " << error.what() << std::endl;
     return error.exit_code();
   }
   return kGoOn;
@@ -56,13 +56,6 @@ int end_with_error(comm::Runtime& runtime, const std::string& message, int code,
   if (same_on_all && topology.rank != 0) std::this_thread::sleep_for(std::chrono::seconds(2));
   log::error(message, " (on ", topology.host, ")");
   runtime.abort(code);
-}
-
-int launcher_rank() {
-  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}) {
-    if (const char* value = std::getenv(name)) return std::atoi(value);
-  }
-  return 0;
 }
 
 }  // namespace cdl::app

@@ -34,7 +34,4 @@ int run_collectively(comm::Runtime& runtime, const std::string& maps_dir, bool s
 /// give rank 0 a moment to print it once, and print it themselves only if rank 0 did not.
 int end_with_error(comm::Runtime& runtime, const std::string& message, int code, bool same_on_all);
 
-/// The rank the launcher gave this process (OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID), or 0.
-int launcher_rank();
-
 }  // namespace cdl::app

@@ -1,9 +1,9 @@
-// Implementation of the small command-line parser.
+// The command lines of resume and predict, through the one parser (core/command_line.hpp).
 #include "command_line.hpp"
 
 #include "cdl/config/train_config.hpp"
+#include "cdl/core/command_line.hpp"
 #include "cdl/core/error.hpp"
-#include "cdl/core/problems.hpp"
 
 namespace cdl::app {
 
@@ -12,42 +12,66 @@ std::string CommandLine::value(const std::string& option, const std::string& fal
   return it == options.end() || it->second.empty() ? fallback : it->second.front();
 }
 
+namespace {
+namespace po = boost::program_options;
+
+/// The options of `known` ("--name" -> arity) for the one parser, plus --help and the
+/// positional arguments.
+po::options_description describe(const std::map<std::string, Arity>& known) {
+  po::options_description options;
+  options.add_options()("help,h", "")("positional", po::value<std::vector<std::string>>(), "");
+  for (const auto& [option, arity] : known) {
+    const std::string name = option.substr(2);
+    if (arity == Arity::kNone) {
+      options.add_options()(name.c_str(), po::bool_switch(), "");
+    } else if (arity == Arity::kOne) {
+      options.add_options()(name.c_str(), po::value<std::string>(), "");
+    } else {
+      options.add_options()(name.c_str(), po::value<std::vector<std::string>>()->multitoken(), "");
+    }
+  }
+  return options;
+}
+
+/// The options of `known` that `values` holds, as "--name" -> values (switches: when set).
+CommandLine collect(const po::variables_map& values, const std::map<std::string, Arity>& known) {
+  CommandLine line;
+  if (values.count("positional")) {
+    line.positional = values["positional"].as<std::vector<std::string>>();
+  }
+  for (const auto& [option, arity] : known) {
+    const std::string name = option.substr(2);
+    if (!values.count(name)) continue;
+    if (arity == Arity::kNone) {
+      if (values[name].as<bool>()) line.options[option] = {};
+    } else if (arity == Arity::kOne) {
+      line.options[option] = {values[name].as<std::string>()};
+    } else {
+      line.options[option] = values[name].as<std::vector<std::string>>();
+    }
+  }
+  return line;
+}
+
+}  // namespace
+
 CommandLine parse_command_line(const std::vector<std::string>& args,
                                const std::map<std::string, Arity>& known, size_t positional,
                                const std::string& usage) {
-  CommandLine line;
-  std::vector<std::string> problems;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const auto& arg = args[i];
-    if (arg == "--help" || arg == "-h") throw config::HelpRequested(usage);
-    if (arg.rfind("--", 0) != 0) {
-      line.positional.push_back(arg);
-      continue;
-    }
-    std::vector<std::string> values;
-    while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) values.push_back(args[++i]);
-    const auto spec = known.find(arg);
-    if (spec == known.end()) {
-      problems.push_back("unknown option '" + arg + "'");
-      continue;
-    }
-    const bool count_ok = spec->second == Arity::kNone  ? values.empty()
-                          : spec->second == Arity::kOne ? values.size() == 1
-                                                        : !values.empty();
-    if (!count_ok) {
-      const char* expected = spec->second == Arity::kNone  ? "no value"
-                             : spec->second == Arity::kOne ? "one value"
-                                                           : "one or more values";
-      problems.push_back(arg + " takes " + expected + ", got " + std::to_string(values.size()));
-      continue;
-    }
-    line.options[arg] = values;
+  po::positional_options_description positionals;
+  positionals.add("positional", -1);
+  po::variables_map values;
+  try {
+    values = cli::parse_options(args, describe(known), positionals);
+  } catch (const po::error& error) {
+    CDL_THROW(ConfigError, cli::describe_parse_error(error), "\n", usage);
   }
+  if (values.count("help")) throw config::HelpRequested(usage);
+  CommandLine line = collect(values, known);
   if (line.positional.size() != positional) {
-    problems.push_back("expected " + std::to_string(positional) + " positional argument(s), got " +
-                       std::to_string(line.positional.size()));
+    CDL_THROW(ConfigError, "expected ", positional, " positional argument(s), got ",
+              line.positional.size(), "\n", usage);
   }
-  throw_if_problems<ConfigError>(problems, "", " with the arguments", "\n" + usage);
   return line;
 }
 

@@ -22,9 +22,10 @@ struct CommandLine {
   std::string value(const std::string& option, const std::string& fallback = "") const;
 };
 
-/// Parses `args` (option names already normalised to '_'). Throws HelpRequested(usage) for
-/// --help, and ConfigError listing every unknown option, wrong value count and wrong number of
-/// positional arguments at once, followed by `usage`.
+/// Parses `args` (option names already normalised to '_') with the rules of
+/// core/command_line.hpp. Throws HelpRequested(usage) for --help, and ConfigError naming the
+/// unknown option, the missing value or the wrong number of positional arguments, followed by
+/// `usage`.
 CommandLine parse_command_line(const std::vector<std::string>& args,
                                const std::map<std::string, Arity>& known, size_t positional,
                                const std::string& usage);

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "cdl/config.hpp"
-#include "cdl/config/option_names.hpp"
 #include "cdl/core/allocator.hpp"
+#include "cdl/core/command_line.hpp"
 #include "cdl/core/error.hpp"
 #include "list_models_command.hpp"
 #include "predict_command.hpp"
@@ -40,7 +40,7 @@ int dispatch(int argc, char** argv) {
               << "allocator: " << cdl::allocator_description() << "\n";
     return 0;
   }
-  const auto args = cdl::config::normalize_option_names(argc, argv, 2);
+  const auto args = cdl::cli::normalize_option_names(argc, argv, 2);
   if (command == "list_models") return cdl::app::run_list_models(args);
   if (command == "train") return cdl::app::run_train(args, &argc, &argv);
   if (command == "resume") return cdl::app::run_resume(args, &argc, &argv);

@@ -47,26 +47,16 @@ std::string compiled_backends() {
   return CDL_WITH_NCCL ? "serial, mpi, nccl" : "serial, mpi";
 }
 
-Runtime::Runtime(int* argc, char*** argv) {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (!initialized) {
-    int provided = 0;
-    // MULTIPLE: gradient buckets are reduced on a background thread during backward
-    // (comm/background_reducer.hpp); with less, they are reduced after backward.
-    MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
-    owns_mpi_ = true;
-  }
+// MULTIPLE: gradient buckets are reduced on a background thread during backward
+// (comm/background_reducer.hpp); with less, they are reduced after backward.
+Runtime::Runtime(int* argc, char*** argv) : process_(mpi::ThreadLevel::kMultiple, argc, argv) {
   topology_ = discover_topology();
   control_ = std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
   log::set_rank(topology_.rank, topology_.world_size);
 }
 
 Runtime::~Runtime() {
-  control_.reset();
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (owns_mpi_ && !finalized) MPI_Finalize();
+  control_.reset();  // before MPI ends with process_
 }
 
 std::unique_ptr<Communicator> Runtime::make_group_control(int group) {
@@ -136,7 +126,7 @@ int Runtime::fair_thread_count() const {
 }
 
 void Runtime::abort(int code) {
-  MPI_Abort(MPI_COMM_WORLD, code);
+  mpi::abort_other_ranks(code);
   std::_Exit(code);
 }
 

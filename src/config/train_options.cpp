@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "cdl/config/train_config.hpp"
+#include "cdl/core/command_line.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/problems.hpp"
 #include "train_option_table.hpp"
@@ -246,21 +247,12 @@ po::variables_map parse_command_line(const std::vector<std::string>& args,
                                      const po::options_description& description) {
   po::positional_options_description positional;
   positional.add("positional", -1);
-  po::variables_map values;
-  // No prefix guessing (--epoch for --epochs): ClinicaDL does not guess, and a guess hides typos.
-  const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
   try {
-    po::store(po::command_line_parser(args)
-                  .options(description)
-                  .positional(positional)
-                  .style(style)
-                  .run(),
-              values);
+    return cli::parse_options(args, description, positional);
   } catch (const po::error& error) {
-    CDL_THROW(ConfigError, "train: ", error.what(),
-              "\n  hint: ", clinicadl_spelling_hint(error.what()));
+    const std::string message = cli::describe_parse_error(error);
+    CDL_THROW(ConfigError, "train: ", message, "\n  hint: ", clinicadl_spelling_hint(message));
   }
-  return values;
 }
 
 void read_positionals(const po::variables_map& values, TrainConfig& config) {

@@ -43,7 +43,7 @@ duplicate_session|2|appears twice|none|classification $data $work/dup MAPS
 participant_leak|2|data leak|none|classification $data $work/leak MAPS
 single_class|2|one class only|none|classification $data $work/one_class MAPS
 repeated_metric|2|names 'loss' twice|none|classification $data $splits MAPS --selection_metrics loss loss
-guessed_prefix|2|unrecognised option '--epoch'|none|classification $data $splits MAPS --epoch 2
+guessed_prefix|2|unknown option '--epoch'|none|classification $data $splits MAPS --epoch 2
 bad_toml|2|line 3, column|none|classification $data $splits MAPS --config_file $work/bad.toml
 overwrite_user_folder|2|has no maps.json|none|classification $data $splits $work/user_folder --overwrite
 diverging_loss|3|the training diverged|kept|classification $data $splits MAPS --learning_rate 1e30 --epochs 3

@@ -37,14 +37,8 @@ class SerialTransport : public ImageTransport {
   int max_over_ranks(int value) override { return value; }
 };
 
-/// True when the environment shows an MPI launcher (OMPI_COMM_WORLD_SIZE, PMI_SIZE, ...).
-bool launched_by_mpi();
-
-/// MPI transport over MPI_COMM_WORLD. Initializes MPI if needed (and then finalizes it on
-/// destruction); MPI calls are made from the constructing thread only.
+/// MPI transport over MPI_COMM_WORLD. Starts MPI if needed (core/mpi_process.hpp, and then ends
+/// it on destruction); MPI calls are made from the constructing thread only.
 std::unique_ptr<ImageTransport> make_mpi_transport();
-
-/// Ends every rank at once after an unrecoverable error (MPI_Abort; no-op without MPI).
-void abort_all_ranks(int exit_code);
 
 }  // namespace cdl::data_tools

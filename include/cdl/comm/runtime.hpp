@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cdl/comm/communicator.hpp"
+#include "cdl/core/mpi_process.hpp"
 
 namespace cdl::comm {
 
@@ -18,9 +19,9 @@ struct Topology {
   std::string host;
 };
 
-/// RAII owner of MPI for one process. Initialises MPI (thread level MULTIPLE) unless it is
-/// already initialised, and finalises it on destruction if it initialised it. Works under
-/// mpirun/srun and as a plain single process (MPI singleton).
+/// The MPI runtime of the engine: MPI's lifetime (core/mpi_process.hpp, thread level MULTIPLE),
+/// where ranks are, and the communicators. Works under mpirun/srun and as a plain single process
+/// (MPI singleton).
 class Runtime {
  public:
   /// Collective over MPI_COMM_WORLD.
@@ -50,13 +51,13 @@ class Runtime {
   /// Number of LibTorch intra-op threads this rank should use: its share of the node's cores.
   int fair_thread_count() const;
 
-  /// Ends every rank of the job with `code` (MPI_Abort). Never returns.
+  /// Ends every rank of the job with `code` (MPI_Abort when there are several). Never returns.
   [[noreturn]] void abort(int code);
 
  private:
+  mpi::Process process_;  // first: MPI starts before, and ends after, the members below
   Topology topology_;
   std::unique_ptr<Communicator> control_;
-  bool owns_mpi_ = false;
 };
 
 /// Names of the back ends compiled into this build, e.g. "serial, mpi, nccl".

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cdl/config/option_names.hpp"
 #include "cdl/config/train_config.hpp"
+#include "cdl/core/command_line.hpp"
 #include "cdl/core/error.hpp"
 
 namespace cdl::config {
@@ -75,10 +75,27 @@ TEST(TrainConfigTest, CommandLineValuesListsFlagsAndAliases) {
 }
 
 TEST(TrainConfigTest, DashesAreAcceptedForUnderscores) {
-  const char* argv[] = {"clinicadl-hpc",   "train", "--batch-size=3",
-                        "--learning-rate", "0.5",   "a-b"};
-  EXPECT_EQ(normalize_option_names(6, argv, 2),
-            (std::vector<std::string>{"--batch_size=3", "--learning_rate", "0.5", "a-b"}));
+  const char* argv[] = {
+      "clinicadl-hpc",   "train", "classification", "d.h5", "s", "m", "--batch-size=3",
+      "--learning-rate", "0.5"};
+  const auto c = parse_train_arguments(cli::normalize_option_names(9, argv, 2));
+  EXPECT_EQ(c.batch_size, 3);
+  EXPECT_DOUBLE_EQ(c.learning_rate, 0.5);
+  EXPECT_EQ(c.maps_dir, "m");
+}
+
+TEST(TrainConfigTest, UnknownAndGuessedOptionsAreRefusedWithAHint) {
+  for (const char* option : {"--epoch", "--nproc"}) {  // a prefix is not guessed
+    try {
+      parse_train_arguments(args({"--batch_size", "4", option, "2"}));
+      FAIL() << option << " was accepted";
+    } catch (const ConfigError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(std::string("unknown option '") + option + "'"), std::string::npos)
+          << message;
+      EXPECT_NE(message.find("hint:"), std::string::npos) << message;
+    }
+  }
 }
 
 TEST(TrainConfigTest, TomlIsReadAndCommandLineWins) {
