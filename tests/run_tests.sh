@@ -87,8 +87,7 @@ fi
 
 if want fuzz; then
   stage_begin fuzz "libFuzzer targets"
-  bash tests/fuzz/run_fuzzers.sh "$root/build-fuzz" "${CDL_FUZZ_RUNS:-20000}" \
-    "$root/build/data_tools/caps2h5" || status=1
+  bash tests/fuzz/run_fuzzers.sh "$root/build-fuzz" "${CDL_FUZZ_RUNS:-20000}" || status=1
   stage_end
 fi
 

@@ -20,37 +20,108 @@ struct NimDeleter {
 };
 using NimPtr = std::unique_ptr<nifti_image, NimDeleter>;
 
-/// Interprets the NIfTI-1 or NIfTI-2 header at the start of `bytes` (nifticlib swaps it).
-NimPtr parse_header(const Bytes& bytes, const std::string& name) {
-  if (bytes.size() < sizeof(nifti_1_header)) {
-    CDL_THROW(DataError, "'", name, "' is truncated or not a NIfTI file: ", bytes.size(),
-              " bytes, a NIfTI-1 header alone needs ", sizeof(nifti_1_header));
-  }
-  const int version =
-      nifti_header_version(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  NimPtr nim;
-  if (version == 1) {
-    nifti_1_header h;
-    std::memcpy(&h, bytes.data(), sizeof h);
-    nim.reset(nifti_convert_n1hdr2nim(h, name.c_str()));
-  } else if (version == 2 && bytes.size() >= sizeof(nifti_2_header)) {
-    nifti_2_header h;
-    std::memcpy(&h, bytes.data(), sizeof h);
-    nim.reset(nifti_convert_n2hdr2nim(h, name.c_str()));
-  }
-  if (!nim) {
-    CDL_THROW(DataError, "'", name, "' is not a readable NIfTI-1/NIfTI-2 file (header version ",
-              version, ", ", bytes.size(), " bytes); hint: is the file truncated or corrupt?");
-  }
-  return nim;
-}
-
 /// Largest image accepted: each spatial length, the channel count and the voxel count are
 /// bounded before anything is allocated (a hostile or corrupt header cannot make us allocate or
 /// write out of bounds; products are checked for overflow).
 constexpr int64_t kMaxSpatialLength = 1 << 16;
 constexpr int64_t kMaxChannels = 1 << 12;
 constexpr int64_t kMaxVoxels = int64_t(1) << 32;  // 16 GiB of float32 per image
+
+template <typename T>
+T byte_swapped(T value) {
+  uint8_t bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  std::reverse(bytes, bytes + sizeof(T));
+  std::memcpy(&value, bytes, sizeof(T));
+  return value;
+}
+
+/// The header fields nifticlib loops over or that place the voxels, read from the raw bytes
+/// (swapped to this machine's order) before nifticlib sees them.
+struct RawHeader {
+  int version = 0;          ///< 1 or 2
+  int64_t dim[8] = {};      ///< dim[0] dimensions, then the lengths
+  int64_t data_offset = 0;  ///< vox_offset: where the voxels start
+};
+
+/// Reads sizeof_hdr, dim[] and vox_offset of a NIfTI-1 (348-byte) or NIfTI-2 (540-byte) header in
+/// either byte order; throws DataError naming the file when the header is not one of them.
+RawHeader read_raw_header(const Bytes& bytes, const std::string& name) {
+  int32_t size = 0;
+  if (bytes.size() >= sizeof size) std::memcpy(&size, bytes.data(), sizeof size);
+  const bool swap = size != 348 && size != 540;
+  if (swap) size = byte_swapped(size);
+  RawHeader raw;
+  raw.version = size == 348 ? 1 : size == 540 ? 2 : 0;
+  const size_t header_bytes = raw.version == 2 ? sizeof(nifti_2_header) : sizeof(nifti_1_header);
+  if (raw.version == 0 || bytes.size() < header_bytes) {
+    CDL_THROW(DataError, "'", name, "' is not a NIfTI-1/NIfTI-2 file (", bytes.size(),
+              " bytes, header size field ", size,
+              "; expected 348 or 540); hint: is the file truncated or corrupt?");
+  }
+  const auto fix = [swap](auto value) { return swap ? byte_swapped(value) : value; };
+  if (raw.version == 1) {
+    nifti_1_header h;
+    std::memcpy(&h, bytes.data(), sizeof h);
+    for (int d = 0; d < 8; ++d) raw.dim[d] = fix(h.dim[d]);
+    const float offset = fix(h.vox_offset);
+    raw.data_offset =
+        std::isfinite(offset) && offset == std::floor(offset) && std::fabs(offset) < 9.0e15f
+            ? static_cast<int64_t>(offset)
+            : -1;
+  } else {
+    nifti_2_header h;
+    std::memcpy(&h, bytes.data(), sizeof h);
+    for (int d = 0; d < 8; ++d) raw.dim[d] = fix(h.dim[d]);
+    raw.data_offset = fix(h.vox_offset);
+  }
+  return raw;
+}
+
+/// Refuses the header fields that would make nifticlib loop out of its arrays, overflow its voxel
+/// count, or place the voxels elsewhere than the file's writer meant.
+void check_raw_header(const RawHeader& raw, size_t file_size, const std::string& name) {
+  if (raw.dim[0] < 1 || raw.dim[0] > 7) {
+    CDL_THROW(DataError, "'", name, "': header dim[0] = ", raw.dim[0],
+              "; expected 1 to 7 dimensions (corrupt header?)");
+  }
+  for (int d = 1; d <= raw.dim[0]; ++d) {
+    const int64_t limit = d <= 3 ? kMaxSpatialLength : kMaxChannels;
+    if (raw.dim[d] > limit || raw.dim[d] < -limit) {
+      CDL_THROW(DataError, "'", name, "': header dim[", d, "] = ", raw.dim[d],
+                " is out of range; expected at most ", limit, " (corrupt header?)");
+    }
+  }
+  const int64_t header_bytes =
+      raw.version == 2 ? int64_t(sizeof(nifti_2_header)) : int64_t(sizeof(nifti_1_header));
+  if (raw.data_offset < header_bytes || raw.data_offset > int64_t(file_size)) {
+    CDL_THROW(DataError, "'", name, "': header vox_offset ",
+              raw.data_offset < 0 ? std::string("is not a whole number of bytes")
+                                  : "= " + std::to_string(raw.data_offset),
+              "; expected the voxels to start between the end of the ", header_bytes,
+              "-byte header and the end of the ", file_size, "-byte file (corrupt header?)");
+  }
+}
+
+/// Interprets the NIfTI-1 or NIfTI-2 header at the start of `bytes` once its raw fields are
+/// checked (nifticlib swaps it).
+NimPtr parse_header(const Bytes& bytes, const RawHeader& raw, const std::string& name) {
+  NimPtr nim;
+  if (raw.version == 1) {
+    nifti_1_header h;
+    std::memcpy(&h, bytes.data(), sizeof h);
+    nim.reset(nifti_convert_n1hdr2nim(h, name.c_str()));
+  } else {
+    nifti_2_header h;
+    std::memcpy(&h, bytes.data(), sizeof h);
+    nim.reset(nifti_convert_n2hdr2nim(h, name.c_str()));
+  }
+  if (!nim) {
+    CDL_THROW(DataError, "'", name, "' is not a readable NIfTI-", raw.version, " file (",
+              bytes.size(), " bytes); hint: is the file truncated or corrupt?");
+  }
+  return nim;
+}
 
 bool is_supported_datatype(int datatype) {
   switch (datatype) {
@@ -99,7 +170,8 @@ int64_t checked_voxel_count(const nifti_image& nim, const std::string& name) {
 
 /// Checks that the image is single-file, of a supported datatype, with sane dimensions and
 /// complete data. Returns the number of voxels.
-int64_t check_image(const nifti_image& nim, size_t file_size, const std::string& name) {
+int64_t check_image(const nifti_image& nim, int64_t data_offset, size_t file_size,
+                    const std::string& name) {
   if (nim.nifti_type != NIFTI_FTYPE_NIFTI1_1 && nim.nifti_type != NIFTI_FTYPE_NIFTI2_1) {
     CDL_THROW(DataError, "'", name, "': only single-file NIfTI (.nii/.nii.gz, magic n+1 or n+2) ",
               "is supported, found nifti_type ", nim.nifti_type, " (ANALYZE or .hdr/.img pair)");
@@ -114,11 +186,10 @@ int64_t check_image(const nifti_image& nim, size_t file_size, const std::string&
               " voxels for dims giving ", voxels, "); corrupt header?");
   }
   const int64_t data_bytes = voxels * int64_t(nim.nbyper);  // <= 2^32 * 8: no overflow
-  if (nim.iname_offset < 0 || int64_t(nim.iname_offset) > int64_t(file_size) ||
-      int64_t(file_size) - int64_t(nim.iname_offset) < data_bytes) {
+  if (int64_t(file_size) - data_offset < data_bytes) {
     CDL_THROW(DataError, "'", name, "' is truncated: its header announces ", voxels, " voxels of ",
               nifti_datatype_to_string(nim.datatype), " (", data_bytes, " bytes after the ",
-              nim.iname_offset, "-byte header) but the file has ", file_size, " bytes");
+              data_offset, "-byte header) but the file has ", file_size, " bytes");
   }
   return voxels;
 }
@@ -273,9 +344,11 @@ Volume decode_nifti(const Bytes& file_bytes, const std::string& name) {
     inflated = gunzip(file_bytes, name);
     bytes = &inflated;
   }
-  NimPtr nim = parse_header(*bytes, name);
-  const int64_t voxels = check_image(*nim, bytes->size(), name);
-  const uint8_t* raw = bytes->data() + nim->iname_offset;
+  const RawHeader header = read_raw_header(*bytes, name);
+  check_raw_header(header, bytes->size(), name);
+  NimPtr nim = parse_header(*bytes, header, name);
+  const int64_t voxels = check_image(*nim, header.data_offset, bytes->size(), name);
+  const uint8_t* raw = bytes->data() + header.data_offset;
   Bytes swapped;
   if (nim->byteorder != nifti_short_order() && nim->swapsize > 1) {
     swapped.assign(raw, raw + voxels * nim->nbyper);

@@ -2,13 +2,12 @@
 # Builds the libFuzzer targets of tests/fuzz with clang (ASan + UBSan) and runs each one for a
 # fixed number of inputs from a small seed corpus of valid files. CI runs the short default;
 # for a longer campaign: tests/fuzz/run_fuzzers.sh BUILD_DIR 2000000 (or FUZZ_SECONDS=3600).
-#   tests/fuzz/run_fuzzers.sh [BUILD_DIR=build-fuzz] [RUNS=20000] [CAPS2H5 for a NIfTI seed]
+#   tests/fuzz/run_fuzzers.sh [BUILD_DIR=build-fuzz] [RUNS=20000]
 # Exit status: non-zero when a target crashes (the reproducer is left in BUILD_DIR/crashes).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build-fuzz}"
 runs="${2:-20000}"
-caps2h5="${3:-$root/build/data_tools/caps2h5}"
 command -v clang++ > /dev/null || { echo "clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 mkdir -p "$build"
 cmake -S "$root/tests/fuzz" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
@@ -21,11 +20,7 @@ printf 'participant_id\tsession_id\tdiagnosis\nsub-001\tses-M000\tAD\r\nsub-002\
 printf '\xEF\xBB\xBFparticipant_id\tsession_id\nsub-1\tses-M006\n' > "$seeds/tsv/bom.tsv"
 printf 'a\t"b\tc"\n"x""y"\t"two\nlines"\n""\t\n' > "$seeds/tsv/quoted.tsv"
 printf '[Model]\narchitecture = "Conv5_FC3"\n[Computational]\nbatch_size = 4\n[Optimization]\nepochs = 3\nlearning_rate = 1e-4\n[Classification]\nselection_metrics = ["loss", "BA"]\n' > "$seeds/toml/train.toml"
-if [ -x "$caps2h5" ]; then  # two tiny valid images, gzipped and not
-  "$caps2h5" synthetic "$build/caps" --subjects 2 --size 8x8x8 --seed 1 --overwrite > /dev/null
-  find "$build/caps/subjects" -name '*.nii.gz' | head -1 | xargs -I{} cp {} "$seeds/nifti/t1.nii.gz"
-  gzip -dc "$seeds/nifti/t1.nii.gz" > "$seeds/nifti/t1.nii"
-fi
+"$build/make_nifti_seeds" "$seeds/nifti"  # NIfTI-1 and NIfTI-2, 3D and 4D, gzipped and not
 
 limits=(-runs="$runs")
 [ -n "${FUZZ_SECONDS:-}" ] && limits=(-max_total_time="$FUZZ_SECONDS")

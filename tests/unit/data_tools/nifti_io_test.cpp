@@ -236,6 +236,60 @@ TEST(NiftiIo, HugeOrOverflowingDimensionsAreRefusedBeforeAllocating) {
   EXPECT_NE(read_error(negative), "");
 }
 
+TEST(NiftiIo, OutOfRangeDimensionCountIsRefusedBeforeNifticlibReadsIt) {
+  TempDir dir("ndim");
+  // nifticlib loops over dim[0] entries of 8-entry arrays: 1000, 2^20 and 2^32 smashed its stack;
+  // -1 decoded as a 1x1x1x1 image.
+  for (const int64_t ndim :
+       {int64_t(-1), int64_t(0), int64_t(8), int64_t(1000), int64_t(1) << 20, int64_t(1) << 32}) {
+    const auto path = edited_nifti2(dir, "ndim" + std::to_string(ndim) + ".nii",
+                                    [ndim](Bytes& raw) { set_dim(raw, 0, ndim); });
+    const auto message = read_error(path);
+    EXPECT_NE(message.find("dim[0] = " + std::to_string(ndim) + "; expected 1 to 7"),
+              std::string::npos)
+        << ndim << ": " << message;
+  }
+  // The same in a big-endian NIfTI-1 file: the check reads the header in its byte order.
+  const auto bytes = raw_image<int16_t>(true);
+  NiftiSpec spec;
+  spec.dims = {kX, kY, kZ, 1};
+  spec.datatype = DT_INT16;
+  write_nifti(dir / "be.nii", spec, bytes.data());
+  Bytes file = read_file_bytes(dir / "be.nii");
+  swap_nifti_header(file.data(), 1);
+  const int16_t big_endian_1000 = int16_t(0xe803);  // 1000 with its bytes swapped
+  std::memcpy(file.data() + 40, &big_endian_1000, 2);
+  write_file_bytes(dir / "be.nii", file.data(), file.size());
+  EXPECT_NE(read_error(dir / "be.nii").find("dim[0] = 1000"), std::string::npos)
+      << read_error(dir / "be.nii");
+}
+
+TEST(NiftiIo, VoxelOffsetOutsideTheFileOrNotAWholeNumberIsRefused) {
+  TempDir dir("voxoffset");
+  const auto bytes = raw_image<float>(true);
+  NiftiSpec spec;
+  spec.dims = {kX, kY, kZ, 1};
+  write_nifti(dir / "ok.nii", spec, bytes.data());
+  const Bytes good = read_file_bytes(dir / "ok.nii");
+  // NIfTI-1: float vox_offset at byte 108. NaN or negative were read from byte 348, 4 bytes early.
+  for (const float offset : {std::nanf(""), -4.0f, 352.5f, 100.0f, 1.0e9f, INFINITY}) {
+    Bytes raw = good;
+    std::memcpy(raw.data() + 108, &offset, sizeof offset);
+    const std::string path = dir / "bad.nii";
+    write_file_bytes(path, raw.data(), raw.size());
+    const auto message = read_error(path);
+    EXPECT_NE(message.find("vox_offset"), std::string::npos) << offset << ": " << message;
+    EXPECT_NE(message.find("bad.nii"), std::string::npos) << message;
+  }
+  // NIfTI-2: int64 vox_offset at byte 168.
+  const auto beyond = edited_nifti2(dir, "beyond.nii", [](Bytes& raw) {
+    const int64_t offset = int64_t(raw.size()) + 1;
+    std::memcpy(raw.data() + 168, &offset, sizeof offset);
+  });
+  EXPECT_NE(read_error(beyond).find("header vox_offset = "), std::string::npos)
+      << read_error(beyond);
+}
+
 TEST(NiftiIo, UnsupportedDatatypeIsNamedAsSuchNotAsTruncation) {
   TempDir dir("complex");
   const auto path = edited_nifti2(dir, "complex.nii", [](Bytes& raw) {
