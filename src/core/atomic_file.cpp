@@ -31,17 +31,39 @@ void remove_quietly(const std::string& path) {
   fs::remove(path, ignored);
 }
 
-void write_all(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) {
+/// Words for the errno of a failed write, with what to do about a full disk.
+std::string write_failure(int error) {
+  std::string words = std::strerror(error);
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
+    words +=
+        " (disk full, quota or file-size limit reached); hint: free space or use another folder";
+  }
+  return words;
+}
+
+/// Writes `size` bytes to a new file `path`, looping over short writes; throws DataError naming
+/// the file, how far it got and why (ENOSPC named as a full disk).
+void write_all(const std::string& path, const void* data, size_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
     CDL_THROW(DataError, "cannot create ", path, ": ", std::strerror(errno),
               "\nhint: check that the directory is writable and the disk not full");
   }
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.close();
-  if (!out) {
-    CDL_THROW(DataError, "failed to write ", content.size(), " bytes to ", path,
-              "\nhint: check free disk space and quotas");
+  const auto* bytes = static_cast<const char*>(data);
+  size_t written = 0;
+  while (written < size) {
+    const ssize_t n = ::write(fd, bytes + written, size - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? errno : ENOSPC;  // a write of 0 bytes: no room left
+      ::close(fd);
+      CDL_THROW(DataError, "failed to write ", path, " after ", written, " of ", size,
+                " bytes: ", write_failure(error));
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    CDL_THROW(DataError, "failed to write ", path, ": ", write_failure(errno));
   }
 }
 
@@ -84,8 +106,12 @@ void write_file_atomically(const std::string& path,
   }
 }
 
+void write_bytes_atomically(const std::string& path, const void* data, size_t size) {
+  write_file_atomically(path, [&](const std::string& tmp) { write_all(tmp, data, size); });
+}
+
 void write_text_atomically(const std::string& path, const std::string& content) {
-  write_file_atomically(path, [&content](const std::string& tmp) { write_all(tmp, content); });
+  write_bytes_atomically(path, content.data(), content.size());
 }
 
 std::string read_text_file(const std::string& path) {

@@ -8,9 +8,9 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <set>
+#include <sstream>
 
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
@@ -63,11 +63,7 @@ std::vector<char> pickle_plain(const c10::IValue& value) {
 }
 
 void write_bytes(const std::string& path, const std::vector<char>& bytes) {
-  write_file_atomically(path, [&](const std::string& temporary) {
-    std::ofstream out(temporary, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) CDL_THROW(DataError, "cannot write '", temporary, "'");
-  });
+  write_bytes_atomically(path, bytes.data(), bytes.size());
 }
 
 }  // namespace
@@ -116,6 +112,13 @@ void save_model_checkpoint(const std::string& path, const torch::nn::Module& mod
   write_bytes(path, pickle_plain(content));
 }
 
+void write_archive(const std::string& path, torch::serialize::OutputArchive& archive) {
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  const std::string content = std::move(bytes).str();
+  write_bytes_atomically(path, content.data(), content.size());
+}
+
 void save_tensor_file(const std::string& path, const at::Tensor& tensor) {
   write_bytes(path, torch::pickle_save(on_host(tensor)));
 }
@@ -142,7 +145,7 @@ void save_optimizer_state(const std::string& path, torch::optim::Optimizer& opti
     archive.write("grad_scaler_scale", torch::tensor(scaler->scale_value(), torch::kFloat64));
     archive.write("grad_scaler_growth_tracker", torch::tensor(scaler->growth_tracker()));
   }
-  write_file_atomically(path, [&](const std::string& temporary) { archive.save_to(temporary); });
+  write_archive(path, archive);
 }
 
 int64_t load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,

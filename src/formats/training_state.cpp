@@ -104,7 +104,7 @@ void save_training_state(const std::string& path, const torch::nn::Module& modul
     archive.write("grad_scaler_growth_tracker", torch::tensor(scaler->growth_tracker()));
   }
   archive.write("progress", c10::IValue(progress.to_json().dump()));
-  write_file_atomically(path, [&](const std::string& temporary) { archive.save_to(temporary); });
+  write_archive(path, archive);
 }
 
 TrainingProgress restore_training_state(const std::string& bytes, const std::string& source,

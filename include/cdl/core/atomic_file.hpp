@@ -2,6 +2,7 @@
 // never sees a half-written file under the real name. Plus directory creation.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -21,7 +22,12 @@ std::string temporary_path(const std::string& path);
 void write_file_atomically(const std::string& path,
                            const std::function<void(const std::string& tmp_path)>& writer);
 
-/// Writes `content` to `path` atomically (see write_file_atomically). Throws DataError on failure.
+/// Writes `size` bytes to `path` atomically (see write_file_atomically): the one checked writer
+/// of the project's files, looping over short writes. Throws DataError naming the file and the
+/// reason (a full disk, quota or file-size limit named as such); nothing is left behind then.
+void write_bytes_atomically(const std::string& path, const void* data, size_t size);
+
+/// Writes `content` to `path` atomically (see write_bytes_atomically).
 void write_text_atomically(const std::string& path, const std::string& content);
 
 /// Reads a whole file as text. Throws DataError when it cannot be read.

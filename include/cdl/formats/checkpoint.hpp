@@ -7,6 +7,7 @@
 #include <ATen/core/Dict.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
+#include <torch/serialize/output-archive.h>
 
 #include <string>
 
@@ -49,6 +50,11 @@ void save_tensor_file(const std::string& path, const at::Tensor& tensor);
 /// when `scaler` is enabled, atomically.
 void save_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,
                           int64_t epoch, const model::GradScaler* scaler = nullptr);
+
+/// Writes a LibTorch archive to `path` atomically: serialised in memory first (LibTorch's file
+/// writer aborts the process from a destructor when the disk fills), then written by the checked
+/// writer (core/atomic_file.hpp), which names a full disk and leaves nothing behind.
+void write_archive(const std::string& path, torch::serialize::OutputArchive& archive);
 
 /// Restores an optimizer state written by save_optimizer_state (and the scaler's, when both the
 /// file and `scaler` have one); returns its epoch.

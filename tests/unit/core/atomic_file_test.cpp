@@ -2,7 +2,10 @@
 #include "cdl/core/atomic_file.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -100,6 +103,31 @@ TEST_F(AtomicFileTest, EnsureDirectory) {
   EXPECT_THROW(ensure_directory(file), DataError);
   EXPECT_THROW(write_text_atomically((dir_ / "plain" / "child").string(), "c"), DataError);
   EXPECT_THROW(read_text_file((dir_ / "absent").string()), DataError);
+}
+
+TEST_F(AtomicFileTest, AFullDiskIsNamedAndLeavesNothing) {
+  // A file-size limit makes write() fail with EFBIG past the limit, as a full disk fails with
+  // ENOSPC: the same path through the checked writer.
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto path = (dir_ / "state.pt").string();
+  std::string message;
+  try {
+    write_text_atomically(path, std::string(100000, 'x'));
+  } catch (const DataError& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(message.find("after 4096 of 100000 bytes"), std::string::npos) << message;
+  EXPECT_NE(message.find("disk full"), std::string::npos) << message;
+  EXPECT_NE(message.find("state.pt"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_TRUE(temporaries().empty());
 }
 
 }  // namespace
