@@ -42,6 +42,7 @@ endif()
 find_package(Boost REQUIRED COMPONENTS program_options)
 find_package(tomlplusplus REQUIRED)
 find_package(nlohmann_json REQUIRED)
+find_package(ZLIB REQUIRED)  # CRC-32 of checkpoint records (formats/), inflate (caps2h5)
 
 # --- NIfTI and fast inflate (only the converter needs them) -------------------------------------
 if(CDL_BUILD_DATA_TOOLS)
@@ -50,7 +51,6 @@ if(CDL_BUILD_DATA_TOOLS)
   find_library(ZNZ_LIBRARY NAMES znz)
   find_path(LIBDEFLATE_INCLUDE_DIR libdeflate.h)
   find_library(LIBDEFLATE_LIBRARY NAMES deflate)
-  find_package(ZLIB REQUIRED)
   if(NOT NIFTI_INCLUDE_DIR OR NOT NIFTI2_LIBRARY OR NOT ZNZ_LIBRARY)
     message(FATAL_ERROR "nifticlib (nifti2_io.h, libniftiio2, libznz) not found. "
                         "Install it (Debian: libnifti2-dev) or set CMAKE_PREFIX_PATH.")

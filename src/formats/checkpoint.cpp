@@ -15,6 +15,7 @@
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/formats/pytorch_checkpoint.hpp"
+#include "zip_records.hpp"
 
 namespace cdl::formats {
 namespace {
@@ -150,9 +151,12 @@ void save_optimizer_state(const std::string& path, torch::optim::Optimizer& opti
 
 int64_t load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer,
                              model::GradScaler* scaler) {
+  const std::string bytes = read_text_file(path);
+  check_zip_records(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path, torch::kCPU);  // a state written on a GPU loads anywhere
+    std::istringstream stream(bytes);
+    archive.load_from(stream, torch::kCPU);  // a state written on a GPU loads anywhere
     optimizer.load(archive);
   } catch (const c10::Error& error) {
     CDL_THROW(DataError, "optimizer state '", path,

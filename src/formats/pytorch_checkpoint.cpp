@@ -1,10 +1,11 @@
-// Implementation of the torch.save checkpoint reader: the zip records through LibTorch's
-// PyTorchStreamReader, the pickle through our unpickler (unpickler.hpp), then the entries a
-// checkpoint holds.
+// Implementation of the torch.save checkpoint reader: the file read once into memory, its zip
+// records checked (zip_records.hpp) and read through LibTorch's PyTorchStreamReader, the pickle
+// through our unpickler (unpickler.hpp), then the entries a checkpoint holds.
 #include "cdl/formats/pytorch_checkpoint.hpp"
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <caffe2/serialize/in_memory_adapter.h>
 #include <caffe2/serialize/inline_container.h>
 
 #include <algorithm>
@@ -13,12 +14,15 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <new>
 #include <unordered_map>
 #include <utility>
 
+#include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
 #include "unpickler.hpp"
+#include "zip_records.hpp"
 
 namespace cdl::formats {
 namespace {
@@ -134,8 +138,10 @@ void read_epoch_and_name(const Unpickler& unpickler, Ref root, CheckpointContent
   }
 }
 
-CheckpointContent read_zip_checkpoint(const std::string& path) {
-  caffe2::serialize::PyTorchStreamReader reader(path);
+CheckpointContent read_zip_checkpoint(const std::string& bytes) {
+  caffe2::serialize::PyTorchStreamReader reader(
+      std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(),
+                                                             static_cast<off_t>(bytes.size())));
   check_byte_order(reader);
   if (!reader.hasRecord("data.pkl")) {
     fail("the zip archive has no data.pkl record: not a torch.save file");
@@ -180,8 +186,10 @@ CheckpointContent read_checkpoint_file(const std::string& path) {
               "' is not a zip archive, so neither a torch.save (PyTorch >= 1.6) nor a "
               "clinicadl-hpc checkpoint");
   }
+  const std::string bytes = read_text_file(path);
+  check_zip_records(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
   try {
-    return read_zip_checkpoint(path);
+    return read_zip_checkpoint(bytes);
   } catch (const Malformed& malformed) {
     CDL_THROW(DataError, "checkpoint '", path, "' cannot be read: ", malformed.what());
   } catch (const c10::Error& c10_error) {

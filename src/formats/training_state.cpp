@@ -6,12 +6,14 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/formats/checkpoint.hpp"
 #include "cdl/maps/tsv_writer.hpp"
+#include "zip_records.hpp"
 
 namespace cdl::formats {
 namespace {
@@ -34,6 +36,35 @@ T field(const nlohmann::json& json, const char* key, const std::string& source) 
     CDL_THROW(DataError, "training state '", source, "': '", key, "' is ", it->dump(),
               ", which has the wrong type");
   }
+}
+
+/// Runs `read`, turning LibTorch's errors (c10::Error, TorchScript's parser reports) into a
+/// DataError that names the training state `source` and what is wrong with it.
+void as_data_error(const std::string& source, const char* problem,
+                   const std::function<void()>& read) {
+  try {
+    read();
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& error) {
+    CDL_THROW(DataError, "training state '", source, "' ", problem, ": ",
+              error.what_without_backtrace(),
+              "\n  hint: it was not written by clinicadl-hpc, or the file is damaged");
+  } catch (const std::exception& error) {
+    CDL_THROW(DataError, "training state '", source, "' ", problem, ": ", error.what(),
+              "\n  hint: it was not written by clinicadl-hpc, or the file is damaged");
+  }
+}
+
+TrainingProgress read_progress(const c10::IValue& text, const std::string& source) {
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text.isString() ? text.toStringRef() : std::string());
+  } catch (const nlohmann::json::exception& error) {
+    CDL_THROW(DataError, "training state '", source, "': progress is not JSON (", error.what(),
+              ")");
+  }
+  return TrainingProgress::from_json(json, source);
 }
 
 }  // namespace
@@ -111,39 +142,28 @@ TrainingProgress restore_training_state(const std::string& bytes, const std::str
                                         torch::nn::Module& module,
                                         torch::optim::Optimizer& optimizer,
                                         model::GradScaler* scaler, torch::Device device) {
+  check_zip_records(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), source);
   torch::serialize::InputArchive archive;
   c10::IValue model, progress_text;
-  try {
+  as_data_error(source, "cannot be read", [&] {
     std::istringstream stream(bytes);
     archive.load_from(stream, device);
     archive.read("progress", progress_text);
     archive.read("model", model);
-  } catch (const c10::Error& error) {
-    CDL_THROW(DataError, "training state '", source,
-              "' cannot be read: ", error.what_without_backtrace(),
-              "\n  hint: it was not written by clinicadl-hpc, or the file is damaged");
-  }
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(progress_text.toStringRef());
-  } catch (const nlohmann::json::exception& error) {
-    CDL_THROW(DataError, "training state '", source, "': progress is not JSON (", error.what(),
-              ")");
-  }
-  auto progress = TrainingProgress::from_json(json, source);
+  });
+  auto progress = read_progress(progress_text, source);
   StateDict weights;
-  for (const auto& entry : model.toGenericDict()) {
-    weights.insert(entry.key().toStringRef(), entry.value().toTensor());
-  }
+  as_data_error(source, "has no state dict under \"model\"", [&] {
+    for (const auto& entry : model.toGenericDict()) {
+      weights.insert(entry.key().toStringRef(), entry.value().toTensor());
+    }
+  });
   load_state_dict(module, weights, source);
-  try {
+  as_data_error(source, "has an optimizer state that does not match", [&] {
     torch::serialize::InputArchive optimizer_archive;
     archive.read("optimizer", optimizer_archive);
     optimizer.load(optimizer_archive);
-  } catch (const c10::Error& error) {
-    CDL_THROW(DataError, "training state '", source, "': the optimizer state does not match ", "(",
-              error.what_without_backtrace(), ")");
-  }
+  });
   torch::Tensor scale, tracker;
   if (scaler != nullptr && archive.try_read("grad_scaler_scale", scale) &&
       archive.try_read("grad_scaler_growth_tracker", tracker)) {

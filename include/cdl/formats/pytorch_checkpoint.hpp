@@ -34,7 +34,7 @@ struct CheckpointContent {
 /// torch.save format), no pickle inside, an unsupported pickle opcode, a class or function other
 /// than the few torch.save uses where the value is needed, no "model" entry, a storage of an
 /// unsupported dtype, a big-endian file, a tensor reaching out of its storage, a truncated or
-/// corrupt file.
+/// corrupt file (every stored record's CRC-32 is checked: one flipped byte is named, never loaded).
 CheckpointContent read_checkpoint_file(const std::string& path);
 
 }  // namespace cdl::formats

@@ -381,6 +381,29 @@ TEST_F(PytorchCheckpoint, MissingRandomAndTruncatedFilesGiveDataError) {
   }
 }
 
+TEST_F(PytorchCheckpoint, OneFlippedByteInAWeightIsNamedNeverLoaded) {
+  // LibTorch's zip reader skips the CRC-32 check: a flipped weight byte used to load as a
+  // different model (issue 19, class 6).
+  Net net;
+  const auto whole = folder_.path() / "whole.pth.tar";
+  save_model_checkpoint(whole.string(), net, 1, "Conv5_FC3");
+  const std::string bytes = read_file(whole);
+  const Records records = read_archive(whole);
+  std::string largest;
+  for (const auto& record : records) {
+    if (record.second.size() > largest.size()) largest = record.second;
+  }
+  const size_t weights = bytes.find(largest);  // the largest tensor record, in the file
+  ASSERT_NE(weights, std::string::npos);
+  for (const size_t offset : {size_t(0), largest.size() / 2, largest.size() - 1}) {
+    std::string copy = bytes;
+    copy[weights + offset] = static_cast<char>(copy[weights + offset] ^ 0x01);
+    const auto flipped = folder_.path() / "flipped_weight.pth.tar";
+    write_file(flipped, copy);
+    expect_refused_file(flipped, "fails its CRC-32 check");
+  }
+}
+
 TEST_F(PytorchCheckpoint, MutatedPicklesGiveDataErrorNeverACrash) {
   // Our own checkpoint's pickle, mutated byte by byte and truncated everywhere, in archives with
   // valid CRCs so that the unpickler sees every mutation.
@@ -428,7 +451,7 @@ class PytorchCheckpointFromPython : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     folder_ = new TemporaryFolder("pytorch_checkpoint_python");
-    const fs::path script = fs::path(__FILE__).parent_path() / "make_torch_checkpoints.py";
+    const fs::path script = CDL_TORCH_CHECKPOINT_SCRIPT;
     if (!fs::exists(script)) {
       skip_reason_ = "the script " + script.string() + " is not found";
       return;
