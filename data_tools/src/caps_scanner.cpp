@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "cdl/core/bids_id.hpp"
 #include "cdl/core/error.hpp"
 
 namespace cdl::data_tools {
@@ -60,6 +61,18 @@ std::string pick_one(const std::vector<std::string>& files, std::string* problem
   return "";
 }
 
+/// Adds a problem per id of `pairs` that is not a BIDS label: ids become CAPS paths, and one
+/// such as "../../x" would read outside the CAPS folder.
+void check_ids(const std::vector<std::pair<std::string, std::string>>& pairs,
+               const std::string& origin, std::vector<std::string>* problems) {
+  for (const auto& [participant, session] : pairs) {
+    for (const auto& problem : {bids_id_problem(participant, BidsEntity::kParticipant),
+                                bids_id_problem(session, BidsEntity::kSession)}) {
+      if (!problem.empty()) problems->push_back(origin + ": " + problem);
+    }
+  }
+}
+
 /// (participant, session) pairs to convert: from the TSV, or every session folder.
 std::vector<std::pair<std::string, std::string>> wanted_sessions(
     const ScanRequest& request, std::vector<std::string>* problems) {
@@ -72,6 +85,7 @@ std::vector<std::pair<std::string, std::string>> wanted_sessions(
     for (const auto& p : list_dirs(subjects, "sub-")) {
       for (const auto& s : list_dirs(subjects / p, "ses-")) pairs.emplace_back(p, s);
     }
+    check_ids(pairs, "folder", problems);
     return pairs;
   }
   const TsvTable& tsv = *request.sessions;
@@ -90,6 +104,7 @@ std::vector<std::pair<std::string, std::string>> wanted_sessions(
     }
     pairs.push_back(key);
   }
+  check_ids(pairs, "'" + tsv.source() + "'", problems);
   return pairs;
 }
 

@@ -1,8 +1,10 @@
 // Implementation of CapsDataset: row resolution, labels, part extraction, transforms, cache.
 #include "cdl/data/caps_dataset.hpp"
 
+#include "cdl/core/bids_id.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/problems.hpp"
 #include "cdl/data/shard_plan.hpp"
 #include "cdl/data/transforms.hpp"
 
@@ -17,6 +19,7 @@ CapsDataset::CapsDataset(std::shared_ptr<const DataSource> source, TsvTable tabl
   if (options_.label_column.empty()) options_.label_column = default_label_column(options_.task);
   table_.require_columns({"participant_id", "session_id"});
   if (!table_.has_column("cohort")) table_.set_column("cohort", kSingleCohort);
+  check_ids();
   resolve_rows();
   read_labels();
   extractor_ =
@@ -26,6 +29,18 @@ CapsDataset::CapsDataset(std::shared_ptr<const DataSource> source, TsvTable tabl
     CDL_THROW(ConfigError, "network/part ", options_.fixed_part, " requested but the ",
               mode_name(options_.mode.mode), " mode gives ", parts, " parts per image");
   }
+}
+
+void CapsDataset::check_ids() const {
+  std::vector<std::string> problems;
+  for (int64_t r = 0; r < table_.num_rows() && problems.size() < 5; ++r) {
+    for (const auto& [column, entity] : {std::pair{"participant_id", BidsEntity::kParticipant},
+                                         std::pair{"session_id", BidsEntity::kSession}}) {
+      const auto problem = bids_id_problem(table_.at(r, column), entity);
+      if (!problem.empty()) problems.push_back(table_.location(r) + ": " + problem);
+    }
+  }
+  throw_if_problems<DataError>(problems, "", " with the ids of TSV '" + table_.source() + "'");
 }
 
 void CapsDataset::resolve_rows() {

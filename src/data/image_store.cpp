@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "cdl/core/bids_id.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/image_limits.hpp"
 #include "cdl/h5/container_format.hpp"
@@ -127,6 +128,12 @@ void ImageStore::read_ids() {
               " participant ids and ", sessions_.size(), " session ids", kRegenerateHint);
   }
   for (int64_t i = 0; i < n; ++i) {
+    for (const auto& problem : {bids_id_problem(participants_[i], BidsEntity::kParticipant),
+                                bids_id_problem(sessions_[i], BidsEntity::kSession)}) {
+      if (!problem.empty()) {
+        CDL_THROW(DataError, "HDF5 file '", path_, "' row ", i, ": ", problem, kRegenerateHint);
+      }
+    }
     const bool inserted = index_.emplace(std::make_pair(participants_[i], sessions_[i]), i).second;
     if (!inserted) {
       CDL_THROW(DataError, "HDF5 file '", path_, "' holds session (", participants_[i], ", ",

@@ -28,6 +28,8 @@ data = bytearray(open(path, "rb").read())
 data[int(len(data) * 0.6)] ^= 0x10   # one byte inside the image chunks
 open(path, "wb").write(data)
 PY
+cp -r "$splits" "$work/bad_id"  # a participant id that would be a path: ../../x
+awk -F'\t' 'BEGIN { OFS = "\t" } NR == 2 { $1 = "../../x" } { print }' "$splits/train.tsv" > "$work/bad_id/train.tsv"
 printf '[Computational]\nbatch_size = 4\nepochs = = 2\n' > "$work/bad.toml"
 mkdir -p "$work/user_folder" && echo "keep me" > "$work/user_folder/notes.txt"
 
@@ -40,6 +42,7 @@ caps_folder_as_data|1|is a folder, expected an HDF5 file|none|classification $ti
 missing_data|1|does not exist|none|classification $work/nothing.h5 $splits MAPS
 truncated_h5|1|truncated file|none|classification $work/truncated.h5 $splits MAPS
 duplicate_session|2|appears twice|none|classification $data $work/dup MAPS
+path_as_participant_id|1|participant_id '../../x' is not a BIDS label|none|classification $data $work/bad_id MAPS
 participant_leak|2|data leak|none|classification $data $work/leak MAPS
 single_class|2|one class only|none|classification $data $work/one_class MAPS
 repeated_metric|2|names 'loss' twice|none|classification $data $splits MAPS --selection_metrics loss loss

@@ -100,6 +100,7 @@ class CapsDataset {
   const ImageCache& cache() const { return cache_; }
 
  private:
+  void check_ids() const;  // participant and session ids are BIDS labels (they become paths)
   void resolve_rows();
   void read_labels();
   std::map<std::string, torch::Tensor> read_masks() const;

@@ -94,6 +94,17 @@ TEST(ImageStoreTest, WrongFormatNameAndMissingFileAreDataErrors) {
   EXPECT_THROW(ImageStore(dir.file("text.h5")), DataError);
 }
 
+TEST(ImageStoreTest, IdsThatAreNotBidsLabelsAreRefusedNamingTheRow) {
+  TempDir dir;
+  StoreSpec spec = arange_spec(2, 2, 2, 2);
+  spec.participants[1] = "../../x";  // would become a path (predict --save_tensor)
+  write_store(dir.file("ids.h5"), spec);
+  const std::string msg = error_of([&] { ImageStore store(dir.file("ids.h5")); });
+  EXPECT_NE(msg.find("ids.h5' row 1: participant_id '../../x' is not a BIDS label"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(ImageStoreTest, AbsurdDeclaredShapesAreRefusedNamingFileAndShape) {
   TempDir dir;
   StoreSpec spec = arange_spec(1, 2, 2, 2);

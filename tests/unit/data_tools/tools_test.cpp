@@ -1,6 +1,8 @@
 // caps2h5 synthetic, validate, inspect and the command line.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -133,6 +135,16 @@ TEST(Cli, DashesAndExitCodes) {
   fs::remove(testing::t1_path(caps, "sub-001", "ses-M000"));
   EXPECT_EQ(run({"convert", caps, dir / "y.h5", "--no-progress"}), 1);  // missing file
   EXPECT_EQ(run({"synthetic", dir / "z", "--size", "8x10"}), 2);
+}
+
+TEST(Cli, IdsThatWouldBePathsAreRefusedBeforeReadingAFile) {
+  TempDir dir("ids");
+  const std::string caps = dir / "caps";
+  ASSERT_EQ(run({"synthetic", caps, "--subjects", "2", "--size", "8x10x8", "--seed", "5"}), 0);
+  const std::string tsv = dir / "sessions.tsv";
+  std::ofstream(tsv) << "participant_id\tsession_id\nsub-001\tses-M000\n../../../x\tses-M000\n";
+  EXPECT_EQ(run({"convert", caps, dir / "out.h5", "--tsv", tsv, "--no-progress"}), 1);
+  EXPECT_FALSE(fs::exists(dir / "out.h5"));
 }
 
 }  // namespace
