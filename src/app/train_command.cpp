@@ -18,8 +18,9 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
   const int status = check_before_mpi([&] {
     config = config::parse_train_arguments(args);
     config::resolve_and_validate(config);
-    maps::check_maps_destination(config.maps_dir, config.overwrite,
-                                 {config.data_path, config.tsv_path, config.config_file});
+    maps::check_maps_destination(
+        config.maps_dir, config.overwrite,
+        {config.data_path, config.tsv_path, config.config_file, config.transfer_path});
     for (const auto split : experiment::requested_splits(config)) {
       train::check_transfer_source(config, static_cast<int>(split));
     }

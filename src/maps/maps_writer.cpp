@@ -318,6 +318,27 @@ void create_maps(const MapsLayout& layout, const nlohmann::ordered_json& json,
 
 namespace {
 
+/// Refuses a staging path this engine did not make: a symbolic link (never followed to delete),
+/// something other than a folder, or a non-empty folder without the engine's lock file (a
+/// user's folder that happens to be named MAPS_DIR.partial). A folder with the lock is taken over
+/// by MapsClaim only when the job that wrote it is gone.
+void check_staging_folder(const std::string& stage) {
+  std::error_code error;
+  const auto status = fs::symlink_status(stage, error);
+  if (!fs::exists(status)) return;
+  const char* problem = fs::is_symlink(status)       ? "is a symbolic link"
+                        : !fs::is_directory(status)  ? "is not a folder"
+                        : fs::is_empty(stage, error) ? nullptr
+                        : !fs::exists(fs::path(stage) / kMapsLockName)
+                            ? "holds files that no clinicadl-hpc job left (no lock file)"
+                            : nullptr;
+  if (problem == nullptr) return;
+  CDL_THROW(ConfigError, "the staging folder '", stage, "' of the new MAPS ", problem,
+            "; clinicadl-hpc only reuses a staging folder that one of its jobs left, and nothing "
+            "was changed.\n  hint: move or delete '",
+            stage, "', or choose another MAPS_DIR");
+}
+
 /// MAPS_DIR.partial (MAPS_DIR without a trailing separator).
 std::string staging_path(const std::string& maps_dir) {
   auto path = fs::path(maps_dir).lexically_normal();
@@ -329,6 +350,7 @@ std::string staging_path(const std::string& maps_dir) {
 
 MapsStaging::MapsStaging(std::string maps_dir, bool overwrite)
     : maps_dir_(std::move(maps_dir)), stage_(staging_path(maps_dir_)), overwrite_(overwrite) {
+  check_staging_folder(stage_);
   claim_ = std::make_unique<MapsClaim>(stage_, /*clear_existing=*/true);
 }
 
