@@ -5,6 +5,8 @@
 #include <csignal>
 #include <initializer_list>
 
+#include <unistd.h>
+
 namespace cdl {
 namespace {
 
@@ -12,19 +14,41 @@ namespace {
 std::atomic<int> g_stop_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free store");
 
-extern "C" void record_stop_signal(int signal_number) {
+std::atomic<int> g_stop_mode{static_cast<int>(StopMode::kEndNow)};
+
+/// Async-signal-safe: a constant line and _exit.
+[[noreturn]] void end_now(int signal_number) {
+  static const char kLine[] =
+      "clinicadl-hpc: stop requested by a signal before training started; ending now (nothing "
+      "to save)\n";
+  const ssize_t ignored = ::write(STDERR_FILENO, kLine, sizeof(kLine) - 1);
+  (void)ignored;
+  ::_exit(128 + signal_number);
+}
+
+void record_stop_signal(int signal_number) {
   int none = 0;
   g_stop_signal.compare_exchange_strong(none, signal_number);
+}
+
+extern "C" void on_stop_signal(int signal_number) {
+  if (g_stop_mode.load() == static_cast<int>(StopMode::kEndNow)) end_now(signal_number);
+  record_stop_signal(signal_number);
 }
 
 }  // namespace
 
 void install_stop_handlers() {
+  set_stop_mode(StopMode::kEndNow);
   struct sigaction action {};
-  action.sa_handler = record_stop_signal;
+  action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // a read or write in progress continues after the handler
   for (int signal_number : {SIGTERM, SIGUSR1, SIGUSR2}) sigaction(signal_number, &action, nullptr);
+}
+
+void set_stop_mode(StopMode mode) {
+  g_stop_mode.store(static_cast<int>(mode));
 }
 
 int stop_signal() {

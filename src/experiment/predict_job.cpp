@@ -162,19 +162,24 @@ void resolve_group(const PredictRequest& request, PredictPlan& plan) {
   check_labels(plan.table, plan);
   if (!request.skip_leak_check) check_no_leak(plan.table, layout);
   plan.write_definition = true;
-  plan.clear_results = exists;
+  plan.clear_results = true;  // a redefined group's results, or an unfinished predict's
 }
 
-/// Main rank: groups/<group>/{data.tsv, maps.json} of a new (or redefined) group, and the old
-/// results of a redefined group removed.
-void write_group(const PredictPlan& plan, const maps::MapsLayout& layout) {
-  if (plan.clear_results) {
-    for (const auto& [split, metrics] : plan.work) {
-      for (const auto& metric : trained_metrics(layout, split)) {
-        remove_tree(layout.group_dir(static_cast<int>(split), metric, plan.group));
-      }
+/// Main rank, before predicting: the results of a redefined group, or those an unfinished
+/// predict of a new group left (its definition is written last), are removed.
+void clear_old_results(const PredictPlan& plan, const maps::MapsLayout& layout) {
+  if (!plan.clear_results) return;
+  for (const auto& [split, metrics] : plan.work) {
+    for (const auto& metric : trained_metrics(layout, split)) {
+      remove_tree(layout.group_dir(static_cast<int>(split), metric, plan.group));
     }
   }
+}
+
+/// Main rank, once every split is predicted: groups/<group>/{data.tsv, maps.json} of a new (or
+/// redefined) group. A predict that fails or is killed before leaves no group recorded, so that
+/// it can simply be run again.
+void write_group_definition(const PredictPlan& plan, const maps::MapsLayout& layout) {
   if (!plan.write_definition) return;
   ensure_directory(layout.group_folder(plan.group));
   plan.table.write(layout.group_table(plan.group));
@@ -219,7 +224,7 @@ void run_predict_job(PredictPlan& plan, comm::Runtime& runtime) {
   std::unique_ptr<maps::MapsClaim> claim;
   if (runtime.control().is_main()) {
     claim = std::make_unique<maps::MapsClaim>(c.maps_dir, false);
-    write_group(plan, layout);
+    clear_old_results(plan, layout);
   }
   for (const auto& [split, metrics] : plan.work) {
     const auto& table = plan.split_tables.count(split) ? plan.split_tables.at(split) : plan.table;
@@ -235,6 +240,7 @@ void run_predict_job(PredictPlan& plan, comm::Runtime& runtime) {
     job.save_tensors = plan.save_tensors;
     predict_split(job, static_cast<int>(split), metrics);
   }
+  if (runtime.control().is_main()) write_group_definition(plan, layout);
 }
 
 }  // namespace cdl::experiment

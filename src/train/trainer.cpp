@@ -529,6 +529,7 @@ SplitSummary SplitTrainer::Impl::run() {
   }
   print_plan();
   if (ctx_.on_start) ctx_.on_start();
+  set_stop_mode(StopMode::kAtNextUpdate);  // from now on, a stop saves the state first
   double last_valid_loss = progress_.last_valid_loss;
   int64_t epoch = progress_.epoch;
   // A state taken inside an epoch continues it: its stop decision was already taken.

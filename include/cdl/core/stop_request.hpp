@@ -1,14 +1,25 @@
 // Stop requests by signal: SLURM sends SIGTERM (or the signal given to `sbatch --signal`) before a
-// job's time limit, and Open MPI's mpirun forwards SIGUSR1/SIGUSR2 to the ranks. The handlers only
-// record the request; the trainer polls it at weight-update boundaries, where the ranks agree to
-// write their training state and stop together.
+// job's time limit, and Open MPI's mpirun forwards SIGUSR1/SIGUSR2 to the ranks. Before training
+// starts there is nothing to save, so a request ends the process at once; once the trainer runs,
+// the handlers only record the request, and the trainer polls it at weight-update boundaries, where
+// the ranks agree to write their training state and stop together.
 #pragma once
 
 namespace cdl {
 
-/// Installs handlers for SIGTERM, SIGUSR1 and SIGUSR2 that record a stop request (and nothing
-/// else). Not collective; call once per process, before training starts.
+/// What a stop request does when it arrives.
+enum class StopMode {
+  kEndNow,        ///< set-up: a line on stderr, then the process ends with status 128 + signal
+  kAtNextUpdate,  ///< training: recorded only, read by the trainer at its next weight update
+};
+
+/// Installs handlers for SIGTERM, SIGUSR1 and SIGUSR2, in mode kEndNow. Not collective; call once
+/// per process, before the job's set-up.
 void install_stop_handlers();
+
+/// Sets what a stop request does from now on (the trainer sets kAtNextUpdate when its loop
+/// starts). A request recorded before stays recorded.
+void set_stop_mode(StopMode mode);
 
 /// The signal number of the first stop request received by this process, or 0 when none was.
 int stop_signal();

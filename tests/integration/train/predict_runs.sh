@@ -31,6 +31,14 @@ expect_refusal "has no column 'diagnosis'.*--no_labels" \
 expect_refusal "save_tensor saves reconstructions" "$bin" predict "$maps" validation --save_tensor
 expect_refusal "no best model for 'MCC'" "$bin" predict "$maps" validation --selection_metrics MCC
 
+# A predict that fails after it started (a session without an image) records no group: the same
+# command with a correct table then runs without --overwrite.
+broken="$maps.broken.tsv"
+cp "$sessions" "$broken" && printf 'sub-999\tses-M000\tAD\t70.0\tF\n' >> "$broken"
+out=$("$mpiexec" -n 2 "${preflags[@]}" "$bin" predict "$maps" again --data "$data" --tsv "$broken" \
+  --skip_leak_check 2>&1) && fail "predict with a session without an image succeeded"
+grep -q "have no image" <<< "$out" || fail "the failed predict did not name the missing image: $(tail -n 3 <<< "$out")"
+[ -e "$maps/groups/again" ] && fail "a failed predict recorded its group"
 "$mpiexec" -n 3 "${preflags[@]}" "$bin" predict "$maps" again --data "$data" --tsv "$sessions" \
   --skip_leak_check || fail "predict of a new group at 3 ranks failed"
 "$mpiexec" -n 2 "${preflags[@]}" "$bin" predict "$maps" unlabelled --data "$data" \

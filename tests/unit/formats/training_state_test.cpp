@@ -5,7 +5,6 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
-#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -13,7 +12,6 @@
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
-#include "cdl/core/stop_request.hpp"
 #include "cdl/formats/training_state.hpp"
 #include "cdl/maps/tsv_writer.hpp"
 
@@ -188,19 +186,6 @@ TEST_F(TrainingStateTest, TrainingLogKeepsOnlyRowsWrittenBeforeTheState) {
   boundary.epoch = 1;  // epoch 1 starts: its inner row goes too
   EXPECT_EQ(trim_training_log(path, boundary), 1u);
   EXPECT_EQ(trim_training_log((dir_ / "absent.tsv").string(), boundary), 0u);
-}
-
-TEST(StopRequest, FirstSignalIsKeptUntilCleared) {
-  clear_stop_request();
-  EXPECT_EQ(stop_signal(), 0);
-  install_stop_handlers();
-  std::raise(SIGUSR1);  // handled: the process goes on
-  EXPECT_EQ(stop_signal(), SIGUSR1);
-  request_stop(SIGTERM);
-  EXPECT_EQ(stop_signal(), SIGUSR1);
-  EXPECT_STREQ(signal_text(stop_signal()), "SIGUSR1");
-  clear_stop_request();
-  EXPECT_EQ(stop_signal(), 0);
 }
 
 }  // namespace
