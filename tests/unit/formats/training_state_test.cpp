@@ -5,7 +5,6 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
-
 #include <filesystem>
 #include <fstream>
 
