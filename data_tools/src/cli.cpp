@@ -5,6 +5,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "caps2h5/converter.hpp"
 #include "caps2h5/inspector.hpp"
@@ -61,6 +62,17 @@ bool parse(const Args& args, po::options_description& named,
   return true;
 }
 
+/// --threads, bounded by this node's cores (0: automatic): a typo must not start 100,000 threads.
+int thread_count(const po::variables_map& vm) {
+  const int threads = vm["threads"].as<int>();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads < 0 || threads > cores) {
+    CDL_THROW(ConfigError, "--threads ", threads, " is outside 0..", cores,
+              "; expected 0 (automatic) or at most the ", cores, " cores of this node");
+  }
+  return threads;
+}
+
 ConvertOptions convert_options(const po::variables_map& vm) {
   ConvertOptions o;
   o.input = vm["INPUT"].as<std::string>();
@@ -78,7 +90,7 @@ ConvertOptions convert_options(const po::variables_map& vm) {
   }
   o.float16 = dtype == "float16";
   o.compression = vm["compression"].as<int>();
-  o.threads = vm["threads"].as<int>();
+  o.threads = thread_count(vm);
   o.overwrite = vm.count("overwrite") > 0;
   o.progress = vm.count("no_progress") == 0;
   return o;
@@ -178,7 +190,7 @@ int cmd_synthetic(const Args& args) {
   o.sessions = vm["sessions"].as<int>();
   o.size = parse_size(vm["size"].as<std::string>());
   o.seed = vm["seed"].as<uint64_t>();
-  o.threads = vm["threads"].as<int>();
+  o.threads = thread_count(vm);
   o.overwrite = vm.count("overwrite") > 0;
   make_synthetic_caps(o);
   std::cout << "caps2h5 synthetic: wrote " << o.subjects * o.sessions << " images to "

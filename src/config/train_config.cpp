@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <variant>
 
@@ -43,6 +44,9 @@ std::string number_text(double value) {
   out << std::setprecision(15) << value;
   return out.str();
 }
+
+/// More folds than any cross-validation uses; the bound keeps a typo from allocating per split.
+constexpr int64_t kMaxSplits = 1000;
 
 void check_at_least(const std::string& option, double value, double minimum, Problems& problems) {
   if (value < minimum) {
@@ -105,6 +109,14 @@ void validate_optimization(const TrainConfig& c, Problems& problems) {
   check_at_least("tolerance", c.tolerance, 0, problems);
   check_at_least("weight_decay", c.weight_decay, 0, problems);
   check_at_least("threads", static_cast<double>(c.threads), 0, problems);
+  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  if (c.threads > cores) {  // more threads than cores is never faster, and each one costs memory
+    problems.push_back("--threads " + std::to_string(c.threads) + " is more than the " +
+                       std::to_string(cores) +
+                       " cores of this node; expected 0 (the rank's "
+                       "share of the cores) to " +
+                       std::to_string(cores));
+  }
   check_at_least("checkpoint_steps", static_cast<double>(c.checkpoint_steps), 0, problems);
   check_at_least("nb_unfrozen_layer", static_cast<double>(c.nb_unfrozen_layer), 0, problems);
   if (c.nb_unfrozen_layer > 0 && c.transfer_path.empty()) {
@@ -142,6 +154,10 @@ void validate_data(const TrainConfig& c, Problems& problems) {
                            : "DATA '" + c.data_path + "' is a TSV: add --multi_cohort");
   }
   if (c.n_splits < 0) problems.push_back("--n_splits must be >= 0");
+  if (c.n_splits > kMaxSplits) {
+    problems.push_back("--n_splits " + std::to_string(c.n_splits) + " is more folds than a split " +
+                       "tree holds; expected at most " + std::to_string(kMaxSplits));
+  }
   for (int64_t s : c.split) {
     if (s < 0 || s >= std::max<int64_t>(1, c.n_splits)) {
       problems.push_back("--split " + std::to_string(s) + " is outside 0.." +

@@ -113,9 +113,13 @@ at::Tensor Unpickler::rebuild_tensor(const std::vector<Ref>& args) {
   } else if (offset > capacity) {
     fail("an empty tensor has the storage offset ", offset, ", beyond its storage of ", capacity);
   }
-  if (numel > capacity && numel > kMaxExpandedElements) {
-    fail("a tensor of ", numel, " elements repeats those of a storage of ", capacity,
-         " (stride 0), beyond the ", kMaxExpandedElements, " elements accepted");
+  if (numel > capacity) {
+    if (__builtin_add_overflow(expanded_elements_, numel, &expanded_elements_) ||
+        expanded_elements_ > kMaxExpandedElements) {
+      fail("a tensor of ", numel, " elements repeats those of a storage of ", capacity,
+           " (stride 0), beyond the ", kMaxExpandedElements,
+           " elements accepted for such tensors in one file");
+    }
   }
   at::Tensor view = storage.tensor.as_strided(sizes, strides, offset);
   if (offset == 0 && numel == capacity && view.is_contiguous()) return view;

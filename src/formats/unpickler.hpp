@@ -34,8 +34,9 @@ template <typename... Args>
 
 /// At most this many objects per pickle (about 20 per tensor of a state dict).
 constexpr size_t kMaxObjects = size_t{1} << 21;
-/// A tensor with more elements than its storage (stride 0: an expanded tensor) is expanded only up
-/// to this many elements: a few bytes of file must not ask for gigabytes.
+/// Tensors with more elements than their storage (stride 0: expanded tensors) are expanded only up
+/// to this many elements in all, per file: a few bytes of file must not ask for gigabytes, whether
+/// through one tensor or thousands.
 constexpr int64_t kMaxExpandedElements = int64_t{1} << 24;
 /// At most this many dimensions per tensor.
 constexpr size_t kMaxDims = 64;
@@ -244,6 +245,7 @@ class Unpickler {
   std::vector<Ref> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Ref> memo_;
+  int64_t expanded_elements_ = 0;  ///< elements of expanded tensors so far (kMaxExpandedElements)
 };
 
 }  // namespace cdl::formats::pickle

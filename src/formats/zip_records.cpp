@@ -22,6 +22,9 @@ constexpr uint32_t kLocalHeader = 0x04034b50;
 constexpr uint16_t kZip64ExtraField = 0x0001;
 constexpr uint16_t kStored = 0;
 constexpr uint16_t kDeflated = 8;
+/// Largest deflated record: torch.save stores tensors uncompressed and deflates only small code
+/// records; a bigger one would make LibTorch's reader inflate it whole in memory, on every rank.
+constexpr uint64_t kMaxDeflatedRecord = uint64_t(64) << 20;
 
 /// Little-endian reads bounded by the archive; a read past its end is a damaged archive.
 class Bytes {
@@ -192,6 +195,11 @@ uint32_t content_crc32(const Bytes& zip, const Entry& entry, uint64_t data) {
   if (entry.method != kDeflated) {
     zip.damaged("record '", entry.name, "' uses compression method ", entry.method,
                 "; expected 0 (stored) or 8 (deflate)");
+  }
+  if (entry.uncompressed > kMaxDeflatedRecord) {
+    zip.damaged("record '", entry.name, "' is deflated to ", entry.uncompressed,
+                " bytes, beyond the ", kMaxDeflatedRecord,
+                " accepted (torch.save stores tensors uncompressed)");
   }
   uint32_t crc = 0;
   uint64_t length = 0;

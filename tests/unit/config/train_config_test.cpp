@@ -2,6 +2,8 @@
 // and maps.json order.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -82,6 +84,20 @@ TEST(TrainConfigTest, DashesAreAcceptedForUnderscores) {
   EXPECT_EQ(c.batch_size, 3);
   EXPECT_DOUBLE_EQ(c.learning_rate, 0.5);
   EXPECT_EQ(c.maps_dir, "m");
+}
+
+TEST(TrainConfigTest, SplitsAndThreadsAreBoundedBeforeAnythingIsAllocated) {
+  for (const auto& [option, value, expected] :
+       {std::tuple{"--n_splits", "2147483648", "expected at most 1000"},
+        std::tuple{"--threads", "100000", "cores of this node"}}) {
+    try {
+      auto c = parse_train_arguments(args({option, value}));
+      resolve_and_validate(c);
+      FAIL() << option << " " << value << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(TrainConfigTest, UnknownAndGuessedOptionsAreRefusedWithAHint) {

@@ -297,6 +297,14 @@ TEST_F(PytorchCheckpoint, RefusesWhatItCannotRead) {
                    p.text("w").tensor("LongStorage", "0", 6, 0, {100000, 100000}, {0, 0});
                  })),
                  "(stride 0)");
+  // Each expanded tensor below the per-file bound, together beyond it: thousands of them in a
+  // small file used to cost gigabytes per rank.
+  expect_refused(with_storage(in_model([](Pickle& p) {
+                   for (const char* name : {"a", "b", "c"}) {
+                     p.text(name).tensor("LongStorage", "0", 6, 0, {2048, 4096}, {0, 0});
+                   }
+                 })),
+                 "elements accepted for such tensors in one file");
   expect_refused(with_storage(in_model(
                      [](Pickle& p) { p.text("w").tensor("LongStorage", "0", 7, 0, {7}, {1}); })),
                  "should hold 7 elements");
@@ -402,6 +410,24 @@ TEST_F(PytorchCheckpoint, OneFlippedByteInAWeightIsNamedNeverLoaded) {
     write_file(flipped, copy);
     expect_refused_file(flipped, "fails its CRC-32 check");
   }
+}
+
+TEST_F(PytorchCheckpoint, AHugeDeflatedRecordIsRefusedBeforeInflating) {
+  // 65 MiB of zeros deflate to about 64 KiB; LibTorch's reader would inflate them whole, on every
+  // rank. Deflated records are checked by streaming and bounded at 64 MiB.
+  const auto path = folder_.path() / "bomb.pt";
+  std::ofstream out(path, std::ios::binary);
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) {
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+    return size;
+  });
+  const std::string zeros(size_t(65) << 20, '\0');
+  writer.writeRecord("data.pkl", Pickle().op(']').done().data(), Pickle().op(']').done().size());
+  writer.writeRecord("data/0", zeros.data(), zeros.size(), /*compress=*/true);
+  writer.writeEndOfFile();
+  out.close();
+  ASSERT_LT(fs::file_size(path), size_t(1) << 20);
+  expect_refused_file(path, "is deflated to 68157440 bytes, beyond the 67108864 accepted");
 }
 
 TEST_F(PytorchCheckpoint, MutatedPicklesGiveDataErrorNeverACrash) {
