@@ -84,6 +84,10 @@ std::string H5ImageReader::dtype(const std::string& dataset) const {
   return "other";
 }
 
+h5::StorageCoverage H5ImageReader::coverage(const std::string& dataset) const {
+  return h5::storage_coverage(open_dataset(dataset).get());
+}
+
 std::string H5ImageReader::filters(const std::string& dataset) const {
   h5::Dataset set = open_dataset(dataset);
   h5::PropertyList dcpl(H5Dget_create_plist(set.get()));

@@ -97,6 +97,12 @@ int64_t check_shapes(const H5ImageReader& r, std::vector<std::string>& problems)
   if (dtype != "float32" && dtype != "float16")
     problems.push_back("/images has dtype " + dtype + ", expected float32 or float16");
   if (shape.size() != 5) return -1;
+  const auto coverage = r.coverage(fmt::kImages);
+  if (!coverage.complete()) {
+    problems.push_back("/images: only " + std::to_string(coverage.written) + " of its " +
+                       std::to_string(coverage.needed) +
+                       " chunks were ever written (a conversion that did not finish?)");
+  }
   for (const char* name : {fmt::kParticipantId, fmt::kSessionId}) {
     if (!r.exists(name)) {
       problems.push_back(std::string("dataset ") + name + " is missing");

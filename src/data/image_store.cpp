@@ -116,6 +116,12 @@ void ImageStore::open_images() {
   }
   sample_shape_.assign(dims.begin() + 1, dims.end());
   check_image_shape(path_, sample_shape_);
+  const auto coverage = h5::storage_coverage(images_.get());
+  if (!coverage.complete()) {
+    CDL_THROW(DataError, "HDF5 file '", path_, "': ", h5::format::kImages, " declares ", dims[0],
+              " images but only ", coverage.written, " of its ", coverage.needed,
+              " chunks were ever written (a conversion that did not finish?)", kRegenerateHint);
+  }
 }
 
 void ImageStore::read_ids() {

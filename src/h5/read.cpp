@@ -1,6 +1,8 @@
 // Implementation of the private HDF5 read helpers (attributes, string datasets, groups).
 #include "cdl/h5/read.hpp"
 
+#include <algorithm>
+
 #include "cdl/core/error.hpp"
 #include "cdl/h5/handle.hpp"
 
@@ -99,6 +101,31 @@ std::vector<int64_t> dataset_dims(hid_t dataset) {
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+StorageCoverage storage_coverage(hid_t dataset) {
+  const std::vector<int64_t> dims = dataset_dims(dataset);
+  PropertyList dcpl(H5Dget_create_plist(dataset));
+  StorageCoverage coverage{0, 1};
+  if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
+    std::vector<hsize_t> chunk(dims.size());
+    H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    for (size_t d = 0; d < dims.size(); ++d) {
+      const auto side = static_cast<int64_t>(std::max<hsize_t>(chunk[d], 1));
+      coverage.needed *= (dims[d] + side - 1) / side;
+    }
+    hsize_t chunks = 0;
+    Dataspace space(H5Dget_space(dataset));
+    if (H5Dget_num_chunks(dataset, space.get(), &chunks) >= 0) {
+      coverage.written = static_cast<int64_t>(chunks);
+    }
+    return coverage;
+  }
+  H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+  H5Dget_space_status(dataset, &status);
+  coverage.written =
+      status == H5D_SPACE_STATUS_ALLOCATED || H5Pget_layout(dcpl.get()) == H5D_COMPACT;
+  return coverage;
 }
 
 bool link_exists(hid_t loc, const char* path) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cdl/h5/handle.hpp"
+#include "cdl/h5/read.hpp"
 
 namespace cdl::data_tools {
 
@@ -31,6 +32,8 @@ class H5ImageReader {
   std::vector<int64_t> shape(const std::string& dataset) const;
   /// "float32", "float16", "float64", "uint8", "string" or "other".
   std::string dtype(const std::string& dataset) const;
+  /// How many of a dataset's chunks were ever written, out of those its shape needs.
+  h5::StorageCoverage coverage(const std::string& dataset) const;
   /// Filters of a dataset, e.g. "shuffle+deflate(4)" or "none".
   std::string filters(const std::string& dataset) const;
   /// Image `index` of /images as float32 (C*D*H*W values).

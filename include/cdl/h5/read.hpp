@@ -22,6 +22,16 @@ std::optional<int64_t> int_attribute(hid_t loc, const char* name);
 std::vector<std::string> string_dataset(hid_t file_id, const char* path, const std::string& file);
 /// Dimensions of a dataset's dataspace.
 std::vector<int64_t> dataset_dims(hid_t dataset);
+/// How much of a dataset's storage was ever written: a file may declare a shape it never filled
+/// (a conversion that did not finish, a crafted file), and reading it gives fill values.
+struct StorageCoverage {
+  int64_t written = 0;  ///< chunks that hold data (contiguous layout: 1 when allocated)
+  int64_t needed = 0;   ///< chunks the shape needs (contiguous or compact layout: 1)
+  bool complete() const { return written >= needed; }
+};
+/// The storage coverage of `dataset` (HDF5 >= 1.10.5 counts the chunks of its index).
+StorageCoverage storage_coverage(hid_t dataset);
+
 /// True when `path` is a link in `loc` (does not check intermediate groups beyond one level).
 bool link_exists(hid_t loc, const char* path);
 /// Names of the members of group `path` in `loc` (empty if the group is absent).

@@ -105,6 +105,19 @@ TEST(ImageStoreTest, IdsThatAreNotBidsLabelsAreRefusedNamingTheRow) {
       << msg;
 }
 
+TEST(ImageStoreTest, ImagesDeclaredButNeverWrittenAreRefused) {
+  // A 9 KB file may declare many large images it never writes: reading them gives zeros (and
+  // training on them costs the whole node). The chunks that hold data are counted.
+  TempDir dir;
+  StoreSpec spec = arange_spec(4, 2, 2, 2);
+  spec.declared_dims = {4, 1, 8, 8, 8};
+  write_store(dir.file("empty.h5"), spec);
+  const std::string msg = error_of([&] { ImageStore store(dir.file("empty.h5")); });
+  EXPECT_NE(msg.find("declares 4 images but only 0 of its 4 chunks were ever written"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(ImageStoreTest, AbsurdDeclaredShapesAreRefusedNamingFileAndShape) {
   TempDir dir;
   StoreSpec spec = arange_spec(1, 2, 2, 2);

@@ -1,5 +1,6 @@
 // caps2h5 synthetic, validate, inspect and the command line.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <fstream>
 
@@ -135,6 +136,37 @@ TEST(Cli, DashesAndExitCodes) {
   fs::remove(testing::t1_path(caps, "sub-001", "ses-M000"));
   EXPECT_EQ(run({"convert", caps, dir / "y.h5", "--no-progress"}), 1);  // missing file
   EXPECT_EQ(run({"synthetic", dir / "z", "--size", "8x10"}), 2);
+}
+
+TEST(Validate, ImagesDeclaredButNeverWrittenAreReported) {
+  TempDir dir("unwritten");
+  const std::string caps = dir / "caps";
+  ASSERT_EQ(run({"synthetic", caps, "--subjects", "2", "--size", "8x10x8", "--seed", "5"}), 0);
+  const std::string out = dir / "out.h5";
+  ASSERT_EQ(run({"convert", caps, out, "--no-progress"}), 0);
+  {  // the same /images, declared again and never written
+    const hid_t file = H5Fopen(out.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    const hid_t old = H5Dopen2(file, "/images", H5P_DEFAULT);
+    const hid_t space = H5Dget_space(old);
+    const hid_t type = H5Dget_type(old);
+    const hid_t dcpl = H5Dget_create_plist(old);
+    H5Dclose(old);
+    ASSERT_GE(H5Ldelete(file, "/images", H5P_DEFAULT), 0);
+    const hid_t fresh = H5Dcreate2(file, "/images", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT_GE(fresh, 0);
+    H5Dclose(fresh);
+    H5Pclose(dcpl);
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Fclose(file);
+  }
+  const auto problems = validate(out);
+  bool named = false;
+  for (const auto& problem : problems)
+    named |= problem.find("chunks were ever written") != std::string::npos;
+  EXPECT_TRUE(named) << "validate found " << problems.size() << " problem(s)";
+  EXPECT_EQ(run({"validate", out}), 1);
 }
 
 TEST(Cli, IdsThatWouldBePathsAreRefusedBeforeReadingAFile) {
