@@ -14,11 +14,7 @@ namespace fmt = h5::format;
 
 H5ImageReader::H5ImageReader(const std::string& path) : path_(path) {
   silence_hdf5_errors();
-  file_ = h5::File(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  if (!file_.valid()) {
-    CDL_THROW(DataError, "cannot open '", path, "' as HDF5: ", h5::error_text(),
-              "; hint: regenerate it with caps2h5 convert");
-  }
+  file_ = h5::open_image_file(path);
 }
 
 bool H5ImageReader::has_attribute(const std::string& name) const {

@@ -33,7 +33,7 @@ echo "== 2/4 CAPS -> HDF5"
 echo "== 3/4 ClinicaDL split tree (25% validation, stratified by diagnosis)"
 "$caps2h5" split "$work/caps/labels.tsv" --n_test 0.25 --seed 0 --output_dir "$work/split"
 echo "== 4/4 mpirun -np $ranks clinicadl-hpc train classification ($epochs epochs)"
-mpirun -np "$ranks" "$bin" train classification "$work/data.h5" "$work/split" "$work/maps" \
+mpirun --quiet -np "$ranks" "$bin" train classification "$work/data.h5" "$work/split" "$work/maps" \
   --epochs "$epochs" --batch_size 2 --learning_rate 1e-3 --selection_metrics loss BA
 
 metrics="$work/maps/split-0/best-loss/validation/validation_image_level_metrics.tsv"

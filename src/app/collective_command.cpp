@@ -48,6 +48,8 @@ int run_collectively(comm::Runtime& runtime, const std::string& maps_dir, bool s
 }
 
 int end_with_error(comm::Runtime& runtime, const std::string& message, int code, bool same_on_all) {
+  // The launcher ends the other ranks with a signal: not a user's stop request to announce.
+  set_stop_mode(StopMode::kEndingWithError);
   const auto& topology = runtime.topology();
   if (topology.world_size == 1) {
     log::error(message);

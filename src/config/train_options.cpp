@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 #include <variant>
 
@@ -150,6 +151,14 @@ void apply_toml(const std::string& file, TrainConfig& config, Problems& problems
     problems.push_back("--config_file '" + file +
                        "': expected a .toml file in ClinicaDL's "
                        "train_config.toml layout");
+    return;
+  }
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(file, error)) {
+    problems.push_back(
+        "--config_file '" + file + "' " +
+        (std::filesystem::exists(file, error) ? "is not a regular file" : "does not exist") +
+        "; expected a TOML file in ClinicaDL's train_config.toml layout");
     return;
   }
   toml::table root;

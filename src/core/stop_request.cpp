@@ -1,6 +1,8 @@
 // Implementation of signal-driven stop requests.
 #include "cdl/core/stop_request.hpp"
 
+#include "cdl/core/error.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <initializer_list>
@@ -16,14 +18,15 @@ static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a
 
 std::atomic<int> g_stop_mode{static_cast<int>(StopMode::kEndNow)};
 
-/// Async-signal-safe: a constant line and _exit.
-[[noreturn]] void end_now(int signal_number) {
+/// Async-signal-safe: a constant line and _exit with the status of a stopped job, so that a
+/// batch script requeues it as it does after a saved state (the rerun starts the split anew).
+[[noreturn]] void end_now() {
   static const char kLine[] =
       "clinicadl-hpc: stop requested by a signal before training started; ending now (nothing "
       "to save)\n";
   const ssize_t ignored = ::write(STDERR_FILENO, kLine, sizeof(kLine) - 1);
   (void)ignored;
-  ::_exit(128 + signal_number);
+  ::_exit(kInterruptedExitCode);
 }
 
 void record_stop_signal(int signal_number) {
@@ -32,7 +35,9 @@ void record_stop_signal(int signal_number) {
 }
 
 extern "C" void on_stop_signal(int signal_number) {
-  if (g_stop_mode.load() == static_cast<int>(StopMode::kEndNow)) end_now(signal_number);
+  const int mode = g_stop_mode.load();
+  if (mode == static_cast<int>(StopMode::kEndNow)) end_now();
+  if (mode == static_cast<int>(StopMode::kEndingWithError)) ::_exit(128 + signal_number);
   record_stop_signal(signal_number);
 }
 

@@ -44,23 +44,7 @@ hid_t make_half_type() {
 
 ImageStore::ImageStore(const std::string& path) : path_(path) {
   Lock lock;
-  if (std::filesystem::is_directory(path)) {
-    CDL_THROW(DataError, "DATA '", path, "' is a folder, expected an HDF5 file made by caps2h5",
-              "\nhint: if it is a CAPS folder, convert it once with `caps2h5 convert ", path,
-              " data.h5` and give data.h5 as DATA");
-  }
-  if (!std::filesystem::is_regular_file(path)) {
-    CDL_THROW(DataError, "HDF5 image file '", path, "' does not exist",
-              "\nhint: create it with `caps2h5 convert CAPS_DIR ", path, "`");
-  }
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
-    CDL_THROW(DataError, "'", path, "' is not an HDF5 file", kRegenerateHint);
-  }
-  file_ = h5::File(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  if (!file_.valid()) {
-    CDL_THROW(DataError, "cannot open HDF5 file '", path, "' read-only: ", h5::error_text(),
-              kRegenerateHint);
-  }
+  file_ = h5::open_image_file(path);
   check_format();
   cohort_ = h5::string_attribute(file_.get(), h5::format::kAttrCohort).value_or("");
   preprocessing_ = h5::string_attribute(file_.get(), h5::format::kAttrPreprocessing).value_or("");

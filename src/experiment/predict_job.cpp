@@ -187,6 +187,40 @@ void write_group_definition(const PredictPlan& plan, const maps::MapsLayout& lay
   write_text_atomically(layout.group_json(plan.group), json.dump(4) + "\n");
 }
 
+/// The shape of a network input (a part) in the trained MAPS: maps.json's "input_size" (absent in
+/// MAPS from older versions and from ClinicaDL: nothing to compare).
+std::vector<int64_t> trained_input_shape(const maps::MapsLayout& layout) {
+  const auto json = nlohmann::json::parse(read_text_file(layout.maps_json()), nullptr, false);
+  if (json.is_discarded() || !json.contains("input_size") || !json["input_size"].is_array()) {
+    return {};
+  }
+  std::vector<int64_t> shape;
+  for (const auto& side : json["input_size"]) {
+    if (!side.is_number_integer()) return {};
+    shape.push_back(side.get<int64_t>());
+  }
+  return shape;
+}
+
+/// Refuses data whose inputs differ from those the networks were trained on (an image of
+/// another size, another preprocessing): named as such, before any network sees it.
+void check_input_shape(const PredictPlan& plan, const data::CapsDataset& dataset,
+                       const maps::MapsLayout& layout) {
+  const auto trained = trained_input_shape(layout);
+  const auto given = dataset.input_shape();
+  if (trained.empty() || trained == given) return;
+  const auto text = [](const std::vector<int64_t>& shape) {
+    std::string out;
+    for (const auto side : shape) out += (out.empty() ? "" : "x") + std::to_string(side);
+    return out;
+  };
+  CDL_THROW(DataError, "the data of group '", plan.group, "' ('", plan.data_path,
+            "') gives inputs of shape ", text(given), ", but the networks of '",
+            plan.config.maps_dir, "' were trained on ", text(trained),
+            "\n  hint: convert the group's images with the training's preprocessing (caps2h5 "
+            "convert, same --preprocessing options)");
+}
+
 }  // namespace
 
 PredictPlan make_predict_plan(config::TrainConfig config, const PredictRequest& request) {
@@ -235,6 +269,7 @@ void run_predict_job(PredictPlan& plan, comm::Runtime& runtime) {
     job.layout = layout;
     job.group = plan.group;
     job.dataset = std::make_shared<const data::CapsDataset>(source, table, options);
+    check_input_shape(plan, *job.dataset, layout);
     job.data_path = plan.data_path;
     job.has_labels = plan.has_labels;
     job.save_tensors = plan.save_tensors;

@@ -2,6 +2,7 @@
 #include "cdl/h5/read.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "cdl/core/error.hpp"
 #include "cdl/h5/handle.hpp"
@@ -101,6 +102,28 @@ std::vector<int64_t> dataset_dims(hid_t dataset) {
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+File open_image_file(const std::string& path) {
+  if (std::filesystem::is_directory(path)) {
+    CDL_THROW(DataError, "'", path, "' is a folder, expected an HDF5 file made by caps2h5",
+              "\nhint: if it is a CAPS folder, convert it once with `caps2h5 convert ", path,
+              " data.h5` and use data.h5");
+  }
+  if (!std::filesystem::is_regular_file(path)) {
+    CDL_THROW(DataError, "HDF5 image file '", path, "' does not exist",
+              "\nhint: create it with `caps2h5 convert CAPS_DIR ", path, "`");
+  }
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    CDL_THROW(DataError, "'", path, "' is not an HDF5 file",
+              "\nhint: regenerate it with `caps2h5 convert CAPS_DIR OUT.h5`");
+  }
+  File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (!file.valid()) {
+    CDL_THROW(DataError, "cannot open HDF5 file '", path, "' read-only: ", error_text(),
+              "\nhint: regenerate it with `caps2h5 convert CAPS_DIR OUT.h5`");
+  }
+  return file;
 }
 
 StorageCoverage storage_coverage(hid_t dataset) {

@@ -9,8 +9,9 @@ namespace cdl {
 
 /// What a stop request does when it arrives.
 enum class StopMode {
-  kEndNow,        ///< set-up: a line on stderr, then the process ends with status 128 + signal
-  kAtNextUpdate,  ///< training: recorded only, read by the trainer at its next weight update
+  kEndNow,           ///< set-up: a line on stderr, then the process ends with status 4 (stopped)
+  kAtNextUpdate,     ///< training: recorded only, read by the trainer at its next weight update
+  kEndingWithError,  ///< an error is being reported: the process ends silently (128 + signal)
 };
 
 /// Installs handlers for SIGTERM, SIGUSR1 and SIGUSR2, in mode kEndNow. Not collective; call once

@@ -10,7 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "cdl/h5/handle.hpp"
+
 namespace cdl::h5 {
+
+/// Opens `path` read-only as an image file of caps2h5, after telling apart what users give by
+/// mistake: a folder (a CAPS folder not converted yet), a missing file, a file that is not HDF5.
+/// Throws DataError naming the path, what it is, and how to make the file. The caller holds the
+/// HDF5 lock where other threads use HDF5.
+File open_image_file(const std::string& path);
 
 /// True when object `loc` has an attribute `name`.
 bool has_attribute(hid_t loc, const char* name);

@@ -2,10 +2,11 @@
 # Damaged checkpoints are named, never used (issue 19, classes 6 and 9): a best model with one
 # flipped weight byte makes `predict` fail naming the file and its CRC-32 check (it used to
 # predict with different numbers); a 0-byte training state makes `resume` fail saying the file is
-# empty. At 1 and 2 ranks, each on a copy of a trained MAPS.
-# Usage: damaged_checkpoints.sh CLINICADL_HPC TRAINED_MAPS WORK_DIR   (mpirun on PATH)
+# empty; data of another image shape makes `predict` say so (issue 19, class 9). At 1 and 2
+# ranks, each on a copy of a trained MAPS.
+# Usage: damaged_checkpoints.sh CLINICADL_HPC CAPS2H5 TRAINED_MAPS WORK_DIR   (mpirun on PATH)
 set -uo pipefail
-bin="$1"; trained="$2"; work="$3"
+bin="$1"; caps2h5="$2"; trained="$3"; work="$4"
 rm -rf "$work" && mkdir -p "$work"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -41,5 +42,18 @@ PY
   expect_failure "resume, 0-byte training state (np $ranks)" \
     "training_state.pt' is empty \(0 bytes\)" mpirun -np "$ranks" "$bin" resume "$maps"
 done
-[ "$failures" -eq 0 ] && echo "OK: damaged checkpoints are named and refused"
+"$caps2h5" synthetic "$work/small_caps" --subjects 2 --size 8x8x8 --seed 3 > /dev/null &&
+  "$caps2h5" convert "$work/small_caps" "$work/small.h5" --no_progress > /dev/null ||
+  fail "cannot make the data of another shape"
+cut -f1,2 "$work/small_caps/labels.tsv" > "$work/small.tsv"
+for ranks in 1 2; do
+  maps="$work/shape_np$ranks"
+  cp -r "$trained" "$maps"
+  expect_failure "predict, data of another image shape (np $ranks)" \
+    "gives inputs of shape 1x8x8x8, but the networks of .* were trained on" \
+    mpirun -np "$ranks" "$bin" predict "$maps" small --data "$work/small.h5" --tsv "$work/small.tsv" \
+    --no_labels --skip_leak_check
+  [ -e "$maps/groups/small" ] && fail "the refused predict recorded its group"
+done
+[ "$failures" -eq 0 ] && echo "OK: damaged checkpoints and mismatched data are named and refused"
 [ "$failures" -eq 0 ]

@@ -86,6 +86,17 @@ TEST(TrainConfigTest, DashesAreAcceptedForUnderscores) {
   EXPECT_EQ(c.maps_dir, "m");
 }
 
+TEST(TrainConfigTest, AMissingConfigFileIsNamedAsMissing) {
+  try {
+    parse_train_arguments(args({"--config_file", "/nonexistent/train.toml"}));
+    FAIL() << "a missing TOML file was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'/nonexistent/train.toml' does not exist"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(TrainConfigTest, SplitsAndThreadsAreBoundedBeforeAnythingIsAllocated) {
   for (const auto& [option, value, expected] :
        {std::tuple{"--n_splits", "2147483648", "expected at most 1000"},

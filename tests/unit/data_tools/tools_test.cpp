@@ -169,6 +169,15 @@ TEST(Validate, ImagesDeclaredButNeverWrittenAreReported) {
   EXPECT_EQ(run({"validate", out}), 1);
 }
 
+TEST(Validate, AFolderIsNamedAsAFolder) {
+  TempDir dir("folder");
+  const auto problems = validate(dir.path().string());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("is a folder, expected an HDF5 file made by caps2h5"),
+            std::string::npos)
+      << problems[0];
+}
+
 TEST(Cli, IdsThatWouldBePathsAreRefusedBeforeReadingAFile) {
   TempDir dir("ids");
   const std::string caps = dir / "caps";
