@@ -2,8 +2,9 @@
 # The bad-input corpus: every case is generated here from the tiny test data set (no binary files
 # in the repository), run without mpirun and under `mpirun -np 2`, each with a time limit. A case
 # passes when the run fails with the expected exit status (the exact one at 1 process, non-zero
-# under mpirun), prints the expected message fragment, leaves no process behind, no temporary
-# file and no MAPS folder (or an untouched one where the case gives an existing folder).
+# under mpirun), prints the expected message fragment as the last words (not Open MPI's banner:
+# `mpirun --quiet`, as the job scripts run it), leaves no process behind, no temporary file and no
+# MAPS folder (or an untouched one where the case gives an existing folder).
 # Usage: bad_inputs.sh CLINICADL_HPC CAPS2H5 TINY_DIR   (mpirun on PATH; Open MPI root/oversubscribe
 # variables set by the caller)
 set -uo pipefail
@@ -61,7 +62,7 @@ run_case() {  # NAME STATUS REGEX MAPS RANKS ARGS...
   local maps="$work/maps_${name}_np$ranks" args=() output status problem=""
   for a in "$@"; do args+=("${a/#MAPS/$maps}"); done
   local launcher=()
-  [ "$ranks" -gt 1 ] && launcher=(mpirun -np "$ranks")
+  [ "$ranks" -gt 1 ] && launcher=(mpirun --quiet -np "$ranks")  # as the job scripts run it
   output=$(timeout -k 5 120 "${launcher[@]}" "$trainer" train "${args[@]}" --batch_size 4 2>&1 < /dev/null)
   status=$?
   cases=$((cases + 1))
@@ -70,6 +71,8 @@ run_case() {  # NAME STATUS REGEX MAPS RANKS ARGS...
   elif [ "$ranks" -eq 1 ] && [ "$status" -ne "$want" ]; then problem="exit status $status, expected $want"
   elif ! grep -Eq -- "$regex" <<< "$output"; then problem="no message matching /$regex/"
   elif [ -n "$(survivors)" ]; then problem="processes survived: $(survivors | tr '\n' ' ')"
+  elif grep -v '^\s*$' <<< "$output" | tail -n 1 | grep -Eq 'MPI_ABORT|mpirun|Open MPI|PMIX|^-+$'; then
+    problem="the output ends with the launcher's noise, not the error"
   elif [ "$keep" = none ] && [ -e "$maps" ]; then problem="a MAPS folder was left at $maps"
   elif find "$work" -name '*.tmp*' | grep -q .; then problem="temporary files left: $(find "$work" -name '*.tmp*')"
   fi
