@@ -190,13 +190,13 @@ TEST(NiftiIo, TruncatedUncompressedDataNamesTheFile) {
   EXPECT_THROW(read_nifti(dir / "tiny.nii"), DataError);
 }
 
-/// A small valid NIfTI-2 file whose header is then edited by `edit` (raw bytes).
-std::string edited_nifti2(const TempDir& dir, const std::string& name,
-                          const std::function<void(Bytes&)>& edit) {
+/// A small valid NIfTI-`version` file whose header is then edited by `edit` (raw bytes).
+std::string edited_nifti(const TempDir& dir, int version, const std::string& name,
+                         const std::function<void(Bytes&)>& edit) {
   const auto bytes = raw_image<float>(true);
   NiftiSpec spec;
   spec.dims = {kX, kY, kZ, 1};
-  spec.version = 2;
+  spec.version = version;
   write_nifti(dir / "ok.nii", spec, bytes.data());
   Bytes raw = read_file_bytes(dir / "ok.nii");
   edit(raw);
@@ -221,18 +221,18 @@ void set_dim(Bytes& raw, int d, int64_t value) {  // NIfTI-2: int64 dim[8] at by
 TEST(NiftiIo, HugeOrOverflowingDimensionsAreRefusedBeforeAllocating) {
   TempDir dir("hugedims");
   // 2^22 per axis: the voxel count (2^66) wraps around 64 bits in nifticlib.
-  const auto wrapped = edited_nifti2(dir, "wrap.nii", [](Bytes& raw) {
+  const auto wrapped = edited_nifti(dir, 2, "wrap.nii", [](Bytes& raw) {
     for (int d = 1; d <= 3; ++d) set_dim(raw, d, int64_t(1) << 22);
   });
   EXPECT_NE(read_error(wrapped).find("dim[1] = 4194304 is out of range"), std::string::npos)
       << read_error(wrapped);
   // Each axis allowed, the product not: 65536^3 voxels.
-  const auto big = edited_nifti2(dir, "big.nii", [](Bytes& raw) {
+  const auto big = edited_nifti(dir, 2, "big.nii", [](Bytes& raw) {
     for (int d = 1; d <= 3; ++d) set_dim(raw, d, 65536);
   });
   EXPECT_NE(read_error(big).find("voxels in 1 channel(s); expected at most"), std::string::npos)
       << read_error(big);
-  const auto negative = edited_nifti2(dir, "ndim.nii", [](Bytes& raw) { set_dim(raw, 0, 9); });
+  const auto negative = edited_nifti(dir, 2, "ndim.nii", [](Bytes& raw) { set_dim(raw, 0, 9); });
   EXPECT_NE(read_error(negative), "");
 }
 
@@ -242,8 +242,8 @@ TEST(NiftiIo, OutOfRangeDimensionCountIsRefusedBeforeNifticlibReadsIt) {
   // -1 decoded as a 1x1x1x1 image.
   for (const int64_t ndim :
        {int64_t(-1), int64_t(0), int64_t(8), int64_t(1000), int64_t(1) << 20, int64_t(1) << 32}) {
-    const auto path = edited_nifti2(dir, "ndim" + std::to_string(ndim) + ".nii",
-                                    [ndim](Bytes& raw) { set_dim(raw, 0, ndim); });
+    const auto path = edited_nifti(dir, 2, "ndim" + std::to_string(ndim) + ".nii",
+                                   [ndim](Bytes& raw) { set_dim(raw, 0, ndim); });
     const auto message = read_error(path);
     EXPECT_NE(message.find("dim[0] = " + std::to_string(ndim) + "; expected 1 to 7"),
               std::string::npos)
@@ -266,23 +266,17 @@ TEST(NiftiIo, OutOfRangeDimensionCountIsRefusedBeforeNifticlibReadsIt) {
 
 TEST(NiftiIo, VoxelOffsetOutsideTheFileOrNotAWholeNumberIsRefused) {
   TempDir dir("voxoffset");
-  const auto bytes = raw_image<float>(true);
-  NiftiSpec spec;
-  spec.dims = {kX, kY, kZ, 1};
-  write_nifti(dir / "ok.nii", spec, bytes.data());
-  const Bytes good = read_file_bytes(dir / "ok.nii");
   // NIfTI-1: float vox_offset at byte 108. NaN or negative were read from byte 348, 4 bytes early.
   for (const float offset : {std::nanf(""), -4.0f, 352.5f, 100.0f, 1.0e9f, INFINITY}) {
-    Bytes raw = good;
-    std::memcpy(raw.data() + 108, &offset, sizeof offset);
-    const std::string path = dir / "bad.nii";
-    write_file_bytes(path, raw.data(), raw.size());
+    const auto path = edited_nifti(dir, 1, "bad.nii", [offset](Bytes& raw) {
+      std::memcpy(raw.data() + 108, &offset, sizeof offset);
+    });
     const auto message = read_error(path);
     EXPECT_NE(message.find("vox_offset"), std::string::npos) << offset << ": " << message;
     EXPECT_NE(message.find("bad.nii"), std::string::npos) << message;
   }
   // NIfTI-2: int64 vox_offset at byte 168.
-  const auto beyond = edited_nifti2(dir, "beyond.nii", [](Bytes& raw) {
+  const auto beyond = edited_nifti(dir, 2, "beyond.nii", [](Bytes& raw) {
     const int64_t offset = int64_t(raw.size()) + 1;
     std::memcpy(raw.data() + 168, &offset, sizeof offset);
   });
@@ -292,7 +286,7 @@ TEST(NiftiIo, VoxelOffsetOutsideTheFileOrNotAWholeNumberIsRefused) {
 
 TEST(NiftiIo, UnsupportedDatatypeIsNamedAsSuchNotAsTruncation) {
   TempDir dir("complex");
-  const auto path = edited_nifti2(dir, "complex.nii", [](Bytes& raw) {
+  const auto path = edited_nifti(dir, 2, "complex.nii", [](Bytes& raw) {
     const int16_t complex64 = 32, bitpix = 64;  // NIfTI-2: datatype at byte 12, bitpix at 14
     std::memcpy(raw.data() + 12, &complex64, 2);
     std::memcpy(raw.data() + 14, &bitpix, 2);
