@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <new>
@@ -138,7 +139,10 @@ void read_epoch_and_name(const Unpickler& unpickler, Ref root, CheckpointContent
   }
 }
 
-CheckpointContent read_zip_checkpoint(const std::string& bytes) {
+/// Runs the pickle of the torch.save zip archive held in `bytes` and gives its root object to
+/// `take` (while the unpickler, which owns the objects, lives).
+void read_archive_root(const std::string& bytes,
+                       const std::function<void(const Unpickler&, Ref)>& take) {
   caffe2::serialize::PyTorchStreamReader reader(
       std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(),
                                                              static_cast<off_t>(bytes.size())));
@@ -156,48 +160,69 @@ CheckpointContent read_zip_checkpoint(const std::string& bytes) {
                         }
                         return it->second;
                       });
-  const Ref root = unpickler.run();
-  if (unpickler.get(root).kind != Kind::dict) {
-    fail("it holds ", unpickler.describe(root), ", not a dict");
-  }
-  const Ref model = model_dict(unpickler, root);
-  CheckpointContent content;
-  content.model = state_dict_of(unpickler, model);
-  if (model != root) read_epoch_and_name(unpickler, root, content);
-  return content;
+  take(unpickler, unpickler.run());
 }
 
-}  // namespace
-
-CheckpointContent read_checkpoint_file(const std::string& path) {
+/// The whole path of a torch.save file: what it is (a regular zip file, not the legacy format),
+/// its records checked (CRC-32), its pickle run; every failure a DataError naming the `kind` of
+/// file and its path.
+void read_torch_save_file(const std::string& path, const char* kind,
+                          const std::function<void(const Unpickler&, Ref)>& take) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
-    CDL_THROW(DataError, "checkpoint '", path, "' ",
+    CDL_THROW(DataError, kind, " '", path, "' ",
               std::filesystem::exists(path, error) ? "is not a regular file" : "does not exist");
   }
   const std::string head = head_of(path, 4);
   if (head != std::string("PK\x03\x04", 4)) {
     if (!head.empty() && static_cast<unsigned char>(head[0]) == op::kProto) {
-      CDL_THROW(DataError, "checkpoint '", path,
+      CDL_THROW(DataError, kind, " '", path,
                 "' is in the legacy (before PyTorch 1.6) torch.save format, which is not "
                 "supported\nhint: load it in Python and save it again with torch.save");
     }
-    CDL_THROW(DataError, "checkpoint '", path,
+    CDL_THROW(DataError, kind, " '", path,
               "' is not a zip archive, so neither a torch.save (PyTorch >= 1.6) nor a "
-              "clinicadl-hpc checkpoint");
+              "clinicadl-hpc file");
   }
   const std::string bytes = read_text_file(path);
   check_zip_records(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
   try {
-    return read_zip_checkpoint(bytes);
+    read_archive_root(bytes, take);
   } catch (const Malformed& malformed) {
-    CDL_THROW(DataError, "checkpoint '", path, "' cannot be read: ", malformed.what());
+    CDL_THROW(DataError, kind, " '", path, "' cannot be read: ", malformed.what());
   } catch (const c10::Error& c10_error) {
-    CDL_THROW(DataError, "checkpoint '", path,
+    CDL_THROW(DataError, kind, " '", path,
               "' cannot be read: ", c10_error.what_without_backtrace());
   } catch (const std::bad_alloc&) {
-    CDL_THROW(DataError, "checkpoint '", path, "' cannot be read: out of memory");
+    CDL_THROW(DataError, kind, " '", path, "' cannot be read: out of memory");
   }
+}
+
+}  // namespace
+
+CheckpointContent read_checkpoint_file(const std::string& path) {
+  CheckpointContent content;
+  read_torch_save_file(path, "checkpoint", [&](const Unpickler& unpickler, Ref root) {
+    if (unpickler.get(root).kind != Kind::dict) {
+      fail("it holds ", unpickler.describe(root), ", not a dict");
+    }
+    const Ref model = model_dict(unpickler, root);
+    content.model = state_dict_of(unpickler, model);
+    if (model != root) read_epoch_and_name(unpickler, root, content);
+  });
+  return content;
+}
+
+at::Tensor read_tensor_file(const std::string& path) {
+  at::Tensor tensor;
+  read_torch_save_file(path, "tensor file", [&](const Unpickler& unpickler, Ref root) {
+    if (unpickler.get(root).kind != Kind::tensor) {
+      fail("it holds ", unpickler.describe(root),
+           ", expected a tensor saved with torch.save(tensor)");
+    }
+    tensor = unpickler.get(root).tensor;
+  });
+  return tensor;
 }
 
 }  // namespace cdl::formats

@@ -1,33 +1,24 @@
 // LibTorch side of the .pt reader, built as a module that caps2h5 loads only when a .pt file is
-// read: linking LibTorch into caps2h5 itself would add ~1 s of start-up to every command.
+// read: linking LibTorch into caps2h5 itself would add ~1 s of start-up to every command. Reading
+// goes through the engine's one torch.save reader (formats/pytorch_checkpoint.hpp, its sources
+// compiled into this module), with its checks: record CRC-32s, bounded tensors, no code run.
 #include <torch/torch.h>
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
+
+#include "cdl/core/atomic_file.hpp"
+#include "cdl/core/error.hpp"
+#include "cdl/formats/pytorch_checkpoint.hpp"
 
 /// Reads a torch.save(tensor) file: shape (C, X, Y, Z) and float32 values; false + message on
 /// error.
 extern "C" bool cdl_pt_read(const char* path, int64_t* shape, std::vector<float>* values,
                             std::string* error) {
   try {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      *error = "cannot open";
-      return false;
-    }
-    const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
-                                  std::istreambuf_iterator<char>());
-    const torch::IValue value = torch::pickle_load(bytes);
-    if (!value.isTensor()) {
-      *error = std::string("holds a ") + value.tagKind() +
-               ", expected a tensor saved with torch.save(tensor)";
-      return false;
-    }
-    torch::Tensor t = value.toTensor();
+    torch::Tensor t = cdl::formats::read_tensor_file(path);
     if (t.dim() != 3 && t.dim() != 4) {
       *error = "holds a tensor of " + std::to_string(t.dim()) +
                " dimensions, expected 3 (XxYxZ) or 4 (CxXxYxZ)";
@@ -40,12 +31,12 @@ extern "C" bool cdl_pt_read(const char* path, int64_t* shape, std::vector<float>
     std::memcpy(values->data(), t.data_ptr<float>(), values->size() * sizeof(float));
     return true;
   } catch (const std::exception& e) {
-    *error = std::string("torch::pickle_load failed: ") + std::string(e.what()).substr(0, 300);
+    *error = std::string(e.what()).substr(0, 500);
     return false;
   }
 }
 
-/// Writes float32 values of shape (C, X, Y, Z) as torch.save(tensor) does.
+/// Writes float32 values of shape (C, X, Y, Z) as torch.save does (atomically).
 extern "C" bool cdl_pt_write(const char* path, const int64_t* shape, const float* values,
                              std::string* error) {
   try {
@@ -54,10 +45,8 @@ extern "C" bool cdl_pt_write(const char* path, const int64_t* shape, const float
                          torch::kFloat32)
             .clone();
     const std::vector<char> bytes = torch::pickle_save(t);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) *error = "cannot write";
-    return static_cast<bool>(out);
+    cdl::write_bytes_atomically(path, bytes.data(), bytes.size());
+    return true;
   } catch (const std::exception& e) {
     *error = e.what();
     return false;

@@ -8,6 +8,8 @@
 
 #include "cdl/formats/checkpoint.hpp"
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,5 +38,11 @@ struct CheckpointContent {
 /// unsupported dtype, a big-endian file, a tensor reaching out of its storage, a truncated or
 /// corrupt file (every stored record's CRC-32 is checked: one flipped byte is named, never loaded).
 CheckpointContent read_checkpoint_file(const std::string& path);
+
+/// Reads a file written by torch.save(tensor) (Python, ClinicaDL's .pt images) or by
+/// torch::pickle_save(tensor): the tensor, contiguous, on the CPU, in its dtype. The same reader
+/// and checks as read_checkpoint_file; throws DataError naming the file when it holds anything
+/// but a tensor.
+at::Tensor read_tensor_file(const std::string& path);
 
 }  // namespace cdl::formats

@@ -124,6 +124,11 @@ def main():
     clinicadl = {"model": state, "epoch": 7, "name": "Conv5_FC3"}
     torch.save(clinicadl, path("clinicadl.pth.tar"))
     expected["clinicadl.pth.tar"] = {"epoch": 7, "name": "Conv5_FC3", "tensors": describe(state)}
+    image = (torch.arange(60, dtype=torch.float32) * 0.5).reshape(1, 3, 4, 5)  # a ClinicaDL .pt
+    torch.save(image, path("image.pt"))
+    expected["image.pt"] = {"tensors": describe({"image": image})}
+    torch.save(image.transpose(1, 3), path("image_view.pt"))  # a strided view of its storage
+    expected["image_view.pt"] = {"tensors": describe({"image": image.transpose(1, 3)})}
     torch.save(state, path("state_dict.pt"))
     expected["state_dict.pt"] = {"epoch": None, "name": None, "tensors": describe(state)}
     torch.save(clinicadl, path("protocol4.pt"), pickle_protocol=4)

@@ -604,6 +604,30 @@ TEST_F(PytorchCheckpointFromPython, ClinicaDLLayoutLoadsIntoTheSameNetwork) {
   EXPECT_TRUE(torch::allclose(output, expected, 1e-5, 1e-6)) << output << expected;
 }
 
+TEST_F(PytorchCheckpointFromPython, TensorFilesAsClinicaDLSavesImages) {
+  // caps2h5 --from_tensors reads these through the same reader (data_tools/src/pt_plugin).
+  for (const char* name : {"image.pt", "image_view.pt"}) {
+    const at::Tensor tensor = read_tensor_file(file(name));
+    const auto& answer = expected_.at(name).at("tensors")[0];
+    EXPECT_EQ(tensor.sizes().vec(), answer.at("shape").get<std::vector<int64_t>>()) << name;
+    EXPECT_TRUE(tensor.is_contiguous()) << name;
+    const at::Tensor values = tensor.to(at::kDouble).flatten();
+    const auto expected_values = answer.at("values").get<std::vector<double>>();
+    ASSERT_EQ(values.numel(), static_cast<int64_t>(expected_values.size())) << name;
+    for (size_t j = 0; j < expected_values.size(); ++j) {
+      EXPECT_EQ(values.data_ptr<double>()[j], expected_values[j]) << name << "[" << j << "]";
+    }
+  }
+  try {
+    read_tensor_file(file("state_dict.pt"));
+    FAIL() << "a state dict was read as a tensor";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("expected a tensor saved with torch.save(tensor)"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST_F(PytorchCheckpointFromPython, BareStateDict) {
   check_against_python("state_dict.pt");
 }
