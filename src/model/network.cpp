@@ -81,20 +81,26 @@ Cnn::Cnn(std::string architecture, torch::nn::Sequential convolutions, torch::nn
   fc_ = register_module("fc", std::move(fc));
 }
 
+Cnn::Fusion Cnn::fusion_for(int64_t sample_values) const {
+  if (fused_blocks_ == 0 || sample_values < fused_min_sample_values_) return {};
+  return {fused_blocks_, fused_chunk_samples_, fused_max_piece_bytes_};
+}
+
 torch::Tensor Cnn::forward(torch::Tensor input) {
   PoolStack unused;
   // Fused blocks are a CPU implementation (on GPUs cuDNN and autocast run the layers).
-  const bool small = input.size(0) > 0 && input.numel() / input.size(0) < fused_min_sample_values_;
-  if (fused_blocks_ == 0 || !input.device().is_cpu() || small) {
+  const int64_t sample_values = input.size(0) > 0 ? input.numel() / input.size(0) : 0;
+  const Fusion fusion = input.device().is_cpu() ? fusion_for(sample_values) : Fusion{};
+  if (fusion.blocks == 0) {
     return run_sequential(fc_, run_sequential(convolutions_, input, unused), unused);
   }
   auto x = std::move(input);
   ConvBlockLayers block;
-  for (int b = 0; b < fused_blocks_; ++b) {
+  for (int b = 0; b < fusion.blocks; ++b) {
     CDL_CHECK(match_conv_block(convolutions_, 4 * b, block), "fused block ", b, " changed");
-    x = fused_conv_block(x, block, fused_chunk_samples_, fused_max_piece_bytes_);
+    x = fused_conv_block(x, block, fusion.chunk_samples, fusion.max_piece_bytes);
   }
-  for (auto layer = convolutions_->begin() + 4 * fused_blocks_; layer != convolutions_->end();
+  for (auto layer = convolutions_->begin() + 4 * fusion.blocks; layer != convolutions_->end();
        ++layer) {
     x = apply_layer(*layer, x, unused);
   }

@@ -87,6 +87,14 @@ class Cnn final : public Network {
   /// the first block 2 samples at a time).
   void use_training_fusion(bool memory_saving);
 
+  /// How a forward pass on the CPU computes the trunk for samples of `sample_values` values each.
+  struct Fusion {
+    int blocks = 0;               ///< leading blocks computed fused (0: the separate layers)
+    int64_t chunk_samples = 0;    ///< samples per fused piece (0: the whole batch)
+    int64_t max_piece_bytes = 0;  ///< convolution output per slab (0: no slabs)
+  };
+  Fusion fusion_for(int64_t sample_values) const;
+
  private:
   torch::nn::Sequential convolutions_;
   torch::nn::Sequential fc_;

@@ -225,6 +225,24 @@ TEST(FusedConvBlockTest, CnnFusesOnlyItsLeadingBlocks) {
   EXPECT_THROW(strided->set_fused_blocks(1, 1), ConfigError);
 }
 
+TEST(FusedConvBlockTest, TrainingFusionPicksTwoBlocksForImagesAndNoneForSmallInputs) {
+  NetworkOptions options;
+  options.input_size = parse_input_size("1@32x40x32");
+  auto conv5 = std::dynamic_pointer_cast<Cnn>(builtin_registry().create("Conv5_FC3", options));
+  ASSERT_TRUE(conv5);
+  EXPECT_EQ(conv5->fusion_for(169 * 208 * 179).blocks, 0) << "nothing fused before it is asked";
+  conv5->use_training_fusion(/*memory_saving=*/false);
+  const auto image = conv5->fusion_for(169 * 208 * 179);  // a t1-linear image
+  EXPECT_EQ(image.blocks, 2);
+  EXPECT_EQ(image.chunk_samples, 1);
+  EXPECT_EQ(image.max_piece_bytes, 48 << 20);
+  EXPECT_EQ(conv5->fusion_for(int64_t{1} << 21).blocks, 2);
+  EXPECT_EQ(conv5->fusion_for((int64_t{1} << 21) - 1).blocks, 0);  // patches: separate layers
+  EXPECT_EQ(conv5->fusion_for(50 * 50 * 50).blocks, 0);
+  conv5->use_training_fusion(/*memory_saving=*/true);
+  EXPECT_EQ(conv5->fusion_for(50 * 50 * 50).blocks, 2);  // fused whatever the size
+}
+
 /// Conv5_FC3 on 1@32x40x32 (odd halvings: 16x20x16 -> ... -> 1x2x1), batch 3: one training step's
 /// loss gradient and the running statistics with all five blocks fused equal the plain network's.
 /// One training step and an evaluation of Conv5_FC3 with `configure` applied against the separate
