@@ -114,45 +114,40 @@ void check_no_leak(const TsvTable& table, const maps::MapsLayout& layout) {
             "--skip_leak_check if this is intended (e.g. to predict the training data again)");
 }
 
-/// Group rules of reference 7.6 (with --overwrite honouring new --data/--tsv, unlike ClinicaDL).
-void resolve_group(const PredictRequest& request, PredictPlan& plan) {
-  const maps::MapsLayout layout(plan.config.maps_dir);
-  const auto definition = layout.group_folder(plan.group);
-  const bool given = !request.data_path.empty() || !request.tsv_path.empty();
-  const bool overwrite = request.overwrite;
-  if (is_training_group(plan.group)) {
-    if (given || overwrite) {
-      CDL_THROW(ConfigError, "the group '", plan.group, "' holds the training's own sessions; it ",
-                "cannot be redefined (--data, --tsv, --overwrite)\n  hint: give the new group "
-                "another name");
+/// train or validation: the training's own tables of each split, never redefined.
+void resolve_training_group(const PredictRequest& request, const maps::MapsLayout& layout,
+                            PredictPlan& plan) {
+  if (!request.data_path.empty() || !request.tsv_path.empty() || request.overwrite) {
+    CDL_THROW(ConfigError, "the group '", plan.group, "' holds the training's own sessions; it ",
+              "cannot be redefined (--data, --tsv, --overwrite)\n  hint: give the new group "
+              "another name");
+  }
+  plan.data_path = plan.config.data_path;
+  for (const auto& [split, metrics] : plan.work) {
+    const auto file = layout.group_table(plan.group, static_cast<int>(split));
+    if (!fs::is_regular_file(file)) {
+      CDL_THROW(ConfigError, "'", file, "' is missing: the MAPS lacks its ", plan.group,
+                " group of split ", split);
     }
-    plan.data_path = plan.config.data_path;
-    for (const auto& [split, metrics] : plan.work) {
-      const auto file = layout.group_table(plan.group, static_cast<int>(split));
-      if (!fs::is_regular_file(file)) {
-        CDL_THROW(ConfigError, "'", file, "' is missing: the MAPS lacks its ", plan.group,
-                  " group of split ", split);
-      }
-      auto table = TsvTable::read(file);
-      check_labels(table, plan);
-      plan.split_tables.emplace(split, std::move(table));
-    }
-    return;
+    auto table = TsvTable::read(file);
+    check_labels(table, plan);
+    plan.split_tables.emplace(split, std::move(table));
   }
-  const bool exists = fs::is_directory(definition);
-  if (exists && given && !overwrite) {
-    CDL_THROW(ConfigError, "the group '", plan.group, "' exists (", definition,
-              "); --data and --tsv define new groups only\n  hint: drop them to predict the "
-              "group again, add --overwrite to redefine it, or choose another DATA_GROUP");
-  }
-  if (exists && !given) {
-    const auto group_json = nlohmann::json::parse(read_text_file(layout.group_json(plan.group)));
-    plan.data_path = group_json.at("caps_directory").get<std::string>();
-    plan.table = TsvTable::read(layout.group_table(plan.group));
-    plan.clear_results = overwrite;
-    check_labels(plan.table, plan);
-    return;
-  }
+}
+
+/// A group a predict defined before, predicted again with its own data and table.
+void resolve_existing_group(const PredictRequest& request, const maps::MapsLayout& layout,
+                            PredictPlan& plan) {
+  const auto group_json = nlohmann::json::parse(read_text_file(layout.group_json(plan.group)));
+  plan.data_path = group_json.at("caps_directory").get<std::string>();
+  plan.table = TsvTable::read(layout.group_table(plan.group));
+  plan.clear_results = request.overwrite;
+  check_labels(plan.table, plan);
+}
+
+/// A new group (or one redefined with --overwrite): --data and --tsv, leak-checked.
+void resolve_new_group(const PredictRequest& request, const maps::MapsLayout& layout,
+                       PredictPlan& plan) {
   if (request.data_path.empty() || request.tsv_path.empty()) {
     CDL_THROW(ConfigError, "the group '", plan.group, "' does not exist in '", plan.config.maps_dir,
               "'; a new group needs both --data (its .h5) and --tsv (its ", "sessions)");
@@ -163,6 +158,22 @@ void resolve_group(const PredictRequest& request, PredictPlan& plan) {
   if (!request.skip_leak_check) check_no_leak(plan.table, layout);
   plan.write_definition = true;
   plan.clear_results = true;  // a redefined group's results, or an unfinished predict's
+}
+
+/// Group rules of reference 7.6 (with --overwrite honouring new --data/--tsv, unlike ClinicaDL).
+void resolve_group(const PredictRequest& request, PredictPlan& plan) {
+  const maps::MapsLayout layout(plan.config.maps_dir);
+  if (is_training_group(plan.group)) return resolve_training_group(request, layout, plan);
+  const auto definition = layout.group_folder(plan.group);
+  const bool given = !request.data_path.empty() || !request.tsv_path.empty();
+  const bool exists = fs::is_directory(definition);
+  if (exists && given && !request.overwrite) {
+    CDL_THROW(ConfigError, "the group '", plan.group, "' exists (", definition,
+              "); --data and --tsv define new groups only\n  hint: drop them to predict the "
+              "group again, add --overwrite to redefine it, or choose another DATA_GROUP");
+  }
+  if (exists && !given) return resolve_existing_group(request, layout, plan);
+  resolve_new_group(request, layout, plan);
 }
 
 /// Main rank, before predicting: the results of a redefined group, or those an unfinished

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <utility>
 
 #include "cdl/core/bids_id.hpp"
 #include "cdl/core/error.hpp"
@@ -118,6 +119,48 @@ void save_sample_tensors(model::Network& network, const PredictionJob& job,
   network.train();
 }
 
+/// Collective: the evaluations of the group (and of the split's validation set, when given) by
+/// the best model(s) of `metric`.
+std::pair<eval::Evaluation, eval::Evaluation> evaluate_best_models(
+    model::Network& network, const PredictionJob& job, int split, const std::string& metric,
+    const std::shared_ptr<const data::CapsDataset>& validation) {
+  eval::Evaluation evaluation, validation_evaluation;
+  if (job.config->multi_network) {
+    const auto model_of = [&](int network_index) {
+      return job.layout.best_model(split, metric, network_index);
+    };
+    evaluation = predict_set_per_part(network, model_of, job.dataset, job, job.has_labels);
+    if (validation) {
+      validation_evaluation = predict_set_per_part(network, model_of, validation, job, true);
+    }
+  } else {
+    const auto path = job.layout.best_model(split, metric);
+    formats::load_state_dict(network, formats::read_checkpoint_file(path).model,
+                             path);  // ours or ClinicaDL's
+    evaluation = predict_set(network, job.dataset, job, job.has_labels);
+    if (validation) validation_evaluation = predict_set(network, validation, job, true);
+  }
+  return {std::move(evaluation), std::move(validation_evaluation)};
+}
+
+/// Main rank: the group's predictions and metrics under split-<k>/best-<metric>/<group>/.
+void write_predictions(const PredictionJob& job, int split, const std::string& metric,
+                       const std::shared_ptr<const data::CapsDataset>& validation,
+                       std::pair<eval::Evaluation, eval::Evaluation> evaluations) {
+  const auto& c = *job.config;
+  const auto dir = job.layout.group_dir(split, metric, job.group);
+  maps::GroupPredictions predictions{job.group, job.dataset, std::move(evaluations.first),
+                                     job.has_labels};
+  maps::GroupPredictions reference =
+      validation ? maps::GroupPredictions{"validation", validation, std::move(evaluations.second)}
+                 : predictions;
+  predictions.metrics_per_part = reference.metrics_per_part = c.multi_network;
+  maps::write_group_predictions(dir, predictions, reference, c.selection_threshold, job.data_path,
+                                static_cast<uint64_t>(c.seed));
+  log::info("split ", split, ", best-", metric, ": ", job.dataset->num_images(),
+            " session(s) of group ", job.group, " predicted into ", dir);
+}
+
 }  // namespace
 
 void predict_split(const PredictionJob& job, int split, const std::vector<std::string>& metrics) {
@@ -131,39 +174,12 @@ void predict_split(const PredictionJob& job, int split, const std::vector<std::s
     validation = load_split(c, source, split, 0, !job.compute.transform_on_device).validation;
   }
   for (const auto& metric : metrics) {
-    eval::Evaluation evaluation, validation_evaluation;
-    if (c.multi_network) {
-      const auto model_of = [&](int network_index) {
-        return job.layout.best_model(split, metric, network_index);
-      };
-      evaluation = predict_set_per_part(*network, model_of, job.dataset, job, job.has_labels);
-      if (validation) {
-        validation_evaluation = predict_set_per_part(*network, model_of, validation, job, true);
-      }
-    } else {
-      const auto path = job.layout.best_model(split, metric);
-      formats::load_state_dict(*network, formats::read_checkpoint_file(path).model,
-                               path);  // ours or ClinicaDL's
-      evaluation = predict_set(*network, job.dataset, job, job.has_labels);
-      if (validation) validation_evaluation = predict_set(*network, validation, job, true);
-    }
-    const auto dir = job.layout.group_dir(split, metric, job.group);
+    auto evaluations = evaluate_best_models(*network, job, split, metric, validation);
     if (job.save_tensors && job.dataset->task() == data::Task::kReconstruction) {
-      save_sample_tensors(*network, job, dir);
+      save_sample_tensors(*network, job, job.layout.group_dir(split, metric, job.group));
     }
     if (job.control->is_main()) {
-      maps::GroupPredictions predictions{job.group, job.dataset, std::move(evaluation),
-                                         job.has_labels};
-      maps::GroupPredictions reference =
-          validation
-              ? maps::GroupPredictions{"validation", validation, std::move(validation_evaluation)}
-              : predictions;
-      predictions.metrics_per_part = reference.metrics_per_part = c.multi_network;
-      maps::write_group_predictions(dir, predictions, reference, c.selection_threshold,
-                                    job.data_path, static_cast<uint64_t>(c.seed));
-      log::info("split ", split, ", best-", metric, ": ", job.dataset->num_images(),
-                " session(s) of group ", job.group, " predicted into ",
-                job.layout.group_dir(split, metric, job.group));
+      write_predictions(job, split, metric, validation, std::move(evaluations));
     }
     job.control->barrier();
   }

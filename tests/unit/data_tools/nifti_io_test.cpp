@@ -250,18 +250,13 @@ TEST(NiftiIo, OutOfRangeDimensionCountIsRefusedBeforeNifticlibReadsIt) {
         << ndim << ": " << message;
   }
   // The same in a big-endian NIfTI-1 file: the check reads the header in its byte order.
-  const auto bytes = raw_image<int16_t>(true);
-  NiftiSpec spec;
-  spec.dims = {kX, kY, kZ, 1};
-  spec.datatype = DT_INT16;
-  write_nifti(dir / "be.nii", spec, bytes.data());
-  Bytes file = read_file_bytes(dir / "be.nii");
-  swap_nifti_header(file.data(), 1);
-  const int16_t big_endian_1000 = int16_t(0xe803);  // 1000 with its bytes swapped
-  std::memcpy(file.data() + 40, &big_endian_1000, 2);
-  write_file_bytes(dir / "be.nii", file.data(), file.size());
-  EXPECT_NE(read_error(dir / "be.nii").find("dim[0] = 1000"), std::string::npos)
-      << read_error(dir / "be.nii");
+  const auto big_endian = edited_nifti(dir, 1, "be.nii", [](Bytes& raw) {
+    swap_nifti_header(raw.data(), 1);
+    const int16_t big_endian_1000 = int16_t(0xe803);  // 1000 with its bytes swapped
+    std::memcpy(raw.data() + 40, &big_endian_1000, 2);
+  });
+  EXPECT_NE(read_error(big_endian).find("dim[0] = 1000"), std::string::npos)
+      << read_error(big_endian);
 }
 
 TEST(NiftiIo, VoxelOffsetOutsideTheFileOrNotAWholeNumberIsRefused) {
