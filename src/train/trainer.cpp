@@ -157,6 +157,7 @@ class SplitTrainer::Impl {
   void save_checkpoints(int64_t epoch, const std::vector<std::string>& improved);
   bool decide_stop(double validation_loss);
   void final_evaluations();
+  void record_throughput();
   void load_best(const std::string& metric);
 
   TrainerContext ctx_;
@@ -553,6 +554,13 @@ SplitSummary SplitTrainer::Impl::run() {
   summary_.epochs_run = epoch;
   final_evaluations();
   if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_, network_index_));
+  record_throughput();
+  ctx_.control->barrier();
+  return summary_;
+}
+
+/// The split's throughput counters, into its summary.
+void SplitTrainer::Impl::record_throughput() {
   summary_.images_per_second = throughput_.samples_per_second();
   summary_.steady_images_per_second = throughput_.steady_samples_per_second();
   summary_.samples_are_parts = data_.train->extractor().config().mode != data::Mode::kImage;
@@ -561,8 +569,6 @@ SplitSummary SplitTrainer::Impl::run() {
   summary_.exposed_allreduce_seconds = sync_->seconds();
   summary_.exposed_allreduce_fraction =
       throughput_.seconds() > 0 ? sync_->seconds() / throughput_.seconds() : 0.0;
-  ctx_.control->barrier();
-  return summary_;
 }
 
 SplitTrainer::SplitTrainer(TrainerContext context, int split, data::SplitData data)
