@@ -66,10 +66,8 @@ std::string pick_one(const std::vector<std::string>& files, std::string* problem
 void check_ids(const std::vector<std::pair<std::string, std::string>>& pairs,
                const std::string& origin, std::vector<std::string>* problems) {
   for (const auto& [participant, session] : pairs) {
-    for (const auto& problem : {bids_id_problem(participant, BidsEntity::kParticipant),
-                                bids_id_problem(session, BidsEntity::kSession)}) {
-      if (!problem.empty()) problems->push_back(origin + ": " + problem);
-    }
+    const auto problem = session_ids_problem(participant, session);
+    if (!problem.empty()) problems->push_back(origin + ": " + problem);
   }
 }
 

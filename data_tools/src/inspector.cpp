@@ -196,10 +196,8 @@ std::vector<std::string> validate(const std::string& path, const std::string& ts
     std::vector<std::string> ids;
     std::set<std::string> present;
     for (size_t i = 0; i < participants.size() && i < sessions.size(); ++i) {
-      for (const auto& problem : {bids_id_problem(participants[i], BidsEntity::kParticipant),
-                                  bids_id_problem(sessions[i], BidsEntity::kSession)}) {
-        if (!problem.empty()) problems.push_back("index " + std::to_string(i) + ": " + problem);
-      }
+      const auto problem = session_ids_problem(participants[i], sessions[i]);
+      if (!problem.empty()) problems.push_back("index " + std::to_string(i) + ": " + problem);
       ids.push_back(participants[i] + " " + sessions[i]);
       if (!present.insert(ids.back()).second) {
         problems.push_back("duplicate (participant_id, session_id) at index " + std::to_string(i) +

@@ -35,4 +35,10 @@ std::string bids_id_problem(const std::string& id, BidsEntity entity) {
          std::to_string(kMaxLabelLength) + " letters and digits only";
 }
 
+std::string session_ids_problem(const std::string& participant_id, const std::string& session_id) {
+  const auto participant = bids_id_problem(participant_id, BidsEntity::kParticipant);
+  const auto session = bids_id_problem(session_id, BidsEntity::kSession);
+  return participant + (participant.empty() || session.empty() ? "" : "; ") + session;
+}
+
 }  // namespace cdl

@@ -34,11 +34,9 @@ CapsDataset::CapsDataset(std::shared_ptr<const DataSource> source, TsvTable tabl
 void CapsDataset::check_ids() const {
   std::vector<std::string> problems;
   for (int64_t r = 0; r < table_.num_rows() && problems.size() < 5; ++r) {
-    for (const auto& [column, entity] : {std::pair{"participant_id", BidsEntity::kParticipant},
-                                         std::pair{"session_id", BidsEntity::kSession}}) {
-      const auto problem = bids_id_problem(table_.at(r, column), entity);
-      if (!problem.empty()) problems.push_back(table_.location(r) + ": " + problem);
-    }
+    const auto problem =
+        session_ids_problem(table_.at(r, "participant_id"), table_.at(r, "session_id"));
+    if (!problem.empty()) problems.push_back(table_.location(r) + ": " + problem);
   }
   throw_if_problems<DataError>(problems, "", " with the ids of TSV '" + table_.source() + "'");
 }

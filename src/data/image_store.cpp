@@ -118,11 +118,9 @@ void ImageStore::read_ids() {
               " participant ids and ", sessions_.size(), " session ids", kRegenerateHint);
   }
   for (int64_t i = 0; i < n; ++i) {
-    for (const auto& problem : {bids_id_problem(participants_[i], BidsEntity::kParticipant),
-                                bids_id_problem(sessions_[i], BidsEntity::kSession)}) {
-      if (!problem.empty()) {
-        CDL_THROW(DataError, "HDF5 file '", path_, "' row ", i, ": ", problem, kRegenerateHint);
-      }
+    const auto problem = session_ids_problem(participants_[i], sessions_[i]);
+    if (!problem.empty()) {
+      CDL_THROW(DataError, "HDF5 file '", path_, "' row ", i, ": ", problem, kRegenerateHint);
     }
     const bool inserted = index_.emplace(std::make_pair(participants_[i], sessions_[i]), i).second;
     if (!inserted) {

@@ -107,8 +107,7 @@ void save_sample_tensors(model::Network& network, const PredictionJob& job,
     const auto input = device::prepare_inputs(sample.input.unsqueeze(0), job.compute);
     const auto output = device::forward_in_float(network, input, job.compute);
     // The ids are BIDS labels (data::CapsDataset checks them): the name stays in tensors/.
-    CDL_CHECK(bids_id_problem(sample.meta.participant_id, BidsEntity::kParticipant).empty() &&
-                  bids_id_problem(sample.meta.session_id, BidsEntity::kSession).empty(),
+    CDL_CHECK(session_ids_problem(sample.meta.participant_id, sample.meta.session_id).empty(),
               "a sample id reached --save_tensor unchecked");
     const auto stem = dir + "/tensors/" + sample.meta.participant_id + "_" +
                       sample.meta.session_id + "_" + mode + "-" +

@@ -17,4 +17,8 @@ enum class BidsEntity { kParticipant, kSession };
 /// letters and digits only".
 std::string bids_id_problem(const std::string& id, BidsEntity entity);
 
+/// "" when both ids of a session are BIDS labels; otherwise what is wrong with each, joined by
+/// "; " (the check every reader of (participant_id, session_id) pairs makes).
+std::string session_ids_problem(const std::string& participant_id, const std::string& session_id);
+
 }  // namespace cdl

@@ -33,5 +33,14 @@ TEST(BidsId, PathsPrefixesAndOddBytesAreNamed) {
   EXPECT_NE(bids_id_problem(nul, BidsEntity::kParticipant).find("sub-a?b"), std::string::npos);
 }
 
+TEST(BidsId, ASessionNamesEachBadIdOnce) {
+  EXPECT_EQ(session_ids_problem("sub-001", "ses-M000"), "");
+  EXPECT_EQ(session_ids_problem("../x", "ses-M000"),
+            bids_id_problem("../x", BidsEntity::kParticipant));
+  EXPECT_EQ(session_ids_problem("../x", "ses/.."),
+            bids_id_problem("../x", BidsEntity::kParticipant) + "; " +
+                bids_id_problem("ses/..", BidsEntity::kSession));
+}
+
 }  // namespace
 }  // namespace cdl
