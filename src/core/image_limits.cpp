@@ -1,9 +1,8 @@
 // Implementation of the image shape bounds.
 #include "cdl/core/image_limits.hpp"
 
-#include <unistd.h>
-
 #include "cdl/core/error.hpp"
+#include "cdl/core/node_memory.hpp"
 
 namespace cdl {
 
@@ -17,7 +16,7 @@ void check_image_shape(const std::string& path, const std::vector<int64_t>& shap
     sane = sane && shape[d] >= 1 && shape[d] <= kMaxLength &&
            !__builtin_mul_overflow(voxels, shape[d], &voxels);
   }
-  const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  const int64_t memory = node_memory_bytes();
   const int64_t channel_bytes = voxels * 4;
   if (sane && channel_bytes <= memory / 4 / shape[0]) return;
   std::string text;

@@ -1,7 +1,6 @@
 // Implementation of ImageCache.
 #include "cdl/data/image_cache.hpp"
 
-#include <fstream>
 #include <string>
 
 namespace cdl::data {
@@ -40,18 +39,6 @@ int64_t ImageCache::hits() const {
 int64_t ImageCache::misses() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return misses_;
-}
-
-int64_t available_memory_bytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string line;
-  const std::string key = "MemAvailable:";
-  while (std::getline(meminfo, line)) {
-    if (line.compare(0, key.size(), key) == 0) {
-      return std::stoll(line.substr(key.size())) * 1024;  // reported in kB
-    }
-  }
-  return 0;
 }
 
 }  // namespace cdl::data

@@ -1,8 +1,6 @@
 // Implementation of the training job shared by `train` and `resume`.
 #include "cdl/experiment/training_job.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -11,6 +9,7 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/node_memory.hpp"
 #include "cdl/device/device_setup.hpp"
 #include "cdl/experiment/experiment.hpp"
 #include "cdl/experiment/split_loading.hpp"
@@ -25,8 +24,8 @@ namespace {
 /// are then read from the HDF5 file, by the I/O thread, at every epoch).
 int64_t cache_budget(const config::TrainConfig& c, const comm::Topology& topology) {
   if (!c.cache || c.memory_saving) return 0;
-  const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
-  return memory / (2 * std::max(1, topology.local_size));  // half the node, shared by its ranks
+  return node_memory_bytes() /
+         (2 * std::max(1, topology.local_size));  // half the node, shared by its ranks
 }
 
 void print_summary(const WorkUnit& unit, const train::SplitSummary& summary,
@@ -90,6 +89,66 @@ CheckedSplits check_splits(const config::TrainConfig& c,
   return checked;
 }
 
+/// Bytes one training step of `network` needs at the least on a rank: a batch of inputs and
+/// the layer outputs kept for backward (in the compute precision), and the weights and their
+/// gradients in float32. Optimizer state, the image cache and LibTorch's workspaces come on top.
+struct LeastStepMemory {
+  double activations = 0;
+  double parameters = 0;
+  double total() const { return activations + parameters; }
+};
+
+LeastStepMemory least_step_memory(const config::TrainConfig& c, model::Network& network,
+                                  const InputSize& input, const device::DeviceSetup& setup) {
+  const bool on_cpu = !setup.placement.device.is_cuda();
+  const auto records = model::trace_layers(network, input);
+  const double value_bytes = setup.compute.amp ? 2.0 : 4.0;
+  LeastStepMemory least;
+  least.activations =
+      static_cast<double>(c.batch_size) * value_bytes *
+      static_cast<double>(model::kept_values_per_sample(network, records, input, on_cpu));
+  least.parameters = 2.0 * 4.0 * static_cast<double>(model::count_parameters(network));
+  return least;
+}
+
+/// Collective: refuses the job on every rank, before any image is cached or any MAPS written,
+/// when one training step on CPUs needs more memory than this node has available for each of
+/// its ranks (a huge image or batch would otherwise end in the kernel's out-of-memory killer).
+/// The main rank traces `network` (built there; no activation is allocated) and sends the figures.
+/// On GPUs the activations live in device memory, where LibTorch's allocator reports a shortage.
+void check_step_fits_node_memory(const config::TrainConfig& c, model::Network* network,
+                                 const InputSize& input, const device::DeviceSetup& setup,
+                                 comm::Communicator& world, const comm::Topology& topology) {
+  auto figures = torch::zeros({2}, torch::kFloat64);
+  if (world.is_main()) {
+    const auto least = least_step_memory(c, *network, input, setup);
+    figures[0] = least.activations;
+    figures[1] = least.parameters;
+  }
+  world.broadcast(figures, 0);
+  if (setup.placement.device.is_cuda()) return;
+  const LeastStepMemory least{figures[0].item<double>(), figures[1].item<double>()};
+  const double available = static_cast<double>(available_memory_bytes());
+  const double per_rank = available / std::max(1, topology.local_size);
+  if (least.total() <= per_rank) return;
+  CDL_THROW(ConfigError, "one training step of ", c.architecture, " on inputs of ",
+            input.to_string(), " in batches of ", c.batch_size, " needs at least ",
+            format_memory_size(least.total()), " per rank (", format_memory_size(least.activations),
+            " for the inputs and the layer outputs kept "
+            "for backward, ",
+            format_memory_size(least.parameters),
+            " for the weights and their "
+            "gradients), more than the ",
+            format_memory_size(per_rank), " available ",
+            topology.local_size > 1
+                ? "to each of the " + std::to_string(topology.local_size) + " ranks on " +
+                      topology.host + " (" + format_memory_size(available) + " in all)"
+                : "on " + topology.host,
+            "; expected a smaller --batch_size (with --accumulation_steps to keep the same virtual "
+            "batch)",
+            c.memory_saving ? "" : ", --memory_saving", " or fewer ranks per node");
+}
+
 /// What the main rank holds while the job writes the MAPS: the claim of an existing MAPS
 /// (resume), or the staging folder of a new one.
 struct MapsHold {
@@ -101,15 +160,14 @@ struct MapsHold {
 /// writes the groups/ tables of every split trained from scratch, after removing its old folder.
 MapsHold prepare_maps(const config::TrainConfig& c, const CheckedSplits& checked,
                       const data::DataSource& source, int world_size,
-                      const std::string& gradient_backend, bool new_maps) {
+                      const std::string& gradient_backend, bool new_maps, model::Network& network) {
   MapsHold hold;
   const auto& first = checked.sets.front();
   if (new_maps) {
     auto json = maps::maps_json(c, first, source.first()->preprocessing_json(), world_size,
                                 gradient_backend);
-    auto network = train::build_network(c, first);
     hold.staging = std::make_unique<maps::MapsStaging>(c.maps_dir, c.overwrite);
-    maps::create_maps(maps::MapsLayout(hold.staging->root()), json, *network,
+    maps::create_maps(maps::MapsLayout(hold.staging->root()), json, network,
                       InputSize::from_sample_shape(first.train->input_shape()), c.maps_dir);
   } else {
     hold.claim = std::make_unique<maps::MapsClaim>(c.maps_dir, false);
@@ -144,10 +202,15 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
   auto gradients = runtime.make_gradient_communicator(
       c.comm_backend, setup.placement.device.is_cuda(), setup.placement.cuda_index, group.get());
   auto& world = runtime.control();
+  // Built on the main rank only: traced for the memory bound and information.log.
+  const auto network = world.is_main() ? train::build_network(c, checked.sets.front()) : nullptr;
+  check_step_fits_node_memory(
+      c, network.get(), InputSize::from_sample_shape(checked.sets.front().train->input_shape()),
+      setup, world, topology);
   MapsHold hold;
   if (world.is_main()) {
     hold = prepare_maps(c, checked, *source, topology.world_size,
-                        comm::backend_name(gradients->backend()), new_maps);
+                        comm::backend_name(gradients->backend()), new_maps, *network);
   }
   world.barrier();
   ExperimentContext context;

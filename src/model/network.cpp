@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cdl/core/error.hpp"
+#include "cdl/model/layers/building_blocks.hpp"
 #include "cdl/model/layers/crop_max_unpool.hpp"
 #include "cdl/model/layers/fused_conv_block.hpp"
 #include "cdl/model/layers/pad_max_pool.hpp"
@@ -168,7 +169,9 @@ int64_t count_parameters(const torch::nn::Module& module) {
 std::vector<LayerRecord> trace_layers(Network& network, const InputSize& input_size) {
   torch::NoGradGuard no_grad;
   network.eval();
-  auto x = torch::zeros(input_size.batch_shape(1));
+  // A batch of no sample: every layer computes its output shape and allocates nothing, so huge
+  // inputs are traced (and refused by the memory bound) without the memory they would need.
+  auto x = torch::zeros(input_size.batch_shape(0));
   PoolStack stack;
   std::vector<LayerRecord> records;
   for (auto& [stage_name, sequential] : network.stages()) {
@@ -188,6 +191,18 @@ std::vector<LayerRecord> trace_layers(Network& network, const InputSize& input_s
     }
   }
   return records;
+}
+
+int64_t kept_values_per_sample(const Network& network, const std::vector<LayerRecord>& records,
+                               const InputSize& input_size, bool on_cpu) {
+  int64_t values = product(input_size.sample_shape());
+  const auto* cnn = dynamic_cast<const Cnn*>(&network);
+  const size_t fused_layers = on_cpu && cnn != nullptr ? 4 * cnn->fusion_for(values).blocks : 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const bool inside_fused_block = i < fused_layers && i % 4 != 3;  // a block ends with its pool
+    if (!inside_fused_block) values += product(records[i].output_shape);
+  }
+  return values;
 }
 
 }  // namespace cdl::model

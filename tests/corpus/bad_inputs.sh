@@ -48,6 +48,7 @@ participant_leak|2|data leak|none|classification $data $work/leak MAPS
 single_class|2|one class only|none|classification $data $work/one_class MAPS
 repeated_metric|2|names 'loss' twice|none|classification $data $splits MAPS --selection_metrics loss loss
 guessed_prefix|2|unknown option '--epoch'|none|classification $data $splits MAPS --epoch 2
+huge_batch|2|needs at least 5.1 TiB per rank|none|classification $data $splits MAPS --batch_size 1000000
 bad_toml|2|line 3, column|none|classification $data $splits MAPS --config_file $work/bad.toml
 overwrite_user_folder|2|has no maps.json|none|classification $data $splits $work/user_folder --overwrite
 diverging_loss|3|the training diverged|kept|classification $data $splits MAPS --learning_rate 1e30 --epochs 3
@@ -61,9 +62,10 @@ run_case() {  # NAME STATUS REGEX MAPS RANKS ARGS...
   local name=$1 want=$2 regex=$3 keep=$4 ranks=$5; shift 5
   local maps="$work/maps_${name}_np$ranks" args=() output status problem=""
   for a in "$@"; do args+=("${a/#MAPS/$maps}"); done
+  [[ " $* " == *" --batch_size "* ]] || args+=(--batch_size 4)
   local launcher=()
   [ "$ranks" -gt 1 ] && launcher=(mpirun --quiet -np "$ranks")  # as the job scripts run it
-  output=$(timeout -k 5 120 "${launcher[@]}" "$trainer" train "${args[@]}" --batch_size 4 2>&1 < /dev/null)
+  output=$(timeout -k 5 120 "${launcher[@]}" "$trainer" train "${args[@]}" 2>&1 < /dev/null)
   status=$?
   cases=$((cases + 1))
   if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then problem="hung (killed after 120 s)"

@@ -39,9 +39,4 @@ class ImageCache {
   std::unordered_map<int64_t, torch::Tensor> images_;
 };
 
-/// Memory the system could still give this process (MemAvailable of /proc/meminfo), in bytes;
-/// 0 when unknown. A rank's cache budget is typically a fraction of it divided by the ranks of
-/// the node.
-int64_t available_memory_bytes();
-
 }  // namespace cdl::data

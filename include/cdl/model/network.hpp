@@ -124,9 +124,16 @@ class AutoEncoder final : public Network {
 /// Number of trainable parameters of `module`.
 int64_t count_parameters(const torch::nn::Module& module);
 
-/// Runs one sample of shape `input_size` (zeros, batch 1, eval mode, no grad) through the network
-/// and records every top-level layer's output shape and parameter count.
+/// Runs a batch of no sample of shape `input_size` (eval mode, no grad) through the network and
+/// records every top-level layer's output shape (per sample) and parameter count. Allocates no
+/// activation, whatever the input size.
 /// Throws ConfigError when the input does not fit the network.
 std::vector<LayerRecord> trace_layers(Network& network, const InputSize& input_size);
+
+/// Values one sample keeps in memory during a training step, at the least: its input and every
+/// traced layer output (`records` of trace_layers), which backward needs; of a Cnn's leading
+/// blocks computed fused (on the CPU, Cnn::fusion_for), only each block's pooled output.
+int64_t kept_values_per_sample(const Network& network, const std::vector<LayerRecord>& records,
+                               const InputSize& input_size, bool on_cpu);
 
 }  // namespace cdl::model

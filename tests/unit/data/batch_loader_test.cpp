@@ -236,10 +236,6 @@ TEST(CapsDatasetTest, Float16StoreWithNanIsCachedConvertedAndCleaned) {
   EXPECT_EQ(second[0][0][0][0].item<float>(), 0.0f);  // the NaN became 0, the minimum
 }
 
-TEST(ImageCacheTest, AvailableMemoryIsKnownOnLinux) {
-  EXPECT_GT(available_memory_bytes(), 0);
-}
-
 TEST_F(DatasetFixture, ThreeSimulatedRanksTrainEqualBatchesAndEvaluateEverySampleOnce) {
   ModeConfig mode;
   mode.mode = Mode::kSlice;

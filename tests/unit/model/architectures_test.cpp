@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fstream>
 #include <set>
 
 #include "cdl/core/error.hpp"
+#include "cdl/model/layers/building_blocks.hpp"
 #include "cdl/model/model_registry.hpp"
 
 namespace cdl::model {
@@ -169,6 +171,67 @@ TEST(TraceLayersTest, Conv5Fc3ShapesAtFullResolution) {
   int64_t total = 0;
   for (const auto& r : records) total += r.parameters;
   EXPECT_EQ(total, 42293972);
+}
+
+// The trace runs a batch of no sample: its shapes must be those of a real forward pass, for every
+// architecture (3D ones at a quarter of a t1-linear image, to keep the test short).
+TEST(TraceLayersTest, EmptyBatchTraceEndsWithTheForwardPassShape) {
+  for (const auto& name : builtin_registry().names()) {
+    const auto& info = builtin_registry().get(name);
+    const auto size =
+        parse_input_size(info.example_input).dimension() == 3 ? "1@80x96x80" : info.example_input;
+    auto network = build(name, size);
+    const auto records = trace_layers(*network, parse_input_size(size));
+    ASSERT_FALSE(records.empty()) << name;
+    auto expected = output_shape(name, size, 1);
+    expected.erase(expected.begin());
+    EXPECT_EQ(records.back().output_shape, expected) << name;
+    for (const auto& record : records) {
+      for (const int64_t length : record.output_shape)
+        EXPECT_GT(length, 0) << name << " " << record.name;
+    }
+  }
+}
+
+// Kept values of Conv5_FC3 at full resolution: the input plus every layer output, less the
+// convolution, normalisation and ReLU maps of the two blocks computed fused on the CPU.
+TEST(TraceLayersTest, KeptValuesLeaveOutTheMapsInsideFusedBlocks) {
+  auto network = build("Conv5_FC3", "1@169x208x179");
+  const auto input = parse_input_size("1@169x208x179");
+  const auto records = trace_layers(*network, input);
+  int64_t all = 169 * 208 * 179;
+  for (const auto& record : records) all += product(record.output_shape);
+  EXPECT_EQ(kept_values_per_sample(*network, records, input, true), all);  // nothing fused yet
+  std::static_pointer_cast<Cnn>(network)->use_training_fusion(false);
+  EXPECT_EQ(kept_values_per_sample(*network, records, input, false), all);  // GPUs never fuse
+  const int64_t block1_map = int64_t{8} * 169 * 208 * 179;
+  const int64_t block2_map = int64_t{16} * 85 * 104 * 90;
+  EXPECT_EQ(kept_values_per_sample(*network, records, input, true),
+            all - 3 * (block1_map + block2_map));
+}
+
+/// A field of /proc/self/status in bytes (VmRSS, VmHWM), -1 when unreadable.
+int64_t status_bytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1)) * 1024;
+  }
+  return -1;
+}
+
+// Tracing an input of 400^3 voxels allocates nothing of its size: one sample would take 244 MiB
+// and the first convolution's output of it 1.9 GiB.
+TEST(TraceLayersTest, TracingAHugeInputAllocatesNoActivation) {
+  if (!std::ofstream("/proc/self/clear_refs") || status_bytes("VmHWM") < 0) {
+    GTEST_SKIP() << "the peak resident memory cannot be reset and read here";
+  }
+  auto network = build("AE_Conv5_FC3", "1@400x400x400");
+  const int64_t resident = status_bytes("VmRSS");
+  std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current resident size
+  const auto records = trace_layers(*network, parse_input_size("1@400x400x400"));
+  EXPECT_EQ(records.front().output_shape, (std::vector<int64_t>{8, 400, 400, 400}));
+  EXPECT_LT(status_bytes("VmHWM") - resident, int64_t{64} << 20);
 }
 
 }  // namespace
