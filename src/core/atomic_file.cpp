@@ -41,14 +41,9 @@ std::string write_failure(int error) {
   return words;
 }
 
-/// Writes `size` bytes to a new file `path`, looping over short writes; throws DataError naming
-/// the file, how far it got and why (ENOSPC named as a full disk).
-void write_all(const std::string& path, const void* data, size_t size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    CDL_THROW(DataError, "cannot create ", path, ": ", std::strerror(errno),
-              "\nhint: check that the directory is writable and the disk not full");
-  }
+/// Writes `size` bytes to the open `fd` of `path`, looping over short writes, and closes it;
+/// throws DataError naming the file, how far it got and why (ENOSPC named as a full disk).
+void write_to(int fd, const std::string& path, const void* data, size_t size) {
   const auto* bytes = static_cast<const char*>(data);
   size_t written = 0;
   while (written < size) {
@@ -67,7 +62,32 @@ void write_all(const std::string& path, const void* data, size_t size) {
   }
 }
 
+/// Writes `size` bytes to a new file `path`, looping over short writes; throws DataError naming
+/// the file, how far it got and why (ENOSPC named as a full disk).
+void write_all(const std::string& path, const void* data, size_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    CDL_THROW(DataError, "cannot create ", path, ": ", std::strerror(errno),
+              "\nhint: check that the directory is writable and the disk not full");
+  }
+  write_to(fd, path, data, size);
+}
+
 }  // namespace
+
+void append_bytes(const std::string& path, const void* data, size_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    CDL_THROW(DataError, "cannot open ", path, " to append to it: ", std::strerror(errno));
+  }
+  const off_t old_size = ::lseek(fd, 0, SEEK_END);
+  try {
+    write_to(fd, path, data, size);
+  } catch (const DataError&) {
+    if (old_size >= 0) (void)::truncate(path.c_str(), old_size);  // no half-written record
+    throw;
+  }
+}
 
 void ensure_directory(const std::string& path) {
   std::error_code error;

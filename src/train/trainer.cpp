@@ -28,6 +28,7 @@
 #include "cdl/formats/pytorch_checkpoint.hpp"
 #include "cdl/formats/training_state.hpp"
 #include "cdl/maps/prediction_writer.hpp"
+#include "cdl/maps/tensorboard_events.hpp"
 #include "cdl/maps/tsv_writer.hpp"
 #include "cdl/model/grad_scaler.hpp"
 #include "cdl/model/model_registry.hpp"
@@ -47,6 +48,11 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Seconds since the Unix epoch (the wall time of TensorBoard events).
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::TrainConfig& c,
@@ -151,6 +157,7 @@ class SplitTrainer::Impl {
   void restore_state();
   void start_from_transfer_source();
   void end_epoch(int64_t epoch, int64_t last_iteration);
+  maps::TensorBoardLog tensorboard_log() const;
   void log_row(int64_t epoch, int64_t iteration, const eval::Evaluation& train,
                const eval::Evaluation& valid);
   std::pair<eval::Evaluation, eval::Evaluation> evaluate_both();
@@ -275,7 +282,12 @@ void SplitTrainer::Impl::restore_state() {
   start_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(progress_.elapsed_seconds));
   if (ctx_.control->is_main()) {
-    formats::trim_training_log(ctx_.layout.training_tsv(split_, network_index_), progress_);
+    const auto log_path = ctx_.layout.training_tsv(split_, network_index_);
+    formats::trim_training_log(log_path, progress_);
+    if (std::filesystem::exists(log_path)) {
+      tensorboard_log().rewrite(TsvTable::read(log_path),
+                                unix_seconds() - progress_.elapsed_seconds);
+    }
     log::info(unit_, ": resuming at epoch ", progress_.epoch, ", weight update ",
               progress_.next_update, " (", progress_.updates, " weight updates done)");
   }
@@ -342,8 +354,20 @@ void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const eval::E
   std::vector<TsvCell> row{epoch, iteration, seconds_since(start_)};
   for (const auto& cell : log_cells(train.metrics, names)) row.push_back(cell);
   for (const auto& cell : log_cells(valid.metrics, names)) row.push_back(cell);
-  maps::append_tsv_row(ctx_.layout.training_tsv(split_, network_index_),
-                       maps::training_tsv_header(eval::task_metric_names(eval_options_.task)), row);
+  const auto header = maps::training_tsv_header(eval::task_metric_names(eval_options_.task));
+  maps::append_tsv_row(ctx_.layout.training_tsv(split_, network_index_), header, row);
+  std::vector<std::string> texts;
+  for (const auto& cell : row) texts.push_back(cell.text());
+  tensorboard_log().append_row(header, texts, unix_seconds());
+}
+
+/// The TensorBoard event files beside this split's training.tsv; a step is a micro-batch of a
+/// 1-rank run, as the log's iteration column counts them.
+maps::TensorBoardLog SplitTrainer::Impl::tensorboard_log() const {
+  const int64_t batches_per_epoch =
+      train_plan_->last_micro_batch(train_plan_->updates_per_epoch() - 1) + 1;
+  return maps::TensorBoardLog(ctx_.layout.tensorboard_dir(split_, network_index_),
+                              batches_per_epoch);
 }
 
 /// Collective: runs this rank's micro-batches of one weight update (maybe none), then the

@@ -27,6 +27,11 @@ void write_file_atomically(const std::string& path,
 /// reason (a full disk, quota or file-size limit named as such); nothing is left behind then.
 void write_bytes_atomically(const std::string& path, const void* data, size_t size);
 
+/// Appends `size` bytes to `path` (created when missing), looping over short writes, for files
+/// that readers follow while they grow. On failure the file is cut back to its old length (no
+/// half-written record) and DataError names the file and the reason, as write_bytes_atomically.
+void append_bytes(const std::string& path, const void* data, size_t size);
+
 /// Writes `content` to `path` atomically (see write_bytes_atomically).
 void write_text_atomically(const std::string& path, const std::string& content);
 

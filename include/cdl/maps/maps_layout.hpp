@@ -35,6 +35,11 @@ class MapsLayout {
     return split_dir(split) + "/training_logs/" +
            (network >= 0 ? network_name(network) + "/" : "") + "training.tsv";
   }
+  /// training_logs/[network-<n>/]tensorboard/, holding train/ and validation/ event files.
+  std::string tensorboard_dir(int split, int network = -1) const {
+    return split_dir(split) + "/training_logs/" +
+           (network >= 0 ? network_name(network) + "/" : "") + "tensorboard";
+  }
   std::string best_dir(int split, const std::string& metric) const {
     return split_dir(split) + "/" + best_dir_name(metric);
   }
