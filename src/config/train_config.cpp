@@ -176,7 +176,14 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   refuse(!c.data_augmentation.empty(), "--data_augmentation");
   refuse(c.size_reduction, "--size_reduction");
   refuse(c.profiler, "--profiler");
-  refuse(!c.track_exp.empty(), "--track_exp");
+  if (c.track_exp == "wandb") {
+    problems.push_back(
+        "--track_exp wandb is not supported: Weights & Biases needs its service or its own "
+        "offline files; expected mlflow (an MLflow store in <MAPS>/mlruns) or none (TensorBoard "
+        "event files are always written under training_logs/)");
+  } else if (!c.track_exp.empty() && c.track_exp != "mlflow") {
+    problems.push_back("--track_exp '" + c.track_exp + "' is invalid; expected mlflow or none");
+  }
   refuse(c.emissions_calculator, "--emissions_calculator");
 }
 

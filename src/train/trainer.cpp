@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <iostream>
 #include <map>
 #include <tuple>
@@ -28,8 +27,6 @@
 #include "cdl/formats/pytorch_checkpoint.hpp"
 #include "cdl/formats/training_state.hpp"
 #include "cdl/maps/prediction_writer.hpp"
-#include "cdl/maps/tensorboard_events.hpp"
-#include "cdl/maps/tsv_writer.hpp"
 #include "cdl/model/grad_scaler.hpp"
 #include "cdl/model/model_registry.hpp"
 #include "cdl/train/adaptive_lr.hpp"
@@ -38,6 +35,7 @@
 #include "cdl/train/gradient_sync.hpp"
 #include "cdl/train/running_statistics.hpp"
 #include "cdl/train/throughput.hpp"
+#include "cdl/train/training_log.hpp"
 #include "cdl/train/transfer.hpp"
 #include "cdl/train/update_step.hpp"
 
@@ -157,7 +155,7 @@ class SplitTrainer::Impl {
   void restore_state();
   void start_from_transfer_source();
   void end_epoch(int64_t epoch, int64_t last_iteration);
-  maps::TensorBoardLog tensorboard_log() const;
+  std::unique_ptr<TrainingLog> make_training_log() const;
   void log_row(int64_t epoch, int64_t iteration, const eval::Evaluation& train,
                const eval::Evaluation& valid);
   std::pair<eval::Evaluation, eval::Evaluation> evaluate_both();
@@ -184,6 +182,7 @@ class SplitTrainer::Impl {
   std::unique_ptr<eval::RetainBest> retain_best_;
   std::unique_ptr<EarlyStopping> early_stopping_;
   std::unique_ptr<AdaptiveLearningRate> adaptive_lr_;
+  std::unique_ptr<TrainingLog> log_;
   eval::EvaluationOptions eval_options_;
   Clock::time_point start_ = Clock::now();
   SplitSummary summary_;
@@ -230,6 +229,7 @@ void SplitTrainer::Impl::setup() {
   eval_options_ = {
       train.task(),  c_.loss,      std::max<int64_t>(1, train.label_code().num_classes()),
       c_.batch_size, ctx_.compute, device::make_batch_stager(ctx_.compute)};
+  log_ = make_training_log();
   if (ctx_.resume) restore_state();
 }
 
@@ -282,12 +282,7 @@ void SplitTrainer::Impl::restore_state() {
   start_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(progress_.elapsed_seconds));
   if (ctx_.control->is_main()) {
-    const auto log_path = ctx_.layout.training_tsv(split_, network_index_);
-    formats::trim_training_log(log_path, progress_);
-    if (std::filesystem::exists(log_path)) {
-      tensorboard_log().rewrite(TsvTable::read(log_path),
-                                unix_seconds() - progress_.elapsed_seconds);
-    }
+    log_->trim_to(progress_, unix_seconds() - progress_.elapsed_seconds);
     log::info(unit_, ": resuming at epoch ", progress_.epoch, ", weight update ",
               progress_.next_update, " (", progress_.updates, " weight updates done)");
   }
@@ -354,20 +349,21 @@ void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const eval::E
   std::vector<TsvCell> row{epoch, iteration, seconds_since(start_)};
   for (const auto& cell : log_cells(train.metrics, names)) row.push_back(cell);
   for (const auto& cell : log_cells(valid.metrics, names)) row.push_back(cell);
-  const auto header = maps::training_tsv_header(eval::task_metric_names(eval_options_.task));
-  maps::append_tsv_row(ctx_.layout.training_tsv(split_, network_index_), header, row);
-  std::vector<std::string> texts;
-  for (const auto& cell : row) texts.push_back(cell.text());
-  tensorboard_log().append_row(header, texts, unix_seconds());
+  log_->append(row, unix_seconds() - seconds_since(start_));
 }
 
-/// The TensorBoard event files beside this split's training.tsv; a step is a micro-batch of a
-/// 1-rank run, as the log's iteration column counts them.
-maps::TensorBoardLog SplitTrainer::Impl::tensorboard_log() const {
-  const int64_t batches_per_epoch =
+/// The log of this split's training: training.tsv and its trackers (TensorBoard steps are
+/// micro-batches of a 1-rank run, as the log's iteration column counts them).
+std::unique_ptr<TrainingLog> SplitTrainer::Impl::make_training_log() const {
+  TrainingLog::Options options;
+  options.layout = ctx_.layout;
+  options.split = split_;
+  options.network = network_index_;
+  options.metric_names = eval::task_metric_names(eval_options_.task);
+  options.batches_per_epoch =
       train_plan_->last_micro_batch(train_plan_->updates_per_epoch() - 1) + 1;
-  return maps::TensorBoardLog(ctx_.layout.tensorboard_dir(split_, network_index_),
-                              batches_per_epoch);
+  options.mlflow = c_.track_exp == "mlflow";
+  return std::make_unique<TrainingLog>(options);
 }
 
 /// Collective: runs this rank's micro-batches of one weight update (maybe none), then the
@@ -554,6 +550,7 @@ SplitSummary SplitTrainer::Impl::run() {
   }
   print_plan();
   if (ctx_.on_start) ctx_.on_start();
+  if (ctx_.control->is_main()) log_->open(unix_seconds());  // the MAPS has its final name now
   set_stop_mode(StopMode::kAtNextUpdate);  // from now on, a stop saves the state first
   double last_valid_loss = progress_.last_valid_loss;
   int64_t epoch = progress_.epoch;
@@ -577,6 +574,7 @@ SplitSummary SplitTrainer::Impl::run() {
   }
   summary_.epochs_run = epoch;
   final_evaluations();
+  if (ctx_.control->is_main()) log_->close(unix_seconds());
   if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_, network_index_));
   record_throughput();
   ctx_.control->barrier();

@@ -2,7 +2,10 @@
 # The experiment-tracking files of a MAPS read back by the trackers' own readers: TensorBoard's
 # event-file loader (which checks every record's CRC) must find, for train/ and validation/, one
 # scalar per metric and training.tsv row, at step iteration + epoch x batches per epoch, equal to
-# the row's value as float32, and no tag and step twice (after a resume too).
+# the row's value as float32, and no tag and step twice (after a resume too). Where maps.json says
+# track_exp = mlflow, MLflow's own client must find run split-0 of experiment "clinicadl-<MAPS>"
+# FINISHED, with maps.json as parameters and, per metric, one value per epoch (step = epoch) equal
+# to the epoch's last training.tsv row.
 # Usage: tracker_readback.sh MAPS [MAPS...]
 #   MAPS      MAPS trained (or resumed) by clinicadl-hpc (single network, split 0); never modified
 #   CDL_TRACKERS_VENV  where the readers are (or get) installed, beside the system's Python
@@ -12,11 +15,11 @@
 set -euo pipefail
 venv="${CDL_TRACKERS_VENV:-$HOME/.cache/clinicadl-hpc/trackers_venv}"
 export PYTHONWARNINGS=ignore
-if ! "$venv/bin/python" -c "import tensorboard" > /dev/null 2>&1; then
+if ! "$venv/bin/python" -c "import tensorboard, mlflow" > /dev/null 2>&1; then
   rm -rf "$venv" && mkdir -p "$(dirname "$venv")"
   if ! { python3 -m venv --system-site-packages "$venv" &&
-         "$venv/bin/pip" install --quiet tensorboard; }; then
-    echo "SKIPPED: TensorBoard could not be installed from PyPI into $venv"
+         "$venv/bin/pip" install --quiet tensorboard mlflow-skinny; }; then
+    echo "SKIPPED: TensorBoard and MLflow could not be installed from PyPI into $venv"
     exit 77
   fi
 fi
@@ -79,6 +82,42 @@ for suffix, folder in (("_train", "train"), ("_valid", "validation")):
             print(f"FAIL {folder}: {key} is {seen[key]} in the events, {value} in training.tsv")
     if failures == failures_before:
         print(f"ok   {folder}: {len(seen)} scalars ({len(rows)} rows) read back by TensorBoard")
+
+if config.get("track_exp") == "mlflow":
+    import shutil, tempfile
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow >= 3.7 keeps file stores read-only
+    from mlflow.tracking import MlflowClient
+    failures_before = failures
+    copy = os.path.join(tempfile.mkdtemp(), os.path.basename(maps))  # the client adds .trash/
+    shutil.copytree(os.path.join(maps, "mlruns"), os.path.join(copy, "mlruns"))
+    client = MlflowClient(tracking_uri="file://" + os.path.join(copy, "mlruns"))
+    experiment = client.get_experiment_by_name("clinicadl-" + os.path.basename(maps))
+    run = client.get_run("split-0")
+    assert experiment is not None and run.info.experiment_id == experiment.experiment_id
+    if run.info.status != "FINISHED" or run.info.run_name != "split-0":
+        failures += 1
+        print(f"FAIL mlflow: run {run.info.run_name} is {run.info.status}, expected FINISHED")
+    want_params = {k: v for k, v in config.items() if k != "preprocessing_dict"}
+    if set(run.data.params) != set(want_params) or run.data.params["batch_size"] != str(config["batch_size"]):
+        failures += 1
+        print(f"FAIL mlflow: parameters {sorted(run.data.params)[:5]}..., expected maps.json's")
+    last_row = {}
+    for row in rows:
+        last_row[int(row["epoch"])] = row
+    for column in rows[0]:
+        if column in ("epoch", "iteration", "time"):
+            continue
+        history = client.get_metric_history("split-0", column)
+        got = {m.step: m.value for m in history}
+        want = {e: float(r[column]) if r[column] else math.nan for e, r in last_row.items()}
+        same = len(history) == len(want) and set(got) == set(want) and all(
+            (math.isnan(want[e]) and math.isnan(got[e])) or want[e] == got[e] for e in want)
+        if not same:
+            failures += 1
+            print(f"FAIL mlflow: {column} is {got}, expected {want}")
+    if failures == failures_before:
+        print(f"ok   mlflow: run split-0 FINISHED, {len(run.data.params)} parameters, "
+              f"{len(run.data.metrics)} metrics over {len(last_row)} epochs read back by MLflow")
 sys.exit(1 if failures else 0)
 PY
 done

@@ -40,6 +40,8 @@ class MapsLayout {
     return split_dir(split) + "/training_logs/" +
            (network >= 0 ? network_name(network) + "/" : "") + "tensorboard";
   }
+  /// mlruns/: the MLflow file store of --track_exp mlflow (maps/mlflow_store.hpp).
+  std::string mlruns_dir() const { return root_ + "/mlruns"; }
   std::string best_dir(int split, const std::string& metric) const {
     return split_dir(split) + "/" + best_dir_name(metric);
   }

@@ -169,6 +169,11 @@ TEST(TrainConfigTest, InvalidCombinationsAreRefusedTogether) {
 TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   EXPECT_NE(error_of(args({"--normalize", "--unnormalize"})).find("contradict"), std::string::npos);
   EXPECT_NE(error_of(args({"--ssda_network"})).find("not supported yet"), std::string::npos);
+  EXPECT_EQ(error_of(args({"--track_exp", "mlflow"})), "");
+  EXPECT_NE(error_of(args({"--track_exp", "wandb"})).find("wandb is not supported"),
+            std::string::npos);
+  EXPECT_NE(error_of(args({"--track_exp", "tensorboard"})).find("expected mlflow or none"),
+            std::string::npos);
   EXPECT_NE(error_of(args({"--multi_network"})).find("one network per part; --mode image"),
             std::string::npos);
   EXPECT_EQ(error_of(args({"--multi_network", "--mode", "patch"})), "");

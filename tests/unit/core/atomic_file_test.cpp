@@ -130,5 +130,30 @@ TEST_F(AtomicFileTest, AFullDiskIsNamedAndLeavesNothing) {
   EXPECT_TRUE(temporaries().empty());
 }
 
+TEST_F(AtomicFileTest, AppendsAndCutsAFailedAppendBackToTheOldLength) {
+  const auto path = (dir_ / "events").string();
+  append_bytes(path, "abc", 3);
+  append_bytes(path, "defg", 4);
+  EXPECT_EQ(read_text_file(path), "abcdefg");
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string message;
+  try {
+    const std::string big(100000, 'x');
+    append_bytes(path, big.data(), big.size());
+  } catch (const DataError& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(message.find("disk full"), std::string::npos) << message;
+  EXPECT_NE(message.find("events"), std::string::npos) << message;
+  EXPECT_EQ(read_text_file(path), "abcdefg");  // no half-written record
+}
+
 }  // namespace
 }  // namespace cdl
