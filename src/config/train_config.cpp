@@ -142,6 +142,16 @@ void validate_data(const TrainConfig& c, Problems& problems) {
         "--multi_network trains one network per part; --mode image has one part per image "
         "(use --mode patch, slice or roi)");
   }
+  if (c.size_reduction && (c.size_reduction_factor < 2 || c.size_reduction_factor > 5)) {
+    problems.push_back("--size_reduction_factor " + std::to_string(c.size_reduction_factor) +
+                       " is invalid; expected 2, 3, 4 or 5");
+  }
+  if (c.size_reduction && c.mode != "image") {
+    problems.push_back(
+        "--size_reduction applies to whole images (--mode image), as ClinicaDL's "
+        "windows are those of t1-linear images; --mode is " +
+        c.mode);
+  }
   if (c.mode == "patch" && (c.patch_size < 1 || c.stride_size < 1)) {
     problems.push_back("--patch_size and --stride_size must be positive");
   }
@@ -174,7 +184,6 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   refuse(c.fully_sharded_data_parallel,
          "--fully_sharded_data_parallel (gradients are all-reduced instead)");
   refuse(!c.data_augmentation.empty(), "--data_augmentation");
-  refuse(c.size_reduction, "--size_reduction");
   refuse(c.profiler, "--profiler");
   if (c.track_exp == "wandb") {
     problems.push_back(

@@ -91,7 +91,7 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
       {"data_augmentation", "Data", &c.data_augmentation, "augmentations (not supported yet)"},
       {"sampler", "Data", &c.sampler, "random or weighted"},
       {"size_reduction", "Data", &c.size_reduction,
-       "ClinicaDL's size reduction (not supported yet)"},
+       "ClinicaDL's SizeReduction of t1-linear images after MinMax (image mode)"},
       {"size_reduction_factor", "Data", &c.size_reduction_factor, "2 to 5"},
       {"caps_target", "Data", &c.caps_target, "SSDA only (stored)"},
       {"tsv_target_lab", "Data", &c.tsv_target_lab, "SSDA only (stored)"},

@@ -24,6 +24,15 @@ CapsDataset::CapsDataset(std::shared_ptr<const DataSource> source, TsvTable tabl
   read_labels();
   extractor_ =
       std::make_unique<PartExtractor>(options_.mode, source_->sample_shape(), read_masks());
+  if (options_.size_reduction_factor != 0) {
+    if (options_.mode.mode != Mode::kImage) {
+      CDL_THROW(ConfigError,
+                "--size_reduction applies to whole images (--mode image), as "
+                "ClinicaDL's windows are those of t1-linear images; --mode is ",
+                mode_name(options_.mode.mode));
+    }
+    reduced_shape(extractor_->part_shape(), options_.size_reduction_factor);  // fits the images
+  }
   const int64_t parts = extractor_->parts_per_image();
   if (options_.fixed_part >= parts) {
     CDL_THROW(ConfigError, "network/part ", options_.fixed_part, " requested but the ",
@@ -117,9 +126,17 @@ torch::Tensor CapsDataset::read_uncached(int64_t image_index) const {
   return image;
 }
 
+std::vector<int64_t> CapsDataset::input_shape() const {
+  const auto shape = extractor_->part_shape();
+  const int64_t factor = options_.size_reduction_factor;
+  return factor != 0 ? reduced_shape(shape, factor) : shape;
+}
+
 std::vector<int64_t> CapsDataset::input_shape_of(int64_t index) const {
   const int64_t part = options_.fixed_part >= 0 ? options_.fixed_part : index % parts_per_image();
-  return extractor_->part_shape_of(part);
+  const auto shape = extractor_->part_shape_of(part);
+  const int64_t factor = options_.size_reduction_factor;
+  return factor != 0 ? reduced_shape(shape, factor) : shape;
 }
 
 Sample CapsDataset::get(int64_t index) const {
@@ -131,9 +148,18 @@ Sample CapsDataset::get_into(int64_t index, torch::Tensor out) const {
   sample.meta = meta(index);
   const int64_t part = options_.fixed_part >= 0 ? options_.fixed_part : index % parts_per_image();
   const torch::Tensor x = extractor_->extract(load_image(sample.meta.image_index), part);
-  if (!options_.transform) {
+  bool had_nan = false;
+  if (options_.size_reduction_factor != 0) {
+    // MinMax over the whole image, then the windows (ClinicaDL's order); always on the host.
+    torch::Tensor whole = torch::empty(x.sizes(), torch::kFloat);
+    had_nan = transform_into(x, options_.normalize, whole);
+    out.copy_(reduce_size(whole, options_.size_reduction_factor));
+  } else if (!options_.transform) {
     out.copy_(x);
-  } else if (transform_into(x, options_.normalize, out) && !warned_nan_.exchange(true)) {
+  } else {
+    had_nan = transform_into(x, options_.normalize, out);
+  }
+  if (had_nan && !warned_nan_.exchange(true)) {
     log::warn("image ", sample.meta.participant_id, " ", sample.meta.session_id,
               " contains NaN or infinite values: NaN -> 0, +/-inf -> float limits",
               " (warned once per set)");

@@ -63,6 +63,7 @@ data::DatasetOptions dataset_options(const config::TrainConfig& c, bool host_tra
   options.mode = mode_config(c);
   options.normalize = c.normalize;
   options.transform = host_transforms;
+  if (c.size_reduction) options.size_reduction_factor = c.size_reduction_factor;
   options.cache_bytes = cache_bytes;
   if (!c.label_code.empty()) options.label_code = data::LabelCode(c.label_code);
   return options;

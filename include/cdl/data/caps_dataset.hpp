@@ -31,6 +31,8 @@ struct DatasetOptions {
   int64_t fixed_part = -1;   ///< >= 0 (multi-network): one sample per image, this part
   int64_t cache_bytes = 0;   ///< image cache budget in bytes (0 = no cache)
   bool no_labels = false;    ///< predict --no_labels: labels not read, every label is -1
+  /// 2..5: ClinicaDL's SizeReduction of each image after MinMax (image mode); 0: none.
+  int64_t size_reduction_factor = 0;
 };
 
 /// Identity of one sample, carried through batches to the prediction TSVs.
@@ -94,8 +96,8 @@ class CapsDataset {
   std::vector<double> sampler_weights() const;
   /// The part extractor (part shapes and ids).
   const PartExtractor& extractor() const { return *extractor_; }
-  /// Shape of one input sample {C, ...} (the network's input_size).
-  std::vector<int64_t> input_shape() const { return extractor_->part_shape(); }
+  /// Shape of one input sample {C, ...} (the network's input_size), after any size reduction.
+  std::vector<int64_t> input_shape() const;
   /// The image cache.
   const ImageCache& cache() const { return cache_; }
 

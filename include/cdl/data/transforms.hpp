@@ -1,10 +1,34 @@
-// The "all" transforms of ClinicaDL applied to every sample (reference 4.13): NaN removal and
-// MinMax normalisation. Augmentations belong to the trainer.
+// The "all" transforms of ClinicaDL applied to every sample (reference 4.13): NaN removal,
+// MinMax normalisation and SizeReduction. Augmentations belong to the trainer.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <array>
+#include <cstdint>
+#include <vector>
+
 namespace cdl::data {
+
+/// One axis of ClinicaDL's SizeReduction: the indices start, start + step, ... below stop (Python
+/// slicing: stop is clamped to the axis length).
+struct AxisWindow {
+  int64_t start = 0, stop = 0, step = 1;
+  /// Number of indices kept of an axis of `length` voxels.
+  int64_t kept(int64_t length) const;
+};
+
+/// ClinicaDL's SizeReduction windows of the D, H and W axes for `factor` 2..5 (a 169x208x179
+/// t1-linear image becomes 80x96x80, 56x64x56, 40x48x40 or 32x40x32). Throws ConfigError naming
+/// --size_reduction_factor for any other factor.
+std::array<AxisWindow, 3> size_reduction_windows(int64_t factor);
+
+/// The sample shape {C, D, H, W} after SizeReduction by `factor`. Throws ConfigError naming the
+/// shape when an axis would keep no voxel (images smaller than ClinicaDL's windows).
+std::vector<int64_t> reduced_shape(const std::vector<int64_t>& shape, int64_t factor);
+
+/// The strided view of `x` [C, D, H, W] that SizeReduction by `factor` keeps (no copy).
+torch::Tensor reduce_size(const torch::Tensor& x, int64_t factor);
 
 /// NaN -> 0, +inf -> largest finite float, -inf -> lowest finite float (ClinicaDL's NanRemoval).
 /// Returns the input itself when it holds only finite values; `changed` (if given) says which.

@@ -170,6 +170,13 @@ TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   EXPECT_NE(error_of(args({"--normalize", "--unnormalize"})).find("contradict"), std::string::npos);
   EXPECT_NE(error_of(args({"--ssda_network"})).find("not supported yet"), std::string::npos);
   EXPECT_EQ(error_of(args({"--track_exp", "mlflow"})), "");
+  EXPECT_EQ(error_of(args({"--size_reduction", "--size_reduction_factor", "5"})), "");
+  EXPECT_NE(error_of(args({"--size_reduction", "--size_reduction_factor", "6"}))
+                .find("--size_reduction_factor 6 is invalid; expected 2, 3, 4 or 5"),
+            std::string::npos);
+  EXPECT_NE(error_of(args({"--size_reduction", "--mode", "patch"}))
+                .find("applies to whole images (--mode image)"),
+            std::string::npos);
   EXPECT_NE(error_of(args({"--track_exp", "wandb"})).find("wandb is not supported"),
             std::string::npos);
   EXPECT_NE(error_of(args({"--track_exp", "tensorboard"})).find("expected mlflow or none"),

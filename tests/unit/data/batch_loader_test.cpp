@@ -212,6 +212,31 @@ TEST_F(DatasetFixture, NoLabelsGivesMinusOne) {
   EXPECT_EQ(ds->table().at(0, "cohort"), "single");
 }
 
+// Size reduction after MinMax over the whole image (ClinicaDL's order): the brightest voxel lies
+// outside the window, so the reduced sample's maximum stays below 1.
+TEST(CapsDatasetTest, SizeReductionFollowsMinMaxOverTheWholeImage) {
+  TempDir dir;
+  StoreSpec spec;
+  spec.images = torch::rand({2, 1, 40, 50, 45});
+  spec.images.index_put_({0, 0, 0, 0, 0}, 10.0f);  // outside D 4:164:2
+  spec.participants = {"sub-01", "sub-02"};
+  spec.sessions = {"ses-M000", "ses-M000"};
+  write_store(dir.file("r.h5"), spec);
+  auto source = std::make_shared<DataSource>(DataSource::open(dir.file("r.h5")));
+  TsvTable table({"participant_id", "session_id", "diagnosis"}, "t.tsv");
+  table.add_row({"sub-01", "ses-M000", "CN"});
+  table.add_row({"sub-02", "ses-M000", "AD"});
+  DatasetOptions o;
+  o.size_reduction_factor = 2;
+  const auto ds = std::make_shared<CapsDataset>(source, table, o);
+  EXPECT_EQ(ds->input_shape(), (std::vector<int64_t>{1, 18, 21, 19}));
+  const torch::Tensor sample = ds->get(0).input;
+  EXPECT_TRUE(torch::equal(sample, reduce_size(minmax_normalize(spec.images[0]), 2)));
+  EXPECT_LT(sample.max().item<float>(), 0.2f);
+  o.mode.mode = Mode::kPatch;
+  EXPECT_THROW(CapsDataset(source, table, o), ConfigError);
+}
+
 TEST(CapsDatasetTest, Float16StoreWithNanIsCachedConvertedAndCleaned) {
   TempDir dir;
   StoreSpec spec = arange_spec(2, 3, 4, 5);

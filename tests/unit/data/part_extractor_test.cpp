@@ -159,6 +159,34 @@ TEST(TransformsTest, MinMaxAndNanRemoval) {
   EXPECT_FALSE(changed);
 }
 
+// ClinicaDL's SizeReduction table for a t1-linear image (reference 4.13).
+TEST(TransformsTest, SizeReductionShapesOfAT1LinearImage) {
+  const std::vector<int64_t> t1_linear{1, 169, 208, 179};
+  EXPECT_EQ(reduced_shape(t1_linear, 2), (std::vector<int64_t>{1, 80, 96, 80}));
+  EXPECT_EQ(reduced_shape(t1_linear, 3), (std::vector<int64_t>{1, 56, 64, 56}));
+  EXPECT_EQ(reduced_shape(t1_linear, 4), (std::vector<int64_t>{1, 40, 48, 40}));
+  EXPECT_EQ(reduced_shape(t1_linear, 5), (std::vector<int64_t>{1, 32, 40, 32}));
+  // Python slicing clamps the stop to the axis: 4:164:2 of 100 voxels keeps 48.
+  EXPECT_EQ(reduced_shape({2, 100, 100, 100}, 2), (std::vector<int64_t>{2, 48, 46, 46}));
+  EXPECT_THROW(reduced_shape({1, 4, 10, 10}, 2), ConfigError);  // D keeps no voxel
+  EXPECT_THROW(reduced_shape({1, 169, 208}, 2), ConfigError);   // 2D samples
+  EXPECT_THROW(size_reduction_windows(6), ConfigError);
+}
+
+// The view keeps exactly the voxels of x[:, 0:168:3, 8:200:3, 4:172:3], gathered independently.
+TEST(TransformsTest, SizeReductionKeepsTheWindowVoxels) {
+  const torch::Tensor x = torch::arange(2 * 20 * 30 * 25, torch::kFloat).reshape({2, 20, 30, 25});
+  const auto steps = [](int64_t start, int64_t stop, int64_t step) {
+    return torch::arange(start, stop, step, torch::kLong);
+  };
+  const torch::Tensor expected = x.index_select(1, steps(0, 20, 3))
+                                     .index_select(2, steps(8, 30, 3))
+                                     .index_select(3, steps(4, 25, 3));
+  const torch::Tensor reduced = reduce_size(x, 3);
+  EXPECT_EQ(reduced.sizes().vec(), reduced_shape({2, 20, 30, 25}, 3));
+  EXPECT_TRUE(torch::equal(reduced, expected));
+}
+
 TEST(PreprocessingTest, ModeConfigFromClinicaDLJson) {
   const ModeConfig patch = mode_config_from_json(
       R"({"preprocessing": "t1-linear", "mode": "patch", "patch_size": 32, "stride_size": 16,
