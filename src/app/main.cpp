@@ -11,6 +11,7 @@
 #include "cdl/core/command_line.hpp"
 #include "cdl/core/error.hpp"
 #include "list_models_command.hpp"
+#include "plot_command.hpp"
 #include "predict_command.hpp"
 #include "resume_command.hpp"
 #include "train_command.hpp"
@@ -26,6 +27,7 @@ void print_usage() {
             << "  mpirun -np N clinicadl-hpc predict MAPS_DIR DATA_GROUP [--data DATA.h5 --tsv "
                "FILE]\n"
             << "  clinicadl-hpc list_models [--architecture A] [--input_size C@DxHxW]\n"
+            << "  clinicadl-hpc plot MAPS_DIR [--output FILE.svg]\n"
             << "Run a command with --help for its options.\n";
 }
 
@@ -45,8 +47,9 @@ int dispatch(int argc, char** argv) {
   if (command == "train") return cdl::app::run_train(args, &argc, &argv);
   if (command == "resume") return cdl::app::run_resume(args, &argc, &argv);
   if (command == "predict") return cdl::app::run_predict(args, &argc, &argv);
+  if (command == "plot") return cdl::app::run_plot(args);
   CDL_THROW(cdl::ConfigError, "unknown command '", command,
-            "'; expected train, resume, predict or list_models");
+            "'; expected train, resume, predict, list_models or plot");
 }
 
 }  // namespace
