@@ -184,7 +184,6 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   refuse(c.fully_sharded_data_parallel,
          "--fully_sharded_data_parallel (gradients are all-reduced instead)");
   refuse(!c.data_augmentation.empty(), "--data_augmentation");
-  refuse(c.profiler, "--profiler");
   if (c.track_exp == "wandb") {
     problems.push_back(
         "--track_exp wandb is not supported: Weights & Biases needs its service or its own "
@@ -193,7 +192,6 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   } else if (!c.track_exp.empty() && c.track_exp != "mlflow") {
     problems.push_back("--track_exp '" + c.track_exp + "' is invalid; expected mlflow or none");
   }
-  refuse(c.emissions_calculator, "--emissions_calculator");
 }
 
 /// --memory_saving runs the Conv-BatchNorm-ReLU-PadMaxPool blocks of the Conv*_FC3 trunks in

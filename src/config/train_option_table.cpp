@@ -109,9 +109,10 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
       {"tolerance", "Optimization", &c.tolerance, "early-stopping relative tolerance (0.0)"},
       {"accumulation_steps", "Optimization", &c.accumulation_steps,
        "micro-batches per weight update (1)"},
-      {"profiler", "Optimization", &c.profiler, "profiler (not supported)"},
+      {"profiler", "Optimization", &c.profiler,
+       "phase profile of the first 2 epochs (MAPS/profiler/*.pt.trace.json)"},
       {"emissions_calculator", "Informations", &c.emissions_calculator,
-       "CodeCarbon (not supported)"},
+       "energy from RAPL/NVML counters, CodeCarbon emissions.csv per split"},
   };
 }
 

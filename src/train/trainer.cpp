@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <tuple>
@@ -32,7 +33,9 @@
 #include "cdl/train/adaptive_lr.hpp"
 #include "cdl/train/divergence_guard.hpp"
 #include "cdl/train/early_stopping.hpp"
+#include "cdl/train/energy_report.hpp"
 #include "cdl/train/gradient_sync.hpp"
+#include "cdl/train/phase_profiler.hpp"
 #include "cdl/train/running_statistics.hpp"
 #include "cdl/train/throughput.hpp"
 #include "cdl/train/training_log.hpp"
@@ -156,6 +159,11 @@ class SplitTrainer::Impl {
   void start_from_transfer_source();
   void end_epoch(int64_t epoch, int64_t last_iteration);
   std::unique_ptr<TrainingLog> make_training_log() const;
+  std::unique_ptr<PhaseProfiler> make_profiler() const;
+  void write_profile();
+  void write_emissions();
+  static constexpr int kProfiledEpochs = 2;
+  int epochs_profiled_ = 0;
   void log_row(int64_t epoch, int64_t iteration, const eval::Evaluation& train,
                const eval::Evaluation& valid);
   std::pair<eval::Evaluation, eval::Evaluation> evaluate_both();
@@ -183,6 +191,8 @@ class SplitTrainer::Impl {
   std::unique_ptr<EarlyStopping> early_stopping_;
   std::unique_ptr<AdaptiveLearningRate> adaptive_lr_;
   std::unique_ptr<TrainingLog> log_;
+  std::unique_ptr<PhaseProfiler> profiler_;  // --profiler: the first epochs of this run
+  std::unique_ptr<EnergyReport> energy_;     // --emissions_calculator: this run
   eval::EvaluationOptions eval_options_;
   Clock::time_point start_ = Clock::now();
   SplitSummary summary_;
@@ -230,6 +240,7 @@ void SplitTrainer::Impl::setup() {
       train.task(),  c_.loss,      std::max<int64_t>(1, train.label_code().num_classes()),
       c_.batch_size, ctx_.compute, device::make_batch_stager(ctx_.compute)};
   log_ = make_training_log();
+  profiler_ = make_profiler();
   if (ctx_.resume) restore_state();
 }
 
@@ -299,6 +310,7 @@ int SplitTrainer::Impl::stop_requested_anywhere() {
 /// Every rank holds the same weights and BatchNorm statistics (RunningStatistics), so the main
 /// rank's copy serves every rank on resume.
 void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_update) {
+  const PhaseProfiler::Scope checkpoint(profiler_.get(), Phase::kCheckpoint);
   divergence_->flush();  // never save weights after a loss that was not finite
   progress_.epoch = epoch;
   progress_.next_update = next_update;
@@ -334,6 +346,7 @@ void SplitTrainer::Impl::after_update(int64_t epoch, int64_t update) {
 }
 
 std::pair<eval::Evaluation, eval::Evaluation> SplitTrainer::Impl::evaluate_both() {
+  const PhaseProfiler::Scope evaluation(profiler_.get(), Phase::kEvaluation);
   auto train = eval::evaluate(*network_, data_.train, train_plan_->eval_indices(), eval_options_,
                               *ctx_.control);
   auto valid = eval::evaluate(*network_, data_.validation, valid_eval_plan_->eval_indices(),
@@ -350,6 +363,43 @@ void SplitTrainer::Impl::log_row(int64_t epoch, int64_t iteration, const eval::E
   for (const auto& cell : log_cells(train.metrics, names)) row.push_back(cell);
   for (const auto& cell : log_cells(valid.metrics, names)) row.push_back(cell);
   log_->append(row, unix_seconds() - seconds_since(start_));
+}
+
+/// --profiler: the phases of this run's first kProfiledEpochs epochs, with the device
+/// synchronised at the end of each phase on GPUs (so that its time lands in its phase).
+std::unique_ptr<PhaseProfiler> SplitTrainer::Impl::make_profiler() const {
+  std::function<void()> synchronize;
+  if (ctx_.compute.device.is_cuda()) {
+    const auto index = ctx_.compute.device.index();
+    synchronize = [index] { torch::cuda::synchronize(index); };
+  }
+  return std::make_unique<PhaseProfiler>(c_.profiler, synchronize);
+}
+
+/// Collective, once: ends the profile, writes the trace of every rank of the group
+/// (profiler/<unit>.pt.trace.json in the MAPS) and logs its summary.
+void SplitTrainer::Impl::write_profile() {
+  if (!profiler_->recording()) return;
+  profiler_->stop();
+  const auto path = ctx_.layout.profiler_trace(split_, network_index_);
+  const auto table = profiler_->write(*ctx_.control, path, unit_);
+  if (ctx_.control->is_main()) {
+    log::info(unit_, " profile of its first ", epochs_profiled_, " epoch(s) of this run (", path,
+              ", opens in chrome://tracing or ui.perfetto.dev):\n", table);
+  }
+}
+
+/// Collective: --emissions_calculator's row of this run (and its log line).
+void SplitTrainer::Impl::write_emissions() {
+  if (!energy_) return;
+  const std::string run_id =
+      maps::MapsLayout::split_dir_name(split_) +
+      (network_index_ >= 0 ? "-" + maps::MapsLayout::network_name(network_index_) : "");
+  const auto line = energy_->finish(
+      *ctx_.control, ctx_.layout.emissions_csv(split_, network_index_),
+      std::filesystem::path(ctx_.layout.root()).lexically_normal().filename().string(), run_id,
+      carbon_intensity());
+  if (ctx_.control->is_main()) log::info(line);
 }
 
 /// The log of this split's training: training.tsv and its trackers (TensorBoard steps are
@@ -374,26 +424,39 @@ int64_t SplitTrainer::Impl::train_update(int64_t epoch, const data::PlannedUpdat
   int64_t samples = 0;
   running_->begin_update();
   for (const int64_t micro_batch_id : update.micro_batch_ids) {
-    CDL_CHECK(loader.next(batch), "the loader ran out of micro-batches in epoch ", epoch);
-    // Dropout masks depend on the micro-batch, not on the rank that runs it (nor on a resume).
-    torch::manual_seed(update_seed(c_.seed, epoch, micro_batch_id));
-    auto inputs = device::prepare_inputs(batch.inputs, ctx_.compute);
-    running_->before_micro_batch();
-    auto outputs = device::forward_in_float(*network_, inputs, ctx_.compute);
-    running_->after_micro_batch(micro_batch_id - update.first_micro_batch_id,
-                                update.micro_batch_count);
-    auto targets =
-        eval::loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
-    const auto loss = eval::per_sample_loss(c_.loss, outputs, targets).mean();
+    {
+      const PhaseProfiler::Scope wait(profiler_.get(), Phase::kDataWait);
+      CDL_CHECK(loader.next(batch), "the loader ran out of micro-batches in epoch ", epoch);
+    }
+    torch::Tensor loss;
+    {
+      const PhaseProfiler::Scope forward(profiler_.get(), Phase::kForward);
+      // Dropout masks depend on the micro-batch, not on the rank that runs it (nor on a resume).
+      torch::manual_seed(update_seed(c_.seed, epoch, micro_batch_id));
+      auto inputs = device::prepare_inputs(batch.inputs, ctx_.compute);
+      running_->before_micro_batch();
+      auto outputs = device::forward_in_float(*network_, inputs, ctx_.compute);
+      running_->after_micro_batch(micro_batch_id - update.first_micro_batch_id,
+                                  update.micro_batch_count);
+      auto targets =
+          eval::loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
+      loss = eval::per_sample_loss(c_.loss, outputs, targets).mean();
+    }
     // Before backward: watch() may throw for the previous micro-batch's loss, and nothing may
     // throw while the last backward's buckets are being reduced on the background thread.
     divergence_->watch(loss, epoch, micro_batch_id);
     const bool last = micro_batch_id == update.micro_batch_ids.back();
+    const PhaseProfiler::Scope backward(profiler_.get(), Phase::kBackward);
     step_->backward(loss, batch.size(), update.virtual_batch_samples, last);
     samples += batch.size();
   }
-  step_->finish_update();
-  running_->finish_update(*ctx_.gradients, update.micro_batch_count);
+  {
+    const PhaseProfiler::Scope reduction(profiler_.get(), Phase::kReduction);
+    step_->reduce_gradients();
+    running_->finish_update(*ctx_.gradients, update.micro_batch_count);
+  }
+  const PhaseProfiler::Scope optimizer(profiler_.get(), Phase::kOptimizer);
+  step_->apply_update();
   return samples;
 }
 
@@ -431,6 +494,7 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
 
 void SplitTrainer::Impl::save_checkpoints(int64_t epoch, const std::vector<std::string>& improved) {
   if (!ctx_.control->is_main()) return;
+  const PhaseProfiler::Scope checkpoint(profiler_.get(), Phase::kCheckpoint);
   const auto& name = network_->architecture();
   formats::save_model_checkpoint(ctx_.layout.checkpoint(split_, network_index_), *network_, epoch,
                                  name);
@@ -551,6 +615,11 @@ SplitSummary SplitTrainer::Impl::run() {
   print_plan();
   if (ctx_.on_start) ctx_.on_start();
   if (ctx_.control->is_main()) log_->open(unix_seconds());  // the MAPS has its final name now
+  if (c_.emissions_calculator) {
+    const auto& device = ctx_.compute.device;
+    energy_ = std::make_unique<EnergyReport>(
+        device.is_cuda() ? nvml_device_of_cuda_device(device.index()) : std::string());
+  }
   set_stop_mode(StopMode::kAtNextUpdate);  // from now on, a stop saves the state first
   double last_valid_loss = progress_.last_valid_loss;
   int64_t epoch = progress_.epoch;
@@ -563,6 +632,7 @@ SplitSummary SplitTrainer::Impl::run() {
       break;
     }
     train_epoch(epoch, inside_epoch ? progress_.next_update : 0);
+    if (++epochs_profiled_ == kProfiledEpochs) write_profile();
     inside_epoch = false;
     last_valid_loss = eval::metric_value(summary_.final_validation, "loss");
     progress_.last_valid_loss = last_valid_loss;
@@ -573,8 +643,10 @@ SplitSummary SplitTrainer::Impl::run() {
     }
   }
   summary_.epochs_run = epoch;
+  write_profile();  // a training shorter than the profiled epochs
   final_evaluations();
   if (ctx_.control->is_main()) log_->close(unix_seconds());
+  write_emissions();
   if (ctx_.control->is_main()) cdl::remove_tree(ctx_.layout.tmp_dir(split_, network_index_));
   record_throughput();
   ctx_.control->barrier();

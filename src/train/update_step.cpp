@@ -29,12 +29,15 @@ void UpdateStep::backward(const torch::Tensor& mean_loss, int64_t micro_batch_sa
   if (exact_sums_) sync_.accumulate_exactly();
 }
 
-void UpdateStep::finish_update() {
+void UpdateStep::reduce_gradients() {
   if (exact_sums_) {
     sync_.reduce_exact_gradients();
   } else {
     sync_.reduce_gradients(comm::ReduceOp::kSum);
   }
+}
+
+void UpdateStep::apply_update() {
   bool finite = true;
   if (scaler_ != nullptr) {
     std::vector<torch::Tensor> parameters;

@@ -35,10 +35,20 @@ class MapsLayout {
     return split_dir(split) + "/training_logs/" +
            (network >= 0 ? network_name(network) + "/" : "") + "training.tsv";
   }
+  /// training_logs/[network-<n>/]emissions.csv: the --emissions_calculator rows (CodeCarbon's).
+  std::string emissions_csv(int split, int network = -1) const {
+    return split_dir(split) + "/training_logs/" +
+           (network >= 0 ? network_name(network) + "/" : "") + "emissions.csv";
+  }
   /// training_logs/[network-<n>/]tensorboard/, holding train/ and validation/ event files.
   std::string tensorboard_dir(int split, int network = -1) const {
     return split_dir(split) + "/training_logs/" +
            (network >= 0 ? network_name(network) + "/" : "") + "tensorboard";
+  }
+  /// profiler/split-<k>[-network-<n>].pt.trace.json: the --profiler trace of a training.
+  std::string profiler_trace(int split, int network = -1) const {
+    return root_ + "/profiler/" + split_dir_name(split) +
+           (network >= 0 ? "-" + network_name(network) : "") + ".pt.trace.json";
   }
   /// mlruns/: the MLflow file store of --track_exp mlflow (maps/mlflow_store.hpp).
   std::string mlruns_dir() const { return root_ + "/mlruns"; }

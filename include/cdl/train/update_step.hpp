@@ -35,7 +35,16 @@ class UpdateStep {
   /// contributes zeros), steps the optimizer and zeroes the gradients. With an enabled scaler, an
   /// update whose gradients are not finite is skipped (on every rank alike) and the scale backs
   /// off.
-  void finish_update();
+  void finish_update() {
+    reduce_gradients();
+    apply_update();
+  }
+
+  /// Collective: the first half of finish_update(), the sum of the gradients over the ranks.
+  void reduce_gradients();
+  /// The second half of finish_update(): unscaling and checks, the optimizer step, zeroed
+  /// gradients (the same decision on every rank, from the reduced gradients).
+  void apply_update();
 
   /// Weight updates performed so far (skipped ones included).
   int64_t updates() const { return updates_; }
