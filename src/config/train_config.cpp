@@ -183,7 +183,6 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   refuse(c.ssda_network, "--ssda_network");
   refuse(c.fully_sharded_data_parallel,
          "--fully_sharded_data_parallel (gradients are all-reduced instead)");
-  refuse(!c.data_augmentation.empty(), "--data_augmentation");
   if (c.track_exp == "wandb") {
     problems.push_back(
         "--track_exp wandb is not supported: Weights & Biases needs its service or its own "

@@ -88,7 +88,9 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
       {"valid_longitudinal", "Data", &c.valid_longitudinal, "validate on all sessions",
        "valid_baseline"},
       {"normalize", "Data", &c.normalize, "MinMax normalisation (on)", "unnormalize"},
-      {"data_augmentation", "Data", &c.data_augmentation, "augmentations (not supported yet)"},
+      {"data_augmentation", "Data", &c.data_augmentation,
+       "augmentations of training samples: Noise Erasing CropPad Smoothing Motion Ghosting Spike "
+       "BiasField RandomBlur RandomSwap"},
       {"sampler", "Data", &c.sampler, "random or weighted"},
       {"size_reduction", "Data", &c.size_reduction,
        "ClinicaDL's SizeReduction of t1-linear images after MinMax (image mode)"},

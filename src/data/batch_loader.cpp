@@ -16,7 +16,8 @@ double seconds_since(Clock::time_point start) {
 
 }  // namespace
 
-Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices, bool pinned) {
+Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices, bool pinned,
+                 const SampleTransform& transform) {
   CDL_CHECK(!indices.empty(), "empty batch");
   std::vector<int64_t> shape = dataset.input_shape_of(indices.front());
   shape.insert(shape.begin(), static_cast<int64_t>(indices.size()));
@@ -30,6 +31,7 @@ Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices
                 "\nhint: use --multi_network or uncropped_roi in roi mode");
     }
     Sample sample = dataset.get_into(indices[i], batch.inputs[static_cast<int64_t>(i)]);
+    if (transform) sample.input.copy_(transform(sample.input, indices[i]));
     if (sample.label.defined()) labels.push_back(std::move(sample.label));
     batch.meta.push_back(std::move(sample.meta));
   }
@@ -93,7 +95,8 @@ double BatchLoader::load_seconds() const {
 
 Batch BatchLoader::build(int64_t batch_index) const {
   const bool pinned = options_.stager && options_.stager->wants_pinned_memory();
-  Batch batch = make_batch(*dataset_, batches_[static_cast<size_t>(batch_index)], pinned);
+  Batch batch =
+      make_batch(*dataset_, batches_[static_cast<size_t>(batch_index)], pinned, options_.transform);
   if (options_.stager) options_.stager->stage(batch);
   return batch;
 }

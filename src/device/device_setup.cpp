@@ -50,9 +50,11 @@ DeviceSetup set_up_device(config::TrainConfig& c, int local_rank, int fair_threa
   configure_device_libraries(setup.placement.device, c.deterministic);
   if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   setup.compute = resolve_compute(setup.placement.device, c.amp, c.channels_last, c.normalize);
-  // Size reduction needs the whole normalised image on the host: every sample transform stays
-  // there.
-  if (c.size_reduction) setup.compute.transform_on_device = false;
+  // Size reduction needs the whole normalised image on the host, and augmentations (on the I/O
+  // thread) come after the normalisation: every sample transform then stays on the host.
+  if (c.size_reduction || !c.data_augmentation.empty()) {
+    setup.compute.transform_on_device = false;
+  }
   log_precision(setup.compute);
   return setup;
 }

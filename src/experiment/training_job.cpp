@@ -10,6 +10,7 @@
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/core/node_memory.hpp"
+#include "cdl/data/augmentation.hpp"
 #include "cdl/device/device_setup.hpp"
 #include "cdl/experiment/experiment.hpp"
 #include "cdl/experiment/split_loading.hpp"
@@ -149,6 +150,19 @@ void check_step_fits_node_memory(const config::TrainConfig& c, model::Network* n
             c.memory_saving ? "" : ", --memory_saving", " or fewer ranks per node");
 }
 
+/// Throws ConfigError (alike on every rank, before anything is written) for an unknown
+/// --data_augmentation name, or one of TorchIO's 3D transforms on 2D samples (slices).
+void check_augmentations(const config::TrainConfig& c, const data::SplitData& first) {
+  const bool two_d = first.train->input_shape().size() == 3;  // [C, H, W]
+  for (const auto augmentation : data::parse_augmentations(c.data_augmentation)) {
+    if (two_d && data::needs_3d(augmentation)) {
+      CDL_THROW(ConfigError, "--data_augmentation ", data::augmentation_name(augmentation),
+                " is one of TorchIO's 3D transforms, but the samples are 2D (--mode ", c.mode,
+                "); expected Noise, Erasing, CropPad or Smoothing");
+    }
+  }
+}
+
 /// What the main rank holds while the job writes the MAPS: the claim of an existing MAPS
 /// (resume), or the staging folder of a new one.
 struct MapsHold {
@@ -196,6 +210,7 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
   }
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
   const auto checked = check_splits(c, source, plan);
+  check_augmentations(c, checked.sets.front());
   const auto experiment =
       plan_experiment(c, checked.sets.front(), checked.splits, topology.world_size);
   auto group = runtime.make_group_control(experiment.group_of_rank(topology.rank));

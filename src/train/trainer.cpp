@@ -17,6 +17,7 @@
 #include "cdl/core/logging.hpp"
 #include "cdl/core/progress.hpp"
 #include "cdl/core/stop_request.hpp"
+#include "cdl/data/augmentation.hpp"
 #include "cdl/data/batch_loader.hpp"
 #include "cdl/data/label_code.hpp"
 #include "cdl/data/part_extractor.hpp"
@@ -191,8 +192,9 @@ class SplitTrainer::Impl {
   std::unique_ptr<EarlyStopping> early_stopping_;
   std::unique_ptr<AdaptiveLearningRate> adaptive_lr_;
   std::unique_ptr<TrainingLog> log_;
-  std::unique_ptr<PhaseProfiler> profiler_;  // --profiler: the first epochs of this run
-  std::unique_ptr<EnergyReport> energy_;     // --emissions_calculator: this run
+  std::unique_ptr<PhaseProfiler> profiler_;        // --profiler: the first epochs of this run
+  std::unique_ptr<EnergyReport> energy_;           // --emissions_calculator: this run
+  std::vector<data::Augmentation> augmentations_;  // --data_augmentation, training samples only
   eval::EvaluationOptions eval_options_;
   Clock::time_point start_ = Clock::now();
   SplitSummary summary_;
@@ -241,6 +243,7 @@ void SplitTrainer::Impl::setup() {
       c_.batch_size, ctx_.compute, device::make_batch_stager(ctx_.compute)};
   log_ = make_training_log();
   profiler_ = make_profiler();
+  augmentations_ = data::parse_augmentations(c_.data_augmentation);
   if (ctx_.resume) restore_state();
 }
 
@@ -468,8 +471,15 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
   for (int64_t u = first_update; u < num_updates; ++u) {
     for (const auto& micro_batch : updates[u].micro_batches) micro_batches.push_back(micro_batch);
   }
-  data::BatchLoader loader(data_.train, std::move(micro_batches),
-                           {c_.batch_size, 2, eval_options_.stager});
+  data::LoaderOptions options{c_.batch_size, 2, eval_options_.stager, {}};
+  if (!augmentations_.empty()) {
+    // On the I/O thread; draws from (seed, epoch, sample index) only: rank-count independent.
+    options.transform = [this, epoch](const torch::Tensor& input, int64_t index) {
+      data::SampleRandom random(static_cast<uint64_t>(c_.seed), epoch, index);
+      return data::augment(input, augmentations_, random);
+    };
+  }
+  data::BatchLoader loader(data_.train, std::move(micro_batches), options);
   // A progress line on rank 0 when stderr is a terminal (never in logs and batch jobs).
   ProgressLine progress(ctx_.control->is_main() && log::is_tty() ? &std::cerr : nullptr,
                         unit_ + " epoch " + std::to_string(epoch), num_updates);

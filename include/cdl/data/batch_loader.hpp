@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -27,10 +28,15 @@ struct Batch {
   int64_t size() const { return static_cast<int64_t>(meta.size()); }
 };
 
-/// Builds the batch of `indices` synchronously (stack of CapsDataset::get). Throws what get throws.
-/// With `pinned`, the inputs are assembled directly in page-locked memory (needs CUDA).
+/// Changes one sample's input (its dataset index given), e.g. a training augmentation.
+using SampleTransform = std::function<torch::Tensor(const torch::Tensor& input, int64_t index)>;
+
+/// Builds the batch of `indices` synchronously (stack of CapsDataset::get, each input through
+/// `transform` when given: reconstruction targets are then the transformed inputs). Throws what
+/// get throws. With `pinned`, the inputs are assembled directly in page-locked memory (needs
+/// CUDA).
 Batch make_batch(const CapsDataset& dataset, const std::vector<int64_t>& indices,
-                 bool pinned = false);
+                 bool pinned = false, const SampleTransform& transform = {});
 
 /// Moves finished batches towards the device that consumes them, ahead of use: stage() runs on
 /// the loader's I/O thread right after a batch is built (e.g. an asynchronous copy to a GPU on a
@@ -52,6 +58,7 @@ struct LoaderOptions {
   int64_t batch_size = 1;        ///< samples per batch (the last batch may be smaller)
   int64_t prefetch_batches = 2;  ///< queue depth of the I/O thread; 0 = no thread (synchronous)
   std::shared_ptr<BatchStager> stager;  ///< moves batches to the device ahead of use (optional)
+  SampleTransform transform;            ///< applied to each sample on the I/O thread (optional)
 };
 
 /// Iterates once over `indices` in order, `batch_size` samples per batch. With prefetch_batches

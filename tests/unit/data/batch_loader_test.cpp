@@ -103,6 +103,22 @@ TEST_F(DatasetFixture, RegressionAndReconstructionTargets) {
   EXPECT_THROW(rec->sampler_weights(), ConfigError);
 }
 
+// A sample transform (the training augmentations) sees each sample with its dataset index, on
+// the I/O thread, and reconstruction targets are the transformed inputs.
+TEST_F(DatasetFixture, SampleTransformChangesInputsAndReconstructionTargets) {
+  const auto rec = make(Task::kReconstruction);
+  LoaderOptions options{2, 1, nullptr, {}};
+  options.transform = [](const torch::Tensor& input, int64_t index) {
+    return input + static_cast<float>(index);
+  };
+  BatchLoader loader(rec, {3, 1}, options);
+  Batch batch;
+  ASSERT_TRUE(loader.next(batch));
+  EXPECT_TRUE(torch::allclose(batch.inputs[0], rec->get(3).input + 3.0f));
+  EXPECT_TRUE(torch::allclose(batch.inputs[1], rec->get(1).input + 1.0f));
+  EXPECT_TRUE(torch::equal(batch.labels, batch.inputs));
+}
+
 TEST_F(DatasetFixture, PatchModeSamplesAndSyncLoaderMatchPrefetch) {
   ModeConfig mode;
   mode.mode = Mode::kPatch;

@@ -1,0 +1,456 @@
+// Implementation of the augmentations: the draws of ClinicaDL's parameters from one sample's
+// random source, and the transforms (their TorchIO counterparts are those of TorchIO 0.18, the
+// version ClinicaDL 1.6 installs).
+#include "cdl/data/augmentation.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "cdl/core/error.hpp"
+
+namespace cdl::data {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+uint64_t mix(uint64_t value) {  // splitmix64's finaliser
+  value += 0x9E3779B97F4A7C15ull;
+  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ull;
+  value = (value ^ (value >> 27)) * 0x94D049BB133111EBull;
+  return value ^ (value >> 31);
+}
+
+const std::vector<std::pair<Augmentation, const char*>>& names() {
+  static const std::vector<std::pair<Augmentation, const char*>> table{
+      {Augmentation::kNoise, "Noise"},           {Augmentation::kErasing, "Erasing"},
+      {Augmentation::kCropPad, "CropPad"},       {Augmentation::kSmoothing, "Smoothing"},
+      {Augmentation::kMotion, "Motion"},         {Augmentation::kGhosting, "Ghosting"},
+      {Augmentation::kSpike, "Spike"},           {Augmentation::kBiasField, "BiasField"},
+      {Augmentation::kRandomBlur, "RandomBlur"}, {Augmentation::kRandomSwap, "RandomSwap"}};
+  return table;
+}
+
+/// The centred k-space of a 3D channel, and back to its real part.
+torch::Tensor centred_spectrum(const torch::Tensor& channel) {
+  return torch::fft::fftshift(torch::fft::fftn(channel));
+}
+torch::Tensor image_of(const torch::Tensor& spectrum) {
+  return torch::real(torch::fft::ifftn(torch::fft::ifftshift(spectrum))).to(torch::kFloat);
+}
+
+/// Applies `per_channel` to every channel of a [C, D, H, W] sample.
+template <typename Function>
+torch::Tensor for_each_channel(const torch::Tensor& x, Function per_channel) {
+  CDL_CHECK(x.dim() == 4, "a 3D transform needs a [C, D, H, W] sample, got ", x.dim(), " axes");
+  std::vector<torch::Tensor> channels;
+  for (int64_t c = 0; c < x.size(0); ++c) channels.push_back(per_channel(x[c]));
+  return torch::stack(channels);
+}
+
+/// `x` translated by `shift` voxels along `axis`: out[i] = x[i + shift], zeros outside.
+torch::Tensor shift_axis(const torch::Tensor& x, int64_t axis, int64_t shift) {
+  const int64_t length = x.size(axis);
+  torch::Tensor out = torch::zeros_like(x);
+  const int64_t begin = std::max<int64_t>(0, -shift), end = std::min(length, length - shift);
+  if (end > begin)
+    out.narrow(axis, begin, end - begin).copy_(x.narrow(axis, begin + shift, end - begin));
+  return out;
+}
+
+/// SciPy's 1D Gaussian along `axis` (truncate 4, "reflect" boundary).
+torch::Tensor gaussian_along(const torch::Tensor& x, int64_t axis, double sigma) {
+  const auto radius = static_cast<int64_t>(4.0 * sigma + 0.5);
+  if (sigma <= 0 || radius == 0) return x;
+  std::vector<double> weights;
+  double sum = 0;
+  for (int64_t k = -radius; k <= radius; ++k) {
+    weights.push_back(std::exp(-0.5 * static_cast<double>(k * k) / (sigma * sigma)));
+    sum += weights.back();
+  }
+  const int64_t length = x.size(axis);
+  std::vector<int64_t> source;  // index of each padded position, mirrored with the edge repeated
+  for (int64_t p = -radius; p < length + radius; ++p) {
+    int64_t m = p % (2 * length);
+    if (m < 0) m += 2 * length;
+    source.push_back(m < length ? m : 2 * length - m - 1);
+  }
+  const auto padded = x.to(torch::kDouble).index_select(axis, torch::tensor(source, torch::kLong));
+  torch::Tensor out = torch::zeros(x.sizes(), x.options().dtype(torch::kDouble));
+  for (size_t k = 0; k < weights.size(); ++k) {
+    out.add_(padded.narrow(axis, static_cast<int64_t>(k), length), weights[k] / sum);
+  }
+  return out.to(x.scalar_type());
+}
+
+/// ITK's Euler3D rotation (angles about x, y, z; z then x then y applied: Rz Rx Ry).
+torch::Tensor euler_matrix(double ax, double ay, double az) {
+  const double cx = std::cos(ax), sx = std::sin(ax), cy = std::cos(ay), sy = std::sin(ay),
+               cz = std::cos(az), sz = std::sin(az);
+  const auto rx =
+      torch::tensor({1.0, 0.0, 0.0, 0.0, cx, -sx, 0.0, sx, cx}, torch::kDouble).view({3, 3});
+  const auto ry =
+      torch::tensor({cy, 0.0, sy, 0.0, 1.0, 0.0, -sy, 0.0, cy}, torch::kDouble).view({3, 3});
+  const auto rz =
+      torch::tensor({cz, -sz, 0.0, sz, cz, 0.0, 0.0, 0.0, 1.0}, torch::kDouble).view({3, 3});
+  return rz.matmul(rx).matmul(ry);
+}
+
+/// One channel [D, H, W] resampled at source index = A q + b (trilinear, edge voxels repeated
+/// within half a voxel of the grid, `outside` beyond: ITK's linear resampling).
+torch::Tensor resample(const torch::Tensor& channel, const torch::Tensor& a, const torch::Tensor& b,
+                       double outside) {
+  const auto sizes = channel.sizes().vec();
+  const auto options = torch::TensorOptions().dtype(torch::kDouble);
+  const auto grid =
+      torch::meshgrid({torch::arange(sizes[0], options), torch::arange(sizes[1], options),
+                       torch::arange(sizes[2], options)},
+                      "ij");
+  const auto q = torch::stack({grid[0], grid[1], grid[2]}, -1);  // [D, H, W, 3] indices
+  const auto source = q.matmul(a.transpose(0, 1)) + b;
+  auto inside = torch::ones(q.sizes().slice(0, 3), torch::kBool);
+  std::vector<torch::Tensor> normalised;
+  for (int axis = 0; axis < 3; ++axis) {
+    const auto s = source.select(-1, axis);
+    const double length = static_cast<double>(sizes[axis]);
+    inside = inside & (s >= -0.5) & (s < length - 0.5);
+    normalised.push_back(length > 1 ? s * (2.0 / (length - 1)) - 1.0 : torch::zeros_like(s));
+  }
+  // grid_sample wants (x, y, z) = (W, H, D).
+  const auto sample_grid = torch::stack({normalised[2], normalised[1], normalised[0]}, -1)
+                               .unsqueeze(0)
+                               .to(torch::kFloat);
+  namespace F = torch::nn::functional;
+  const auto values = F::grid_sample(channel.unsqueeze(0).unsqueeze(0), sample_grid,
+                                     F::GridSampleFuncOptions()
+                                         .mode(torch::kBilinear)
+                                         .padding_mode(torch::kBorder)
+                                         .align_corners(true))
+                          .squeeze(0)
+                          .squeeze(0);
+  return torch::where(inside, values, torch::full_like(values, outside));
+}
+
+/// torchvision's RandomErasing with its defaults (p 0.5, area 2-33 %, aspect ratio 0.3-3.3,
+/// log-uniform, value 0) on the last two axes.
+torch::Tensor random_erasing(const torch::Tensor& x, SampleRandom& random) {
+  if (random.uniform(0, 1) >= 0.5) return x;
+  const int64_t height = x.size(-2), width = x.size(-1);
+  const double area = static_cast<double>(height * width);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * random.uniform(0.02, 0.33);
+    const double aspect = std::exp(random.uniform(std::log(0.3), std::log(3.3)));
+    const auto h = static_cast<int64_t>(std::nearbyint(std::sqrt(target * aspect)));
+    const auto w = static_cast<int64_t>(std::nearbyint(std::sqrt(target / aspect)));
+    if (!(h < height && w < width)) continue;
+    const int64_t top = random.integer(0, height - h), left = random.integer(0, width - w);
+    return erase_box(x, top, left, h, w);
+  }
+  return x;
+}
+
+/// TorchIO's RandomMotion(degrees (2, 4), translation (2, 4), 2 transforms).
+torch::Tensor random_motion(const torch::Tensor& x, SampleRandom& random) {
+  constexpr int kTransforms = 2;
+  auto degrees = torch::empty({kTransforms, 3}, torch::kDouble);
+  auto translations = torch::empty({kTransforms, 3}, torch::kDouble);
+  for (int t = 0; t < kTransforms; ++t) {
+    for (int a = 0; a < 3; ++a) degrees[t][a] = random.uniform(2, 4);
+  }
+  for (int t = 0; t < kTransforms; ++t) {
+    for (int a = 0; a < 3; ++a) translations[t][a] = random.uniform(2, 4);
+  }
+  const double step = 1.0 / (kTransforms + 1);
+  std::vector<double> times;
+  for (int t = 1; t <= kTransforms; ++t)
+    times.push_back(t * step + random.uniform(-0.3 * step, 0.3 * step));
+  return motion(x, degrees, translations, times);
+}
+
+/// TorchIO's RandomSwap(patch 15, 100 iterations): corners drawn in [0, length - 15) per axis,
+/// a second cube never inside the first.
+torch::Tensor random_swap(const torch::Tensor& x, SampleRandom& random) {
+  constexpr int64_t kPatch = 15, kIterations = 100;
+  for (int64_t a = 1; a <= 3; ++a) {
+    if (x.size(a) < kPatch) {
+      CDL_THROW(DataError, "--data_augmentation RandomSwap swaps cubes of ", kPatch,
+                " voxels but the samples are ", x.size(1), "x", x.size(2), "x", x.size(3));
+    }
+  }
+  const auto corner = [&] {
+    std::vector<int64_t> c;
+    for (int64_t a = 1; a <= 3; ++a) {
+      const int64_t room = x.size(a) - kPatch;
+      c.push_back(room == 0 ? 0 : random.integer(0, room - 1));
+    }
+    return c;
+  };
+  auto corners = torch::empty({kIterations, 6}, torch::kLong);
+  for (int64_t i = 0; i < kIterations; ++i) {
+    const auto first = corner();
+    std::vector<int64_t> second;
+    do {
+      second = corner();
+    } while (second[0] >= first[0] && second[1] >= first[1] && second[2] >= first[2] &&
+             second[0] <= first[0] && second[1] <= first[1] && second[2] <= first[2]);
+    for (int a = 0; a < 3; ++a) {
+      corners[i][a] = first[a];
+      corners[i][3 + a] = second[a];
+    }
+  }
+  return swap_patches(x, kPatch, corners);
+}
+
+}  // namespace
+
+torch::Tensor augment(const torch::Tensor& sample, const std::vector<Augmentation>& augmentations,
+                      SampleRandom& random) {
+  torch::Tensor x = sample;
+  const int64_t spatial = x.dim() - 1;
+  for (const Augmentation augmentation : augmentations) {
+    switch (augmentation) {
+      case Augmentation::kNoise:
+        x = add_noise(x, random.uniform(0, 0.1), random.generator());
+        break;
+      case Augmentation::kErasing:
+        x = random_erasing(x, random);
+        break;
+      case Augmentation::kCropPad: {
+        std::vector<int64_t> shifts(static_cast<size_t>(spatial));
+        for (int64_t a = spatial - 1; a >= 0; --a)
+          shifts[a] = random.integer(-10, 9);  // last first
+        x = crop_pad(x, shifts);
+        break;
+      }
+      case Augmentation::kSmoothing:
+        x = gaussian_filter(x, std::vector<double>(x.dim(), random.uniform(0, 1)));
+        break;
+      case Augmentation::kMotion:
+        x = random_motion(x, random);
+        break;
+      case Augmentation::kGhosting: {
+        const int64_t ghosts = random.integer(4, 10);
+        const int axis = static_cast<int>(random.integer(0, 2));
+        x = ghosting(x, ghosts, axis, random.uniform(0.5, 1));
+        break;
+      }
+      case Augmentation::kSpike: {
+        auto position = torch::empty({1, 3}, torch::kDouble);
+        for (int a = 0; a < 3; ++a) position[0][a] = random.uniform(0, 1);
+        x = spike(x, position, random.uniform(1, 3));
+        break;
+      }
+      case Augmentation::kBiasField: {
+        std::vector<double> coefficients(20);
+        for (auto& c : coefficients) c = random.uniform(-0.5, 0.5);
+        x = bias_field(x, coefficients, 3);
+        break;
+      }
+      case Augmentation::kRandomBlur: {
+        std::vector<double> sigmas{0.0};
+        for (int a = 0; a < 3; ++a) sigmas.push_back(random.uniform(0, 2));
+        x = gaussian_filter(x, sigmas);
+        break;
+      }
+      case Augmentation::kRandomSwap:
+        x = random_swap(x, random);
+        break;
+    }
+  }
+  return x;
+}
+
+std::vector<Augmentation> parse_augmentations(const std::vector<std::string>& requested) {
+  std::vector<Augmentation> augmentations;
+  for (const auto& name : requested) {
+    if (name == "None") continue;
+    const auto found = std::find_if(names().begin(), names().end(),
+                                    [&](const auto& entry) { return name == entry.second; });
+    if (found == names().end()) {
+      std::string known;
+      for (const auto& entry : names())
+        known += std::string(known.empty() ? "" : ", ") + entry.second;
+      CDL_THROW(ConfigError, "--data_augmentation '", name, "' is unknown; expected some of ",
+                known, " (or None)");
+    }
+    augmentations.push_back(found->first);
+  }
+  return augmentations;
+}
+
+const char* augmentation_name(Augmentation augmentation) {
+  for (const auto& [value, name] : names()) {
+    if (value == augmentation) return name;
+  }
+  return "?";
+}
+
+bool needs_3d(Augmentation augmentation) {
+  return augmentation != Augmentation::kNoise && augmentation != Augmentation::kErasing &&
+         augmentation != Augmentation::kCropPad && augmentation != Augmentation::kSmoothing;
+}
+
+SampleRandom::SampleRandom(uint64_t seed, int64_t epoch, int64_t sample)
+    : engine_(mix(seed ^ mix(static_cast<uint64_t>(epoch) ^ mix(static_cast<uint64_t>(sample))))) {}
+
+double SampleRandom::uniform(double low, double high) {
+  const double unit = static_cast<double>(engine_() >> 11) * (1.0 / 9007199254740992.0);
+  return low + unit * (high - low);
+}
+
+int64_t SampleRandom::integer(int64_t low, int64_t high) {
+  const auto span = static_cast<uint64_t>(high - low) + 1;
+  return low + static_cast<int64_t>(engine_() % span);
+}
+
+at::Generator SampleRandom::generator() {
+  return at::detail::createCPUGenerator(engine_());
+}
+
+// --- the deterministic transforms -------------------------------------------------------------
+
+torch::Tensor add_noise(const torch::Tensor& x, double sigma, at::Generator generator) {
+  return x + torch::randn(x.sizes(), generator, x.options()) * sigma;
+}
+
+torch::Tensor erase_box(const torch::Tensor& x, int64_t top, int64_t left, int64_t height,
+                        int64_t width) {
+  torch::Tensor out = x.clone();
+  out.narrow(-2, top, height).narrow(-1, left, width).zero_();
+  return out;
+}
+
+torch::Tensor crop_pad(const torch::Tensor& x, const std::vector<int64_t>& shifts) {
+  torch::Tensor out = x;
+  const int64_t first = x.dim() - static_cast<int64_t>(shifts.size());
+  for (size_t a = 0; a < shifts.size(); ++a) {
+    out = shift_axis(out, first + static_cast<int64_t>(a), shifts[a]);
+  }
+  return out;
+}
+
+torch::Tensor gaussian_filter(const torch::Tensor& x, const std::vector<double>& sigmas) {
+  CDL_CHECK(static_cast<int64_t>(sigmas.size()) == x.dim(), "one sigma per axis");
+  torch::Tensor out = x;
+  for (size_t a = 0; a < sigmas.size(); ++a)
+    out = gaussian_along(out, static_cast<int64_t>(a), sigmas[a]);
+  return out;
+}
+
+torch::Tensor bias_field(const torch::Tensor& x, const std::vector<double>& coefficients,
+                         int order) {
+  CDL_CHECK(x.dim() == 4, "a bias field needs a [C, D, H, W] sample");
+  std::vector<torch::Tensor> axes;
+  for (int a = 0; a < 3; ++a) {
+    const int64_t length = x.size(a + 1);
+    const double half = static_cast<double>(length - 1) / 2.0;
+    auto coordinate = torch::arange(length, torch::kDouble) - half;
+    if (half > 0) coordinate = coordinate / half;
+    std::vector<int64_t> shape{1, 1, 1};
+    shape[a] = length;
+    axes.push_back(coordinate.view(shape));
+  }
+  torch::Tensor field = torch::zeros({x.size(1), x.size(2), x.size(3)}, torch::kDouble);
+  size_t term = 0;
+  for (int i = 0; i <= order; ++i) {
+    for (int j = 0; j <= order - i; ++j) {
+      for (int k = 0; k <= order - i - j; ++k) {
+        CDL_CHECK(term < coefficients.size(), "too few bias field coefficients");
+        field = field + coefficients[term++] * axes[0].pow(i) * axes[1].pow(j) * axes[2].pow(k);
+      }
+    }
+  }
+  return x * torch::exp(field).to(torch::kFloat);
+}
+
+torch::Tensor spike(const torch::Tensor& x, const torch::Tensor& positions, double intensity) {
+  return for_each_channel(x, [&](const torch::Tensor& channel) {
+    auto spectrum = centred_spectrum(channel);
+    const auto flat = spectrum.flatten();
+    // NumPy's max of a complex array: the element of largest real part.
+    const auto artifact = flat[torch::argmax(torch::real(flat)).item<int64_t>()] * intensity;
+    for (int64_t s = 0; s < positions.size(0); ++s) {
+      std::vector<int64_t> index;
+      for (int a = 0; a < 3; ++a) {
+        index.push_back(static_cast<int64_t>(
+            std::floor(positions[s][a].item<double>() * static_cast<double>(spectrum.size(a)))));
+      }
+      auto voxel = spectrum[index[0]][index[1]][index[2]];
+      voxel.add_(artifact);
+    }
+    return image_of(spectrum);
+  });
+}
+
+torch::Tensor ghosting(const torch::Tensor& x, int64_t num_ghosts, int axis, double intensity) {
+  return for_each_channel(x, [&](const torch::Tensor& channel) {
+    if (num_ghosts == 0 || intensity == 0) return channel;
+    auto spectrum = centred_spectrum(channel);
+    const int64_t middle = spectrum.size(axis) / 2;
+    const auto kept = spectrum.select(axis, middle).clone();
+    spectrum.slice(axis, 0, spectrum.size(axis), num_ghosts).mul_(1.0 - intensity);
+    spectrum.select(axis, middle).copy_(kept);
+    return image_of(spectrum);
+  });
+}
+
+torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
+                     const torch::Tensor& translations, const std::vector<double>& times) {
+  // TorchIO gives a tensor the identity RAS affine, which SimpleITK sees in LPS: physical point
+  // = F x index with F = diag(-1, -1, 1). Its motion transforms keep rotation and translation
+  // but lose their centre (TorchIO 0.18 rebuilds them from matrix and translation), so the
+  // source index of output index q is F R F q + F t.
+  const auto flip = torch::diag(torch::tensor({-1.0, -1.0, 1.0}, torch::kDouble));
+  return for_each_channel(x, [&](const torch::Tensor& channel) {
+    const double outside = channel.min().item<double>();
+    std::vector<torch::Tensor> spectra{centred_spectrum(channel)};
+    for (int64_t t = 0; t < degrees.size(0); ++t) {
+      const auto r = euler_matrix(degrees[t][0].item<double>() * kPi / 180.0,
+                                  degrees[t][1].item<double>() * kPi / 180.0,
+                                  degrees[t][2].item<double>() * kPi / 180.0);
+      const auto a = flip.matmul(r).matmul(flip);
+      const auto b = flip.matmul(translations[t].to(torch::kDouble));
+      spectra.push_back(centred_spectrum(resample(channel, a, b, outside)));
+    }
+    // The original image fills the segment at the centre of k-space.
+    size_t centre = spectra.size() - 1;
+    for (size_t t = 0; t < times.size(); ++t) {
+      if (times[t] > 0.5) {
+        centre = t;
+        break;
+      }
+    }
+    std::swap(spectra[0], spectra[centre]);
+    const int64_t width = spectra[0].size(2);
+    auto result = torch::empty_like(spectra[0]);
+    int64_t begin = 0;
+    for (size_t s = 0; s < spectra.size(); ++s) {
+      const int64_t end =
+          s < times.size()
+              ? static_cast<int64_t>(static_cast<float>(width) * static_cast<float>(times[s]))
+              : width;
+      if (end > begin) result.slice(2, begin, end).copy_(spectra[s].slice(2, begin, end));
+      begin = std::max(begin, end);
+    }
+    return image_of(result);
+  });
+}
+
+torch::Tensor swap_patches(const torch::Tensor& x, int64_t patch, const torch::Tensor& corners) {
+  torch::Tensor out = x.clone();
+  const auto cube = [&](int64_t d, int64_t h, int64_t w) {
+    return out.narrow(-3, d, patch).narrow(-2, h, patch).narrow(-1, w, patch);
+  };
+  for (int64_t i = 0; i < corners.size(0); ++i) {
+    const auto c = corners[i];
+    auto first = cube(c[0].item<int64_t>(), c[1].item<int64_t>(), c[2].item<int64_t>());
+    auto second = cube(c[3].item<int64_t>(), c[4].item<int64_t>(), c[5].item<int64_t>());
+    const auto second_before = second.clone();
+    second.copy_(first);
+    first.copy_(second_before);
+  }
+  return out;
+}
+
+}  // namespace cdl::data

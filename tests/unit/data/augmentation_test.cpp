@@ -1,0 +1,149 @@
+// Augmentations: known answers for the deterministic transforms (CropPad shifts, the Erasing box,
+// Swap's cubes, SciPy's reflect boundary of the Gaussian, identity parameters of the k-space and
+// bias-field transforms), draws that depend on (seed, epoch, sample) only, and statistical bounds
+// of the random ones. (TorchIO and SciPy outputs: tests/interop/augmentation_reference.sh.)
+#include "cdl/data/augmentation.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cdl/core/error.hpp"
+
+namespace cdl::data {
+namespace {
+
+torch::Tensor sample3d() {
+  torch::manual_seed(3);
+  return torch::rand({1, 20, 24, 18});
+}
+
+TEST(Augmentation, NamesAreClinicaDLsAndNoneIsNothing) {
+  EXPECT_EQ(parse_augmentations({"None"}).size(), 0u);
+  const auto list = parse_augmentations({"Smoothing", "RandomSwap", "Noise"});
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[1], Augmentation::kRandomSwap);
+  EXPECT_STREQ(augmentation_name(list[0]), "Smoothing");
+  try {
+    parse_augmentations({"Flip"});
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("'Flip' is unknown; expected some of Noise"),
+              std::string::npos);
+  }
+  EXPECT_TRUE(needs_3d(Augmentation::kMotion));
+  EXPECT_FALSE(needs_3d(Augmentation::kCropPad));
+}
+
+TEST(Augmentation, CropPadTranslatesWithZerosOutside) {
+  const auto x = torch::arange(3 * 4 * 5, torch::kFloat).reshape({1, 3, 4, 5}) + 1;
+  const auto out = crop_pad(x, {1, 0, -2});  // D, H, W
+  for (int64_t d = 0; d < 3; ++d) {
+    for (int64_t h = 0; h < 4; ++h) {
+      for (int64_t w = 0; w < 5; ++w) {
+        const int64_t sd = d + 1, sw = w - 2;
+        const float expected = sd < 3 && sw >= 0 ? x[0][sd][h][sw].item<float>() : 0.0f;
+        EXPECT_EQ(out[0][d][h][w].item<float>(), expected) << d << " " << h << " " << w;
+      }
+    }
+  }
+}
+
+TEST(Augmentation, ErasingZeroesItsBoxInEveryLeadingPlane) {
+  const auto x = torch::ones({2, 3, 6, 7});
+  const auto out = erase_box(x, 1, 2, 3, 4);
+  EXPECT_EQ(out.sum().item<float>(), 2 * 3 * 6 * 7 - 2 * 3 * 3 * 4);
+  EXPECT_EQ(out.index({1, 2, 3, 5}).item<float>(), 0.0f);
+  EXPECT_EQ(out.index({1, 2, 0, 5}).item<float>(), 1.0f);
+  EXPECT_EQ(out.index({1, 2, 3, 6}).item<float>(), 1.0f);
+}
+
+TEST(Augmentation, SwapExchangesTwoCubes) {
+  const auto x = torch::arange(6 * 6 * 6, torch::kFloat).reshape({1, 6, 6, 6});
+  const auto out = swap_patches(x, 2, torch::tensor({{0, 0, 0, 4, 3, 2}}, torch::kLong));
+  namespace ix = torch::indexing;
+  const auto cube = [](const torch::Tensor& t, int64_t d, int64_t h, int64_t w) {
+    return t.index({0, ix::Slice(d, d + 2), ix::Slice(h, h + 2), ix::Slice(w, w + 2)});
+  };
+  EXPECT_TRUE(torch::equal(cube(out, 0, 0, 0), cube(x, 4, 3, 2)));
+  EXPECT_TRUE(torch::equal(cube(out, 4, 3, 2), cube(x, 0, 0, 0)));
+  EXPECT_EQ(out.sum().item<float>(), x.sum().item<float>());
+}
+
+// SciPy's "reflect" boundary repeats the edge: for [1, 2, 3] and sigma 0.5 (radius 2, weights
+// e^-8, e^-2, 1, e^-2, e^-8 normalised), the first value sees 2 1 | 1 2 3.
+TEST(Augmentation, GaussianFilterHasSciPysReflectBoundary) {
+  const auto x = torch::tensor({1.0f, 2.0f, 3.0f}).reshape({1, 3});
+  const auto out = gaussian_filter(x, {0.0, 0.5});
+  const double w0 = 1, w1 = std::exp(-2.0), w2 = std::exp(-8.0), sum = w0 + 2 * w1 + 2 * w2;
+  const double first = (w2 * 2 + w1 * 1 + w0 * 1 + w1 * 2 + w2 * 3) / sum;
+  const double middle = (w2 * 1 + w1 * 1 + w0 * 2 + w1 * 3 + w2 * 3) / sum;
+  EXPECT_NEAR(out[0][0].item<double>(), first, 1e-6);
+  EXPECT_NEAR(out[0][1].item<double>(), middle, 1e-6);
+  EXPECT_TRUE(torch::equal(gaussian_filter(x, {0.0, 0.1}), x));  // radius 0: untouched
+}
+
+TEST(Augmentation, IdentityParametersLeaveTheImage) {
+  const auto x = sample3d();
+  EXPECT_TRUE(torch::allclose(bias_field(x, std::vector<double>(20, 0.0), 3), x));
+  std::vector<double> constant(20, 0.0);
+  constant[0] = 0.25;  // the order-0 term: a uniform gain
+  EXPECT_TRUE(torch::allclose(bias_field(x, constant, 3), x * std::exp(0.25)));
+  EXPECT_TRUE(torch::allclose(ghosting(x, 4, 1, 0.0), x));
+  EXPECT_TRUE(torch::allclose(spike(x, torch::tensor({{0.3, 0.6, 0.2}}, torch::kDouble), 0.0), x,
+                              1e-5, 1e-5));
+  const auto zeros = torch::zeros({2, 3}, torch::kDouble);
+  EXPECT_TRUE(torch::allclose(motion(x, zeros, zeros, {0.3, 0.7}), x, 1e-5, 1e-5));
+}
+
+TEST(Augmentation, DrawsDependOnSeedEpochAndSampleOnly) {
+  const auto x = sample3d();
+  const auto all =
+      parse_augmentations({"Noise", "Erasing", "CropPad", "Smoothing", "Motion", "Ghosting",
+                           "Spike", "BiasField", "RandomBlur", "RandomSwap"});
+  SampleRandom a(7, 2, 11), b(7, 2, 11), other_epoch(7, 3, 11), other_sample(7, 2, 12);
+  const auto out = augment(x, all, a);
+  EXPECT_TRUE(torch::equal(out, augment(x, all, b)));
+  EXPECT_FALSE(torch::equal(out, augment(x, all, other_epoch)));
+  EXPECT_FALSE(torch::equal(out, augment(x, all, other_sample)));
+  EXPECT_EQ(out.sizes(), x.sizes());
+  EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
+}
+
+// Each random augmentation keeps the shape, stays finite and changes a [0, 1] image by a bounded
+// amount, over many draws.
+TEST(Augmentation, RandomAugmentationsChangeTheImageByBoundedAmounts) {
+  const auto x = sample3d();
+  const std::vector<std::pair<std::string, double>> bounds{
+      {"Noise", 0.12},  {"Smoothing", 0.6}, {"Motion", 1.0},     {"Ghosting", 1.0},
+      {"Spike", 3.5},   {"BiasField", 6.0}, {"RandomBlur", 0.6}, {"RandomSwap", 1.0},
+      {"CropPad", 1.0}, {"Erasing", 1.0}};
+  for (const auto& [name, bound] : bounds) {
+    const auto list = parse_augmentations({name});
+    int changed = 0;
+    for (int64_t sample = 0; sample < 8; ++sample) {
+      SampleRandom random(1, 0, sample);
+      const auto out = augment(x, list, random);
+      ASSERT_EQ(out.sizes(), x.sizes()) << name;
+      ASSERT_TRUE(torch::isfinite(out).all().item<bool>()) << name;
+      const double rms = (out - x).pow(2).mean().sqrt().item<double>();
+      EXPECT_LE(rms, bound) << name;
+      changed += rms > 1e-4;
+    }
+    // Erasing applies half the time; Smoothing leaves the image when sigma < 0.125 (no kernel).
+    EXPECT_GE(changed, name == "Erasing" ? 1 : name == "Smoothing" ? 5 : 8) << name;
+  }
+}
+
+TEST(Augmentation, NoiseStandardDeviationStaysWithinClinicaDLsRange) {
+  const auto x = torch::zeros({1, 32, 32, 32});
+  for (int64_t sample = 0; sample < 20; ++sample) {
+    SampleRandom random(5, 1, sample);
+    const auto noise = augment(x, {Augmentation::kNoise}, random);
+    EXPECT_LE(noise.std().item<double>(), 0.1 * 1.02);
+    EXPECT_NEAR(noise.mean().item<double>(), 0.0, 0.01);
+  }
+}
+
+}  // namespace
+}  // namespace cdl::data
