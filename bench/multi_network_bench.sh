@@ -11,19 +11,9 @@ build=${1:-build}
 subjects=${2:-40}
 size=${3:-96x112x96}
 epochs=${4:-2}
-bin="$build/src/clinicadl-hpc"
-caps2h5="$build/data_tools/caps2h5"
-for exe in "$bin" "$caps2h5"; do
-  [[ -x "$exe" ]] || { echo "$exe not found (build clinicadl-hpc and caps2h5 first)" >&2; exit 2; }
-done
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1
-work=$(mktemp -d "${TMPDIR:-/tmp}/multi_network_bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-"$caps2h5" synthetic "$work/caps" --subjects "$subjects" --size "$size" --seed 1 > /dev/null
-"$caps2h5" convert "$work/caps" "$work/data.h5" --no-progress > /dev/null
-"$caps2h5" split "$work/caps/labels.tsv" --n_test 0.25 --seed 0 --output_dir "$work/splits" > /dev/null
-rm -rf "$work/caps"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_binaries "$build"
+bench_synthetic_set multi_network_bench "$subjects" "$size"
 # Patches of half the image in each direction: 2 x 2 x 2 = 8 networks.
 IFS=x read -r d h w <<< "$size"
 patch=$(( (d < h ? (d < w ? d : w) : (h < w ? h : w)) / 2 ))

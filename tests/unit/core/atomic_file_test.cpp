@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 
 #include "cdl/core/error.hpp"
@@ -105,24 +106,30 @@ TEST_F(AtomicFileTest, EnsureDirectory) {
   EXPECT_THROW(read_text_file((dir_ / "absent").string()), DataError);
 }
 
-TEST_F(AtomicFileTest, AFullDiskIsNamedAndLeavesNothing) {
-  // A file-size limit makes write() fail with EFBIG past the limit, as a full disk fails with
-  // ENOSPC: the same path through the checked writer.
+/// The DataError message of `write` run under a 4096-byte file-size limit: write() then fails
+/// with EFBIG past the limit, as a full disk fails with ENOSPC, through the same checked path.
+std::string error_past_a_4096_byte_limit(const std::function<void()>& write) {
   rlimit old{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  EXPECT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
   const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
   rlimit small = old;
   small.rlim_cur = 4096;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  const auto path = (dir_ / "state.pt").string();
+  EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
   std::string message;
   try {
-    write_text_atomically(path, std::string(100000, 'x'));
+    write();
   } catch (const DataError& e) {
     message = e.what();
   }
   setrlimit(RLIMIT_FSIZE, &old);
   std::signal(SIGXFSZ, old_handler);
+  return message;
+}
+
+TEST_F(AtomicFileTest, AFullDiskIsNamedAndLeavesNothing) {
+  const auto path = (dir_ / "state.pt").string();
+  const std::string message =
+      error_past_a_4096_byte_limit([&] { write_text_atomically(path, std::string(100000, 'x')); });
   EXPECT_NE(message.find("after 4096 of 100000 bytes"), std::string::npos) << message;
   EXPECT_NE(message.find("disk full"), std::string::npos) << message;
   EXPECT_NE(message.find("state.pt"), std::string::npos) << message;
@@ -135,21 +142,10 @@ TEST_F(AtomicFileTest, AppendsAndCutsAFailedAppendBackToTheOldLength) {
   append_bytes(path, "abc", 3);
   append_bytes(path, "defg", 4);
   EXPECT_EQ(read_text_file(path), "abcdefg");
-  rlimit old{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = old;
-  small.rlim_cur = 4096;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  std::string message;
-  try {
+  const std::string message = error_past_a_4096_byte_limit([&] {
     const std::string big(100000, 'x');
     append_bytes(path, big.data(), big.size());
-  } catch (const DataError& e) {
-    message = e.what();
-  }
-  setrlimit(RLIMIT_FSIZE, &old);
-  std::signal(SIGXFSZ, old_handler);
+  });
   EXPECT_NE(message.find("disk full"), std::string::npos) << message;
   EXPECT_NE(message.find("events"), std::string::npos) << message;
   EXPECT_EQ(read_text_file(path), "abcdefg");  // no half-written record
