@@ -18,9 +18,11 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 rm -rf "$work" && mkdir -p "$work" || exit 1
 # --checkpoint_steps 1: a state after every update; inner evaluations, two selection metrics, the
 # adaptive learning rate and early-stopping state all have to come back; so do the MLflow run
-# and the TensorBoard files (tests/interop/tracker_readback.sh reads them afterwards).
+# and the TensorBoard files (tests/interop/tracker_readback.sh reads them afterwards), and the
+# augmentations (drawn per epoch and sample, so the same after a resume).
 args=(classification "$data" "$splits" --epochs 4 --batch_size 2 --checkpoint_steps 1
       --deterministic --threads 1 --save_all_models --evaluation_steps 3 --track_exp mlflow
+      --data_augmentation Noise CropPad Motion
       --selection_metrics loss BA --adaptive_learning_rate --patience 5 --learning_rate 1e-3)
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
