@@ -76,12 +76,12 @@ torch::Tensor gaussian_along(const torch::Tensor& x, int64_t axis, double sigma)
     if (m < 0) m += 2 * length;
     source.push_back(m < length ? m : 2 * length - m - 1);
   }
-  const auto padded = x.to(torch::kDouble).index_select(axis, torch::tensor(source, torch::kLong));
-  torch::Tensor out = torch::zeros(x.sizes(), x.options().dtype(torch::kDouble));
+  const auto padded = x.index_select(axis, torch::tensor(source, torch::kLong));
+  torch::Tensor out = torch::zeros_like(x);
   for (size_t k = 0; k < weights.size(); ++k) {
     out.add_(padded.narrow(axis, static_cast<int64_t>(k), length), weights[k] / sum);
   }
-  return out.to(x.scalar_type());
+  return out;
 }
 
 /// ITK's Euler3D rotation (angles about x, y, z; z then x then y applied: Rz Rx Ry).
@@ -102,25 +102,24 @@ torch::Tensor euler_matrix(double ax, double ay, double az) {
 torch::Tensor resample(const torch::Tensor& channel, const torch::Tensor& a, const torch::Tensor& b,
                        double outside) {
   const auto sizes = channel.sizes().vec();
-  const auto options = torch::TensorOptions().dtype(torch::kDouble);
-  const auto grid =
-      torch::meshgrid({torch::arange(sizes[0], options), torch::arange(sizes[1], options),
-                       torch::arange(sizes[2], options)},
-                      "ij");
-  const auto q = torch::stack({grid[0], grid[1], grid[2]}, -1);  // [D, H, W, 3] indices
-  const auto source = q.matmul(a.transpose(0, 1)) + b;
-  auto inside = torch::ones(q.sizes().slice(0, 3), torch::kBool);
+  std::vector<torch::Tensor> index;  // q along D, H, W, broadcastable to [D, H, W]
+  for (int axis = 0; axis < 3; ++axis) {
+    std::vector<int64_t> shape{1, 1, 1};
+    shape[axis] = sizes[axis];
+    index.push_back(torch::arange(sizes[axis], torch::kFloat).view(shape));
+  }
+  auto inside = torch::ones({sizes[0], sizes[1], sizes[2]}, torch::kBool);
   std::vector<torch::Tensor> normalised;
   for (int axis = 0; axis < 3; ++axis) {
-    const auto s = source.select(-1, axis);
+    const auto s = index[0] * a[axis][0].item<float>() + index[1] * a[axis][1].item<float>() +
+                   index[2] * a[axis][2].item<float>() + b[axis].item<float>();
     const double length = static_cast<double>(sizes[axis]);
     inside = inside & (s >= -0.5) & (s < length - 0.5);
     normalised.push_back(length > 1 ? s * (2.0 / (length - 1)) - 1.0 : torch::zeros_like(s));
   }
   // grid_sample wants (x, y, z) = (W, H, D).
-  const auto sample_grid = torch::stack({normalised[2], normalised[1], normalised[0]}, -1)
-                               .unsqueeze(0)
-                               .to(torch::kFloat);
+  const auto sample_grid =
+      torch::stack({normalised[2], normalised[1], normalised[0]}, -1).unsqueeze(0);
   namespace F = torch::nn::functional;
   const auto values = F::grid_sample(channel.unsqueeze(0).unsqueeze(0), sample_grid,
                                      F::GridSampleFuncOptions()
@@ -351,15 +350,21 @@ torch::Tensor bias_field(const torch::Tensor& x, const std::vector<double>& coef
     shape[a] = length;
     axes.push_back(coordinate.view(shape));
   }
+  // Summed axis by axis: sum_i X^i (sum_j Y^j (sum_k c_ijk Z^k)), so that only the outer sum
+  // runs over the whole volume.
   torch::Tensor field = torch::zeros({x.size(1), x.size(2), x.size(3)}, torch::kDouble);
   size_t term = 0;
   for (int i = 0; i <= order; ++i) {
+    torch::Tensor plane = torch::zeros({1, x.size(2), x.size(3)}, torch::kDouble);
     for (int j = 0; j <= order - i; ++j) {
+      torch::Tensor line = torch::zeros({1, 1, x.size(3)}, torch::kDouble);
       for (int k = 0; k <= order - i - j; ++k) {
         CDL_CHECK(term < coefficients.size(), "too few bias field coefficients");
-        field = field + coefficients[term++] * axes[0].pow(i) * axes[1].pow(j) * axes[2].pow(k);
+        line = line + coefficients[term++] * axes[2].pow(k);
       }
+      plane = plane + axes[1].pow(j) * line;
     }
+    field.add_(axes[0].pow(i) * plane);
   }
   return x * torch::exp(field).to(torch::kFloat);
 }
