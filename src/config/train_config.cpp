@@ -130,6 +130,7 @@ void validate_optimization(const TrainConfig& c, Problems& problems) {
 void validate_data(const TrainConfig& c, Problems& problems) {
   check_choice("mode", c.mode, {"image", "patch", "roi", "slice"}, problems);
   check_choice("sampler", c.sampler, {"random", "weighted"}, problems);
+  check_choice("unit_scheduling", c.unit_scheduling, {"dynamic", "static"}, problems);
   check_choice("slice_mode", c.slice_mode, {"rgb", "single"}, problems);
   if (c.slice_direction < 0 || c.slice_direction > 2)
     problems.push_back("--slice_direction must be 0, 1 or 2");

@@ -53,6 +53,9 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
       {"split_parallel", "Computational", &c.split_parallel,
        "train the requested k-fold splits side by side on rank groups (same results)",
        "split_sequential"},
+      {"unit_scheduling", "Computational", &c.unit_scheduling,
+       "with several rank groups: dynamic (a group takes the next free unit when it finishes "
+       "one) or static (unit u on group u mod G); same results"},
       {"memory_saving", "Computational", &c.memory_saving,
        "Conv4_FC3/Conv5_FC3: no image cache, and the fused first two convolution blocks (the "
        "default for t1-linear images) for every input size (less than half ClinicaDL's memory, "

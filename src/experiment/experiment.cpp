@@ -3,6 +3,9 @@
 
 #include <torch/torch.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 
 #include "cdl/core/error.hpp"
@@ -11,6 +14,7 @@
 #include "cdl/eval/evaluator.hpp"
 #include "cdl/experiment/network_merge.hpp"
 #include "cdl/experiment/split_loading.hpp"
+#include "cdl/experiment/unit_scheduler.hpp"
 #include "cdl/maps/prediction_writer.hpp"
 
 namespace cdl::experiment {
@@ -118,21 +122,52 @@ void merge_split(const ExperimentContext& ctx, bool group_main,
   }
 }
 
+/// Collective over the world: with several rank groups and --unit_scheduling dynamic, the claim
+/// folder of this job (the claims of killed jobs removed first); "" for a static schedule.
+std::string claims_folder(const ExperimentPlan& plan, const ExperimentContext& ctx) {
+  if (plan.group_count() < 2 || ctx.config->unit_scheduling != "dynamic") return "";
+  std::string token;
+  if (ctx.world->is_main()) {
+    UnitScheduler::remove_stale_claims(ctx.layout.root());
+    token = std::to_string(::getpid()) + "-" +
+            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  ctx.world->broadcast_string(token, 0);
+  return UnitScheduler::claims_folder(ctx.layout.root(), token);
+}
+
 }  // namespace
 
 std::vector<UnitSummary> run_experiment(const ExperimentPlan& plan, ExperimentContext& ctx) {
   const int group = plan.group_of_rank(ctx.world->rank());
+  const std::string claims = claims_folder(plan, ctx);
   if (ctx.world->is_main()) {
-    for (const auto& line : plan.describe()) log::info(line);
+    if (claims.empty()) {
+      for (const auto& line : plan.describe()) log::info(line);
+    } else {
+      std::string groups;
+      for (int g = 0; g < plan.group_count(); ++g) {
+        const auto ranks = plan.ranks_of_group(g);
+        groups += (g ? ", group " : "group ") + std::to_string(g) + " ranks " +
+                  std::to_string(ranks.front()) + "-" + std::to_string(ranks.back());
+      }
+      log::info(plan.units().size(),
+                " units handed out as rank groups free up (--unit_scheduling "
+                "dynamic; group g starts with unit g): ",
+                groups);
+    }
   }
+  UnitScheduler scheduler(plan, group, !claims.empty(), claims);
   log::set_speaks(ctx.control->is_main());  // every group's main rank reports its units
   std::vector<UnitSummary> done;
-  const auto units = plan.units_of_group(group);
   std::string stopped;  // a stop request ended this group's units (its states are saved)
   try {
-    for (size_t i = 0; i < units.size(); ++i) {
-      const bool resumed = ctx.resumed_splits.count(units[i].split) > 0;
-      done.push_back(run_unit(plan, ctx, units[i], i == 0, resumed));
+    for (bool first = true;; first = false) {
+      const int64_t index = scheduler.next(*ctx.control);
+      if (index < 0) break;
+      const auto& unit = plan.units()[static_cast<size_t>(index)];
+      const bool resumed = ctx.resumed_splits.count(unit.split) > 0;
+      done.push_back(run_unit(plan, ctx, unit, first, resumed));
     }
   } catch (const Interrupted& stop) {
     stopped = stop.what();
@@ -152,6 +187,7 @@ std::vector<UnitSummary> run_experiment(const ExperimentPlan& plan, ExperimentCo
     for (const int split : splits) merge_split(ctx, ctx.control->is_main(), done, split);
   }
   ctx.world->barrier();
+  if (ctx.world->is_main() && !claims.empty()) remove_tree(claims);
   return done;
 }
 

@@ -50,7 +50,8 @@ struct TrainConfig {
   std::string channels_last = "auto";  ///< ours: auto | true | false
   int64_t checkpoint_steps = 0;  ///< ours: also checkpoint every N weight updates (0: epoch ends)
   bool split_parallel = false;   ///< ours: k-fold splits side by side on rank groups
-  bool memory_saving = false;    ///< ours: 2 blocks fused, 1 sample at a time, no image cache
+  std::string unit_scheduling = "dynamic";  ///< ours: rank groups take free units, or "static"
+  bool memory_saving = false;  ///< ours: 2 blocks fused, 1 sample at a time, no image cache
   // Reproducibility.
   int64_t seed = 0;
   bool deterministic = false;
