@@ -14,17 +14,9 @@ build=${1:-build}
 subjects=${2:-12}
 size=${3:-169x208x179}
 epochs=${4:-1}
-bin="$build/src/clinicadl-hpc"
-caps2h5="$build/data_tools/caps2h5"
-for exe in "$bin" "$caps2h5"; do
-  [[ -x "$exe" ]] || { echo "$exe not found (build clinicadl-hpc and caps2h5 first)" >&2; exit 2; }
-done
-work=$(mktemp -d "${TMPDIR:-/tmp}/allocator_bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-"$caps2h5" synthetic "$work/caps" --subjects "$subjects" --size "$size" --seed 1 > /dev/null
-"$caps2h5" convert "$work/caps" "$work/data.h5" --no-progress > /dev/null
-"$caps2h5" split "$work/caps/labels.tsv" --n_test 0.25 --seed 0 --output_dir "$work/splits" > /dev/null
-rm -rf "$work/caps"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_binaries "$build"
+bench_synthetic_set allocator_bench "$subjects" "$size"
 
 tuned="oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"  # what the program sets
 jemalloc=$(ldconfig -p | awk '/libjemalloc.so.2 / { print $NF; exit }')

@@ -23,3 +23,11 @@ bench_synthetic_set() {
   "$caps2h5" split "$work/caps/labels.tsv" --n_test 0.25 --seed 0 --output_dir "$work/splits" > /dev/null
   rm -rf "$work/caps"
 }
+
+# bench_half_patch SIZE (DxHxW): the patch edge that cuts the image in 2 x 2 x 2 = 8 patches
+# (half its smallest side).
+bench_half_patch() {
+  local d h w
+  IFS=x read -r d h w <<< "$1"
+  echo $(( (d < h ? (d < w ? d : w) : (h < w ? h : w)) / 2 ))
+}

@@ -15,8 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 bench_binaries "$build"
 bench_synthetic_set multi_network_bench "$subjects" "$size"
 # Patches of half the image in each direction: 2 x 2 x 2 = 8 networks.
-IFS=x read -r d h w <<< "$size"
-patch=$(( (d < h ? (d < w ? d : w) : (h < w ? h : w)) / 2 ))
+patch=$(bench_half_patch "$size")
 
 declare -A seconds
 for ranks in 1 2 4; do

@@ -17,8 +17,7 @@ ranks=${5:-2}
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 bench_binaries "$build"
 bench_synthetic_set unit_scheduling_bench "$subjects" "$size"
-IFS=x read -r d h w <<< "$size"
-patch=$(( (d < h ? (d < w ? d : w) : (h < w ? h : w)) / 2 ))
+patch=$(bench_half_patch "$size")
 
 declare -A seconds
 for scheduling in static dynamic; do
