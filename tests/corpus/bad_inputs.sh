@@ -49,6 +49,9 @@ single_class|2|one class only|none|classification $data $work/one_class MAPS
 repeated_metric|2|names 'loss' twice|none|classification $data $splits MAPS --selection_metrics loss loss
 guessed_prefix|2|unknown option '--epoch'|none|classification $data $splits MAPS --epoch 2
 huge_batch|2|needs at least 5.1 TiB per rank|none|classification $data $splits MAPS --batch_size 1000000
+unknown_augmentation|2|'Flip' is unknown; expected some of Noise|none|classification $data $splits MAPS --data_augmentation Noise Flip
+augmentation_3d_on_slices|2|Motion is one of TorchIO's 3D transforms|none|classification $data $splits MAPS --mode slice --data_augmentation Motion
+size_reduction_on_patches|2|--size_reduction applies to whole images|none|classification $data $splits MAPS --mode patch --size_reduction
 bad_toml|2|line 3, column|none|classification $data $splits MAPS --config_file $work/bad.toml
 overwrite_user_folder|2|has no maps.json|none|classification $data $splits $work/user_folder --overwrite
 diverging_loss|3|the training diverged|kept|classification $data $splits MAPS --learning_rate 1e30 --epochs 3

@@ -171,6 +171,9 @@ TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   EXPECT_NE(error_of(args({"--ssda_network"})).find("not supported yet"), std::string::npos);
   EXPECT_EQ(error_of(args({"--track_exp", "mlflow"})), "");
   EXPECT_EQ(error_of(args({"--size_reduction", "--size_reduction_factor", "5"})), "");
+  EXPECT_EQ(error_of(args({"--unit_scheduling", "static"})), "");
+  EXPECT_NE(error_of(args({"--unit_scheduling", "greedy"})).find("--unit_scheduling 'greedy'"),
+            std::string::npos);
   EXPECT_NE(error_of(args({"--size_reduction", "--size_reduction_factor", "6"}))
                 .find("--size_reduction_factor 6 is invalid; expected 2, 3, 4 or 5"),
             std::string::npos);
