@@ -3,7 +3,8 @@
 # and stopped here, with a slurm.conf of this test's own): train.sbatch through srun (PMIx) trains a
 # MAPS to the end; the same job stopped by SIGUSR1 (as SLURM sends it before the time limit, here
 # at once with `scancel --batch --signal=USR1`) saves its state, requeues itself and resumes to
-# the same weights as the uninterrupted job; kfold_array.sbatch trains two folds as an array.
+# the same weights as the uninterrupted job; so does a job requeued from outside (`scontrol
+# requeue`); kfold_array.sbatch trains two folds as an array.
 # Needs root and Debian's packages (installed when missing); otherwise skipped (status 77) with
 # the reason. The scripts' GPU and core requests are overridden on sbatch's command line for this
 # CPU-only 2-core host (--gpus-per-task=0 --cpus-per-task=1; train jobs 2 ranks through srun and
@@ -118,12 +119,29 @@ for model in "$ref_maps"/split-0/best-*/model.pth.tar; do
   cmp -s "$model" "$run/MAPS/${model#"$ref_maps"/}" || fail "${model#"$ref_maps"/} differs after the requeue"
 done
 
-# 3. The k-fold array: one task per fold.
+# 3. The same job requeued from outside (`scontrol requeue`, as an administrator or a pre-emption
+# does: SIGTERM, then the job runs again): it resumes to the same models.
+outside=$(sbatch --parsable --job-name=outside "${common[@]}" "${two_ranks[@]}" "$src/jobs/slurm/train.sbatch")
+run="$work/root/runs/outside_$outside"
+for _ in $(seq 1 600); do [ -f "$run/MAPS/split-0/tmp/training_state.pt" ] && break; sleep 0.1; done
+scontrol requeue "$outside" || fail "scontrol requeue $outside refused"
+sleep 2
+wait_for "$outside" 300 || fail "the job requeued from outside did not end in 300 s"
+restarts=$(scontrol show job "$outside" | sed -nE 's/.*Restarts=([0-9]+).*/\1/p')
+[ "${restarts:-0}" -ge 1 ] || fail "the job requeued from outside ran once only (Restarts=${restarts:-?})"
+[ "$(state_of "$outside")" = COMPLETED ] || fail "the job requeued from outside ended $(state_of "$outside")"
+grep -q "continues from its training state" "$run/stderr.log" "$run/stdout.log" 2>/dev/null ||
+  fail "the job requeued from outside did not resume its state: $(tail -3 "$run/stdout.log")"
+for model in "$ref_maps"/split-0/best-*/model.pth.tar; do
+  cmp -s "$model" "$run/MAPS/${model#"$ref_maps"/}" || fail "${model#"$ref_maps"/} differs after scontrol requeue"
+done
+
+# 4. The k-fold array: one task per fold.
 export SPLIT_DIR="$kfold" N_SPLITS=2
 array=$(sbatch --parsable --job-name=kfold --array=0-1 "${common[@]}" --ntasks-per-node=1 "$src/jobs/slurm/kfold_array.sbatch")
 for task in 0 1; do wait_for "${array}_$task" 300 || fail "array task $task did not end"; done
 found=$(find "$work/root/runs" -path "*kfold*" -name model.pth.tar -path "*best-loss*" | wc -l)
 [ "$found" -ge 2 ] || fail "the k-fold array trained $found fold(s), expected 2: $(find "$work/root/runs" -path '*kfold*' -name stderr.log -exec tail -3 {} \; | head -10)"
 
-[ "$failures" -eq 0 ] && echo "ok: train.sbatch, its requeue after SIGUSR1 (same models) and kfold_array.sbatch under a real SLURM"
+[ "$failures" -eq 0 ] && echo "ok: train.sbatch, its requeue after SIGUSR1 and after scontrol requeue (same models) and kfold_array.sbatch under a real SLURM"
 [ "$failures" -eq 0 ]
