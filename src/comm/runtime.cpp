@@ -15,18 +15,13 @@
 #include "cdl/config.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/node_memory.hpp"
 #if CDL_WITH_NCCL
 #include "cdl/comm/nccl_communicator.hpp"
 #endif
 
 namespace cdl::comm {
 namespace {
-
-std::string host_name() {
-  char name[256] = {0};
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
 
 Topology discover_topology() {
   Topology topology;

@@ -1,4 +1,4 @@
-// Implementation of the node memory figures.
+// Implementation of the node facts.
 #include "cdl/core/node_memory.hpp"
 
 #include <unistd.h>
@@ -7,6 +7,12 @@
 #include <fstream>
 
 namespace cdl {
+
+std::string host_name() {
+  char name[256] = {0};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
 
 int64_t node_memory_bytes() {
   return static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);

@@ -14,17 +14,12 @@
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
+#include "cdl/core/node_memory.hpp"
 
 namespace cdl::maps {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string this_host() {
-  char name[256] = {0};
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
 
 /// Creates `path` exclusively with "host pid"; false when it already exists.
 bool create_lock(const std::string& path) {
@@ -35,7 +30,7 @@ bool create_lock(const std::string& path) {
               "; expected a writable MAPS folder");
   }
   const std::string owner =
-      this_host() + " " + std::to_string(static_cast<long>(::getpid())) + "\n";
+      host_name() + " " + std::to_string(static_cast<long>(::getpid())) + "\n";
   const bool written =
       ::write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size());
   ::close(fd);
@@ -55,7 +50,7 @@ bool is_zombie(long pid) {
 
 /// True when the lock names a process of this host that no longer runs.
 bool is_stale(const std::string& host, long pid) {
-  if (host != this_host() || pid <= 0) return false;
+  if (host != host_name() || pid <= 0) return false;
   if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
   return is_zombie(pid);
 }

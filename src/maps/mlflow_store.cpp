@@ -11,6 +11,7 @@
 #include <map>
 
 #include "cdl/core/atomic_file.hpp"
+#include "cdl/maps/tsv_writer.hpp"
 
 namespace cdl::maps {
 namespace {
@@ -58,15 +59,6 @@ std::string metric_text(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.17g", value);
   return text;
-}
-
-/// The value of a training.tsv cell; NaN for pandas' missing value.
-double cell_number(const std::string& text) {
-  try {
-    return text.empty() ? std::nan("") : std::stod(text);
-  } catch (const std::exception&) {
-    return std::nan("");
-  }
 }
 
 /// The start_time of the run's meta.yaml at `path`, or `otherwise` when it has none (a new run)
@@ -162,16 +154,17 @@ void MlflowRun::write_metrics(const TsvTable& training_log, double origin) const
   const int64_t time_column = training_log.column_index("time");
   std::map<int64_t, int64_t> last_row_of_epoch;
   for (int64_t r = 0; r < training_log.num_rows(); ++r) {
-    last_row_of_epoch[static_cast<int64_t>(cell_number(training_log.at(r, epoch_column)))] = r;
+    last_row_of_epoch[log_integer(training_log.at(r, epoch_column), "epoch",
+                                  training_log.location(r))] = r;
   }
   const auto& columns = training_log.columns();
   for (size_t c = 0; c < columns.size(); ++c) {
     if (columns[c] == "epoch" || columns[c] == "iteration" || columns[c] == "time") continue;
     std::string lines;
     for (const auto& [epoch, row] : last_row_of_epoch) {
-      const double time = cell_number(training_log.at(row, time_column));
+      const double time = log_number(training_log.at(row, time_column));
       lines += std::to_string(milliseconds(origin + (std::isfinite(time) ? time : 0.0))) + " " +
-               metric_text(cell_number(training_log.at(row, static_cast<int64_t>(c)))) + " " +
+               metric_text(log_number(training_log.at(row, static_cast<int64_t>(c)))) + " " +
                std::to_string(epoch) + "\n";
     }
     write_text_atomically(run_dir() + "/metrics/" + columns[c], lines);

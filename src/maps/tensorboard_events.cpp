@@ -11,6 +11,8 @@
 
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
+#include "cdl/core/node_memory.hpp"
+#include "cdl/maps/tsv_writer.hpp"
 
 namespace cdl::maps {
 namespace {
@@ -89,36 +91,8 @@ std::string event_file(const std::string& folder, double wall_time) {
       }
     }
   }
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
   return folder + "/events.out.tfevents." + std::to_string(static_cast<int64_t>(wall_time)) + "." +
-         host + ".clinicadl-hpc";
-}
-
-/// The integer in `text` (epoch, iteration) of a training log row; DataError naming `column`.
-int64_t integer_cell(const std::string& text, const std::string& column) {
-  size_t used = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size()) {
-    CDL_THROW(DataError, "training log column '", column, "' holds '", text,
-              "', expected an integer");
-  }
-  return value;
-}
-
-/// A metric cell as float32 through the double it holds, as a SummaryWriter narrows a Python float.
-float cell_value(const std::string& text) {
-  if (text.empty()) return std::nanf("");  // pandas' missing value
-  try {
-    return static_cast<float>(std::stod(text));
-  } catch (const std::exception&) {
-    return std::nanf("");
-  }
+         host_name() + ".clinicadl-hpc";
 }
 
 }  // namespace
@@ -170,7 +144,7 @@ void TensorBoardLog::append_row(const std::vector<std::string>& columns,
                 columns[1] == "iteration",
             "a training log row of ", row.size(), " cells for ", columns.size(), " columns");
   const int64_t step =
-      integer_cell(row[1], "iteration") + integer_cell(row[0], "epoch") * batches_per_epoch_;
+      log_integer(row[1], "iteration") + log_integer(row[0], "epoch") * batches_per_epoch_;
   for (const auto& [suffix, set] : kSets) {
     const std::string folder = folder_ + "/" + set;
     ensure_directory(folder);
@@ -181,8 +155,8 @@ void TensorBoardLog::append_row(const std::vector<std::string>& columns,
       const size_t stem = column.size() - std::strlen(suffix);
       if (column.size() <= std::strlen(suffix) || column.compare(stem, std::string::npos, suffix))
         continue;
-      records +=
-          tfrecord(scalar_event(wall_time, step, column.substr(0, stem), cell_value(row[i])));
+      records += tfrecord(scalar_event(wall_time, step, column.substr(0, stem),
+                                       static_cast<float>(log_number(row[i]))));
     }
     append_bytes(path, records.data(), records.size());
   }
@@ -200,7 +174,7 @@ void TensorBoardLog::rewrite(const TsvTable& table, double origin) const {
   }
   const int64_t time_column = table.column_index("time");
   for (int64_t r = 0; r < table.num_rows(); ++r) {
-    append_row(table.columns(), table.row(r), origin + cell_value(table.at(r, time_column)));
+    append_row(table.columns(), table.row(r), origin + log_number(table.at(r, time_column)));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cdl/core/error.hpp"
+#include "cdl/maps/tsv_writer.hpp"
 
 namespace cdl::maps {
 namespace {
@@ -47,14 +48,6 @@ std::string escape_xml(const std::string& text) {
     }
   }
   return out;
-}
-
-double cell(const std::string& text) {
-  try {
-    return text.empty() ? std::nan("") : std::stod(text);
-  } catch (const std::exception&) {
-    return std::nan("");
-  }
 }
 
 /// The metrics drawn: those with both columns, in the log's order, loss first.
@@ -155,16 +148,17 @@ std::vector<double> epoch_positions(const TsvTable& log) {
   const int64_t iteration_column = log.column_index("iteration");
   std::map<int64_t, double> last_iteration;
   for (int64_t r = 0; r < log.num_rows(); ++r) {
-    const auto epoch = static_cast<int64_t>(cell(log.at(r, epoch_column)));
+    const int64_t epoch = log_integer(log.at(r, epoch_column), "epoch", log.location(r));
     auto& last = last_iteration[epoch];
-    last = std::max(last, cell(log.at(r, iteration_column)));
+    last = std::max(last, static_cast<double>(log_integer(log.at(r, iteration_column), "iteration",
+                                                          log.location(r))));
   }
   std::vector<double> positions;
   for (int64_t r = 0; r < log.num_rows(); ++r) {
-    const double epoch = cell(log.at(r, epoch_column));
-    const double iteration = cell(log.at(r, iteration_column));
-    positions.push_back(epoch +
-                        (iteration + 1) / (last_iteration[static_cast<int64_t>(epoch)] + 1));
+    const int64_t epoch = log_integer(log.at(r, epoch_column), "epoch", log.location(r));
+    const auto iteration =
+        static_cast<double>(log_integer(log.at(r, iteration_column), "iteration", log.location(r)));
+    positions.push_back(static_cast<double>(epoch) + (iteration + 1) / (last_iteration[epoch] + 1));
   }
   return positions;
 }
@@ -210,7 +204,7 @@ std::string training_curves_svg(const std::string& title,
         if (!curve.log.has_column(metric + set)) continue;
         const int64_t column = curve.log.column_index(metric + set);
         for (int64_t r = 0; r < curve.log.num_rows(); ++r)
-          values.push_back(cell(curve.log.at(r, column)));
+          values.push_back(log_number(curve.log.at(r, column)));
       }
     }
     const auto [y_low, y_high] = range_of(values);
@@ -237,8 +231,8 @@ std::string training_curves_svg(const std::string& title,
         continue;
       std::vector<double> train, valid;
       for (int64_t r = 0; r < curve.log.num_rows(); ++r) {
-        train.push_back(cell(curve.log.at(r, metric + "_train")));
-        valid.push_back(cell(curve.log.at(r, metric + "_valid")));
+        train.push_back(log_number(curve.log.at(r, metric + "_train")));
+        valid.push_back(log_number(curve.log.at(r, metric + "_valid")));
       }
       draw_curve(svg, panel, positions[c], train, colour, true, curve.name, "train", metric);
       draw_curve(svg, panel, positions[c], valid, colour, false, curve.name, "validation", metric);
@@ -246,7 +240,8 @@ std::string training_curves_svg(const std::string& title,
       if (best == curve.best_epoch.end()) continue;
       // The best model is the one after its epoch: the epoch's last row (at e + 1).
       for (int64_t r = curve.log.num_rows() - 1; r >= 0; --r) {
-        if (static_cast<int64_t>(cell(curve.log.at(r, "epoch"))) != best->second) continue;
+        if (log_integer(curve.log.at(r, "epoch"), "epoch", curve.log.location(r)) != best->second)
+          continue;
         if (!std::isfinite(valid[r])) break;
         svg << "<circle data-curve=\"" << escape_xml(curve.name) << "\" data-best=\""
             << escape_xml(metric) << "\" data-epoch=\"" << best->second << "\" cx=\""

@@ -21,12 +21,6 @@
 namespace cdl::train {
 namespace {
 
-std::string host_name() {
-  char name[256] = {0};
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
-
 std::string cpu_model() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;

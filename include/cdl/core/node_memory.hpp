@@ -1,11 +1,14 @@
-// This node's memory: its size, what is available now, and sizes written for people. The one
-// home of these figures for the bounds checked before a job allocates (images, cache, network).
+// This node: its name, its memory (size, what is available now) and sizes written for people.
+// The one home of these facts (the bounds checked before a job allocates, lock files, logs).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 namespace cdl {
+
+/// This node's host name (gethostname).
+std::string host_name();
 
 /// Physical memory of this node, in bytes.
 int64_t node_memory_bytes();

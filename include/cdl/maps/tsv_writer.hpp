@@ -19,4 +19,13 @@ void append_tsv_row(const std::string& path, const std::vector<std::string>& hea
 /// task metric followed by loss_train, then the same with "_valid".
 std::vector<std::string> training_tsv_header(const std::vector<std::string>& metric_names);
 
+/// A metric or time cell of a training log as a number: NaN for pandas' missing value (an empty
+/// cell) and for text that is not a number.
+double log_number(const std::string& text);
+
+/// An integer cell (epoch, iteration) of a training log. Throws DataError naming `column`, the
+/// text seen and `where` (a file and line) when it is not an integer.
+int64_t log_integer(const std::string& text, const std::string& column,
+                    const std::string& where = "");
+
 }  // namespace cdl::maps

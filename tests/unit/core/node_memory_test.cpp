@@ -12,6 +12,10 @@ TEST(NodeMemory, AvailableIsKnownAndAtMostThePhysicalMemory) {
   EXPECT_LE(available_memory_bytes(), node_memory_bytes());
 }
 
+TEST(NodeMemory, HostNameIsKnown) {
+  EXPECT_FALSE(host_name().empty());
+}
+
 TEST(NodeMemory, SizesInTheLargestUnitWithOneDecimal) {
   EXPECT_EQ(format_memory_size(0), "0 B");
   EXPECT_EQ(format_memory_size(1023), "1023 B");

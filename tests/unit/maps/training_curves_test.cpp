@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cdl/core/error.hpp"
+
 namespace cdl::maps {
 namespace {
 
@@ -25,6 +27,18 @@ TEST(TrainingCurves, EvaluationsInsideAnEpochLieBeforeItsEnd) {
                            {"0", "3", "2", "1", "1", "0", "0"},
                            {"1", "3", "3", "1", "1", "0", "0"}});
   EXPECT_EQ(epoch_positions(log), (std::vector<double>{0.5, 1.0, 2.0}));
+}
+
+TEST(TrainingCurves, ADamagedEpochCellIsNamedNotCast) {
+  auto log = log_of({{"0", "3", "1", "1", "1", "0", "0"}, {"x1", "3", "2", "1", "1", "0", "0"}});
+  try {
+    epoch_positions(log);
+    FAIL() << "expected a DataError";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find("column 'epoch' holds 'x1', expected an integer"),
+              std::string::npos)
+        << error.what();
+  }
 }
 
 TEST(TrainingCurves, PointsFollowThePanelAxesAndMissingValuesAreLeftOut) {
