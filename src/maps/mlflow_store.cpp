@@ -5,6 +5,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -50,6 +52,15 @@ std::string parameter_text(const nlohmann::ordered_json& value) {
   if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
   if (value.is_null()) return "None";
   return value.dump();
+}
+
+/// True for a name made of letters, digits, '_', '-' and '.', not starting with '.': a file name
+/// inside its folder (MLflow's parameter names are a superset).
+bool plain_name(const std::string& name) {
+  if (name.empty() || name.size() > 250 || name[0] == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
 }
 
 /// A metric value as Python's float() reads it back (NaN and infinities included).
@@ -141,7 +152,8 @@ void MlflowRun::start(const nlohmann::ordered_json& parameters, double wall_time
                  "null");
   ensure_directory(run_dir() + "/artifacts");
   for (const auto& [key, value] : parameters.items()) {
-    if (key == "preprocessing_dict") continue;
+    // A key becomes a file name: only a plain name (maps.json is read back from the MAPS).
+    if (key == "preprocessing_dict" || !plain_name(key)) continue;
     write_text_atomically(run_dir() + "/params/" + key, parameter_text(value));
   }
   write_text_atomically(run_dir() + "/tags/mlflow.runName", run_id_);

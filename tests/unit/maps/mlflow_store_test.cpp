@@ -30,7 +30,9 @@ TEST(MlflowStore, ARunHoldsItsParametersEpochMetricsAndStatus) {
                                        {"amp", false},
                                        {"label", nullptr},
                                        {"selection_metrics", {"loss"}},
-                                       {"preprocessing_dict", {{"preprocessing", "t1-linear"}}}};
+                                       {"preprocessing_dict", {{"preprocessing", "t1-linear"}}},
+                                       {"../../../../escape", 1},
+                                       {".hidden", 2}};
   run.start(parameters, 1000.25);
   const std::string store = layout.mlruns_dir();
   const std::string experiment = read_text_file(store + "/1/meta.yaml");
@@ -48,6 +50,8 @@ TEST(MlflowStore, ARunHoldsItsParametersEpochMetricsAndStatus) {
   EXPECT_EQ(read_text_file(run_dir + "/params/label"), "None");
   EXPECT_EQ(read_text_file(run_dir + "/params/selection_metrics"), "[\"loss\"]");
   EXPECT_FALSE(fs::exists(run_dir + "/params/preprocessing_dict"));
+  EXPECT_FALSE(fs::exists(dir.file("escape")));  // a key is never a path out of params/
+  EXPECT_FALSE(fs::exists(run_dir + "/params/.hidden"));
   EXPECT_EQ(read_text_file(run_dir + "/tags/mlflow.runName"), "split-1");
 
   // Two rows in epoch 0 (an inner evaluation, then the epoch's end), one in epoch 1.
