@@ -13,6 +13,7 @@
 #include "list_models_command.hpp"
 #include "plot_command.hpp"
 #include "predict_command.hpp"
+#include "random_search_command.hpp"
 #include "resume_command.hpp"
 #include "train_command.hpp"
 
@@ -26,6 +27,7 @@ void print_usage() {
             << "  mpirun -np N clinicadl-hpc resume MAPS_DIR [--split K ...]\n"
             << "  mpirun -np N clinicadl-hpc predict MAPS_DIR DATA_GROUP [--data DATA.h5 --tsv "
                "FILE]\n"
+            << "  mpirun -np N clinicadl-hpc random-search LAUNCH_DIR NAME [--n_runs R]\n"
             << "  clinicadl-hpc list_models [--architecture A] [--input_size C@DxHxW]\n"
             << "  clinicadl-hpc plot MAPS_DIR [--output FILE.svg]\n"
             << "Run a command with --help for its options.\n";
@@ -48,8 +50,11 @@ int dispatch(int argc, char** argv) {
   if (command == "resume") return cdl::app::run_resume(args, &argc, &argv);
   if (command == "predict") return cdl::app::run_predict(args, &argc, &argv);
   if (command == "plot") return cdl::app::run_plot(args);
+  if (command == "random-search" || command == "random_search") {
+    return cdl::app::run_random_search(args, &argc, &argv);
+  }
   CDL_THROW(cdl::ConfigError, "unknown command '", command,
-            "'; expected train, resume, predict, list_models or plot");
+            "'; expected train, resume, predict, random-search, list_models or plot");
 }
 
 }  // namespace

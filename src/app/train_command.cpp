@@ -7,8 +7,6 @@
 #include "cdl/config/train_config.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/experiment/training_job.hpp"
-#include "cdl/maps/maps_writer.hpp"
-#include "cdl/train/transfer.hpp"
 #include "collective_command.hpp"
 
 namespace cdl::app {
@@ -17,13 +15,7 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
   config::TrainConfig config;
   const int status = check_before_mpi([&] {
     config = config::parse_train_arguments(args);
-    config::resolve_and_validate(config);
-    maps::check_maps_destination(
-        config.maps_dir, config.overwrite,
-        {config.data_path, config.tsv_path, config.config_file, config.transfer_path});
-    for (const auto split : experiment::requested_splits(config)) {
-      train::check_transfer_source(config, static_cast<int>(split));
-    }
+    experiment::check_new_training(config);
   });
   if (status != kGoOn) return status;
   comm::Runtime runtime(argc, argv);

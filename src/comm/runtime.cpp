@@ -44,10 +44,17 @@ std::string compiled_backends() {
 
 // MULTIPLE: gradient buckets are reduced on a background thread during backward
 // (comm/background_reducer.hpp); with less, they are reduced after backward.
-Runtime::Runtime(int* argc, char*** argv) : process_(mpi::ThreadLevel::kMultiple, argc, argv) {
+Runtime::Runtime(int* argc, char*** argv) {
+  process_.emplace(mpi::ThreadLevel::kMultiple, argc, argv);
   topology_ = discover_topology();
   control_ = std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
   log::set_rank(topology_.rank, topology_.world_size);
+}
+
+Runtime::Runtime(Runtime& parent, int group) : topology_(parent.topology_) {
+  control_ = parent.control_->split(group, parent.topology_.rank);
+  topology_.rank = control_->rank();
+  topology_.world_size = control_->size();
 }
 
 Runtime::~Runtime() {

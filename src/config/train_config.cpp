@@ -177,6 +177,15 @@ void validate_data(const TrainConfig& c, Problems& problems) {
   }
 }
 
+/// RandomArchitecture is described by convolutions_dict, which random-search samples.
+void validate_random_architecture(const TrainConfig& c, Problems& problems) {
+  if (c.architecture != "RandomArchitecture" || c.convolutions_dict.is_object()) return;
+  problems.push_back(
+      "--architecture RandomArchitecture is the network random-search samples, described by "
+      "its convolutions_dict; expected `clinicadl-hpc random-search LAUNCH_DIR NAME`, or "
+      "another architecture (clinicadl-hpc list_models)");
+}
+
 void validate_unsupported(const TrainConfig& c, Problems& problems) {
   const auto refuse = [&](bool used, const std::string& what) {
     if (used) problems.push_back(what + " is not supported yet by clinicadl-hpc");
@@ -226,6 +235,7 @@ void resolve_and_validate(TrainConfig& c) {
   validate_optimization(c, problems);
   validate_data(c, problems);
   validate_unsupported(c, problems);
+  validate_random_architecture(c, problems);
   validate_memory_saving(c, problems);
   throw_if_problems<ConfigError>(problems, "", " with the train options");
 }
@@ -256,6 +266,31 @@ std::string required_string(const nlohmann::json& json, const std::string& key,
   return it->get<std::string>();
 }
 
+/// The description of a RandomArchitecture: convolutions_dict, n_fcblocks, network_normalization
+/// (null: no normalisation layer). Checked in full when the network is built.
+void read_random_architecture(const nlohmann::json& json, TrainConfig& c, Problems& problems) {
+  const auto convolutions = json.find("convolutions_dict");
+  const auto blocks = json.find("n_fcblocks");
+  if (convolutions == json.end() || !convolutions->is_object() || blocks == json.end() ||
+      !blocks->is_number_integer()) {
+    problems.push_back(
+        "architecture RandomArchitecture needs 'convolutions_dict' (an object) and "
+        "'n_fcblocks' (an integer), as random-search writes them");
+    return;
+  }
+  c.convolutions_dict = nlohmann::ordered_json::parse(convolutions->dump());
+  c.n_fcblocks = blocks->get<int64_t>();
+  const auto normalization = json.find("network_normalization");
+  if (normalization == json.end() || normalization->is_null()) {
+    c.network_normalization = normalization == json.end() ? "BatchNorm" : "None";
+  } else if (normalization->is_string()) {
+    c.network_normalization = normalization->get<std::string>();
+  } else {
+    problems.push_back("'network_normalization' is " + normalization->dump() +
+                       "; expected BatchNorm, InstanceNorm or null");
+  }
+}
+
 }  // namespace
 
 TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string& source) {
@@ -284,6 +319,7 @@ TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string&
       problems.push_back("'" + spec.name + "' is " + it->dump() + ", which has the wrong type");
     }
   }
+  if (c.architecture == "RandomArchitecture") read_random_architecture(json, c, problems);
   const auto code = json.find("label_code");
   if (code != json.end() && code->is_object()) {
     for (const auto& [name, value] : code->items()) {
@@ -312,6 +348,13 @@ nlohmann::ordered_json TrainConfig::to_json() const {
   if (gpu != "auto") json["gpu"] = gpu == "true";
   if (network_task == "reconstruction") json["label"] = nullptr;
   if (network_task != "classification") json["selection_threshold"] = nullptr;
+  if (architecture == "RandomArchitecture") {
+    json["convolutions_dict"] = convolutions_dict;
+    json["n_fcblocks"] = n_fcblocks;
+    json["network_normalization"] = network_normalization == "None"
+                                        ? nlohmann::ordered_json(nullptr)
+                                        : nlohmann::ordered_json(network_normalization);
+  }
   json["network_task"] = network_task;
   json["caps_directory"] = data_path;
   json["tsv_path"] = tsv_path;

@@ -38,6 +38,12 @@ bool is_known_section(const std::string& section);
 /// "Model, Architecture, ..." for error messages.
 std::string known_sections();
 
+/// Applies a TOML file in ClinicaDL's train_config.toml layout to `config` (its section for the
+/// task, the task-free sections), skipping the section `skipped_section` (random-search's
+/// Random_Search); every problem (unknown section or key, bad value) is appended to `problems`.
+void apply_config_file(const std::string& file, TrainConfig& config,
+                       std::vector<std::string>& problems, const std::string& skipped_section);
+
 /// Rewrites ClinicaDL's multi-letter short options (-lr, -wd, -asteps, ...) to long ones.
 std::vector<std::string> expand_short_aliases(const std::vector<std::string>& args);
 

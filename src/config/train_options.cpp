@@ -14,6 +14,7 @@
 #include "cdl/core/command_line.hpp"
 #include "cdl/core/error.hpp"
 #include "cdl/core/problems.hpp"
+#include "toml_values.hpp"
 #include "train_option_table.hpp"
 
 namespace cdl::config {
@@ -75,28 +76,6 @@ void set_field(const Field& field, const std::vector<std::string>& values, const
       field);
 }
 
-std::string toml_scalar_text(const toml::node& node) {
-  if (auto s = node.value_exact<std::string>()) return *s;
-  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
-  if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
-  if (auto d = node.value_exact<double>()) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof(buffer), "%.17g", *d);
-    return buffer;
-  }
-  return "<unsupported TOML value>";
-}
-
-std::vector<std::string> toml_values(const toml::node& node) {
-  std::vector<std::string> values;
-  if (const auto* array = node.as_array()) {
-    for (const auto& element : *array) values.push_back(toml_scalar_text(element));
-  } else {
-    values.push_back(toml_scalar_text(node));
-  }
-  return values;
-}
-
 void read_label_code(const toml::node& node, TrainConfig& config, const std::string& where,
                      Problems& problems) {
   const auto* table = node.as_table();
@@ -146,7 +125,8 @@ void apply_toml_section(const std::string& file, const std::string& section,
   }
 }
 
-void apply_toml(const std::string& file, TrainConfig& config, Problems& problems) {
+void apply_toml(const std::string& file, TrainConfig& config, Problems& problems,
+                const std::string& skipped_section) {
   if (file.size() < 5 || file.substr(file.size() - 5) != ".toml") {
     problems.push_back("--config_file '" + file +
                        "': expected a .toml file in ClinicaDL's "
@@ -174,6 +154,7 @@ void apply_toml(const std::string& file, TrainConfig& config, Problems& problems
   const auto specs = option_specs(config);
   for (const auto& [section_view, node] : root) {
     const std::string section(section_view.str());
+    if (section == skipped_section) continue;
     const auto* table = node.as_table();
     if (table == nullptr || !is_known_section(section)) {
       problems.push_back(file + ": '" + section + "' is not a known section (expected one of " +
@@ -279,7 +260,35 @@ void read_positionals(const po::variables_map& values, TrainConfig& config) {
   config.maps_dir = positionals[3];
 }
 
+/// The text of a TOML scalar, as the command line would give it.
+std::string toml_scalar_text(const toml::node& node) {
+  if (auto s = node.value_exact<std::string>()) return *s;
+  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+  if (auto i = node.value_exact<int64_t>()) return std::to_string(*i);
+  if (auto d = node.value_exact<double>()) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%.17g", *d);
+    return buffer;
+  }
+  return "<unsupported TOML value>";
+}
+
 }  // namespace
+
+std::vector<std::string> toml_values(const toml::node& node) {
+  std::vector<std::string> values;
+  if (const auto* array = node.as_array()) {
+    for (const auto& element : *array) values.push_back(toml_scalar_text(element));
+  } else {
+    values.push_back(toml_scalar_text(node));
+  }
+  return values;
+}
+
+void apply_config_file(const std::string& file, TrainConfig& config,
+                       std::vector<std::string>& problems, const std::string& skipped_section) {
+  apply_toml(file, config, problems, skipped_section);
+}
 
 TrainConfig parse_train_arguments(const std::vector<std::string>& args) {
   TrainConfig config;
@@ -290,7 +299,7 @@ TrainConfig parse_train_arguments(const std::vector<std::string>& args) {
   Problems problems;
   if (values.count("config_file")) {
     config.config_file = values["config_file"].as<std::string>();
-    apply_toml(config.config_file, config, problems);
+    apply_toml(config.config_file, config, problems, "");
   }
   apply_command_line(values, config, problems);
   config.overwrite = values["overwrite"].as<bool>();

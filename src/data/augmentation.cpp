@@ -9,18 +9,12 @@
 #include <cmath>
 
 #include "cdl/core/error.hpp"
+#include "cdl/core/random.hpp"
 
 namespace cdl::data {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-uint64_t mix(uint64_t value) {  // splitmix64's finaliser
-  value += 0x9E3779B97F4A7C15ull;
-  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ull;
-  value = (value ^ (value >> 27)) * 0x94D049BB133111EBull;
-  return value ^ (value >> 31);
-}
 
 const std::vector<std::pair<Augmentation, const char*>>& names() {
   static const std::vector<std::pair<Augmentation, const char*>> table{
@@ -291,7 +285,8 @@ bool needs_3d(Augmentation augmentation) {
 }
 
 SampleRandom::SampleRandom(uint64_t seed, int64_t epoch, int64_t sample)
-    : engine_(mix(seed ^ mix(static_cast<uint64_t>(epoch) ^ mix(static_cast<uint64_t>(sample))))) {}
+    : engine_(mix_bits(seed ^ mix_bits(static_cast<uint64_t>(epoch) ^
+                                       mix_bits(static_cast<uint64_t>(sample))))) {}
 
 double SampleRandom::uniform(double low, double high) {
   const double unit = static_cast<double>(engine_() >> 11) * (1.0 / 9007199254740992.0);

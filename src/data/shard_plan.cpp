@@ -6,35 +6,10 @@
 #include <numeric>
 
 #include "cdl/core/error.hpp"
+#include "cdl/core/random.hpp"
 
 namespace cdl::data {
 namespace {
-
-/// SplitMix64: tiny, fully specified generator (identical on every compiler and platform,
-/// unlike std::shuffle / std::uniform_int_distribution).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  /// Uniform integer in [0, n) without modulo bias.
-  uint64_t below(uint64_t n) {
-    const uint64_t threshold = (0 - n) % n;
-    while (true) {
-      const uint64_t r = next();
-      if (r >= threshold) return r % n;
-    }
-  }
-  /// Uniform double in [0, 1).
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
 
 /// Generator for (seed, epoch, stream): every rank builds the same one.
 SplitMix64 make_rng(uint64_t seed, int64_t epoch, uint64_t stream) {

@@ -157,7 +157,8 @@ std::vector<UnitSummary> run_experiment(const ExperimentPlan& plan, ExperimentCo
                 groups);
     }
   }
-  UnitScheduler scheduler(plan, group, !claims.empty(), claims);
+  UnitScheduler scheduler(static_cast<int64_t>(plan.units().size()), plan.group_count(), group,
+                          !claims.empty(), claims);
   log::set_speaks(ctx.control->is_main());  // every group's main rank reports its units
   std::vector<UnitSummary> done;
   std::string stopped;  // a stop request ended this group's units (its states are saved)

@@ -23,26 +23,35 @@ ExperimentPlan::ExperimentPlan(ExperimentOptions options) : options_(std::move(o
     }
   }
   const bool grouped = options_.multi_network || options_.split_parallel;
-  groups_ = grouped ? static_cast<int>(std::min<size_t>(options_.world_size, units_.size())) : 1;
+  groups_ = RankGroups(
+      options_.world_size,
+      grouped ? static_cast<int>(std::min<size_t>(options_.world_size, units_.size())) : 1);
 }
 
-int ExperimentPlan::group_of_rank(int rank) const {
-  const int w = options_.world_size, base = w / groups_, extra = w % groups_;
+RankGroups::RankGroups(int world_size, int groups) : world_size_(world_size), groups_(groups) {
+  if (groups < 1 || groups > world_size) {
+    CDL_THROW(ConfigError, groups, " rank group(s) of ", world_size,
+              " rank(s); expected 1 to the number of ranks");
+  }
+}
+
+int RankGroups::group_of_rank(int rank) const {
+  const int base = world_size_ / groups_, extra = world_size_ % groups_;
   // The first `extra` groups hold base + 1 ranks each, the others base.
   if (rank < extra * (base + 1)) return rank / (base + 1);
   return extra + (rank - extra * (base + 1)) / base;
 }
 
-std::vector<int> ExperimentPlan::ranks_of_group(int group) const {
+std::vector<int> RankGroups::ranks_of_group(int group) const {
   std::vector<int> ranks;
-  for (int r = 0; r < options_.world_size; ++r) {
+  for (int r = 0; r < world_size_; ++r) {
     if (group_of_rank(r) == group) ranks.push_back(r);
   }
   return ranks;
 }
 
 int ExperimentPlan::group_of_unit(size_t unit) const {
-  return static_cast<int>(unit % static_cast<size_t>(groups_));
+  return static_cast<int>(unit % static_cast<size_t>(groups_.count()));
 }
 
 std::vector<WorkUnit> ExperimentPlan::units_of_group(int group) const {
@@ -59,7 +68,7 @@ int64_t ExperimentPlan::data_parallel_width() const {
 
 std::vector<std::string> ExperimentPlan::describe() const {
   std::vector<std::string> lines;
-  for (int g = 0; g < groups_; ++g) {
+  for (int g = 0; g < groups_.count(); ++g) {
     const auto ranks = ranks_of_group(g);
     std::ostringstream line;
     line << "group " << g << ": rank" << (ranks.size() > 1 ? "s " : " ") << ranks.front();

@@ -17,6 +17,7 @@
 #include "cdl/maps/maps_claim.hpp"
 #include "cdl/maps/maps_writer.hpp"
 #include "cdl/train/trainer.hpp"
+#include "cdl/train/transfer.hpp"
 
 namespace cdl::experiment {
 namespace {
@@ -249,6 +250,15 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
   log::set_speaks(group->is_main());
   for (const auto& [unit, summary] : summaries) print_summary(unit, summary, c.maps_dir);
   log::set_speaks(false);
+}
+
+void check_new_training(config::TrainConfig& c) {
+  config::resolve_and_validate(c);
+  maps::check_maps_destination(c.maps_dir, c.overwrite,
+                               {c.data_path, c.tsv_path, c.config_file, c.transfer_path});
+  for (const auto split : requested_splits(c)) {
+    train::check_transfer_source(c, static_cast<int>(split));
+  }
 }
 
 std::vector<int64_t> requested_splits(const config::TrainConfig& c) {

@@ -22,10 +22,14 @@ constexpr const char* kClaimsPrefix = ".clinicadl-hpc.claims-";
 
 }  // namespace
 
-UnitScheduler::UnitScheduler(const ExperimentPlan& plan, int group, bool dynamic,
+UnitScheduler::UnitScheduler(int64_t units, int groups, int group, bool dynamic,
                              std::string claims_dir)
-    : plan_(plan), group_(group), dynamic_(dynamic), claims_dir_(std::move(claims_dir)) {
-  cursor_ = plan.group_count();  // units below G are every group's first
+    : units_(units),
+      groups_(groups),
+      group_(group),
+      dynamic_(dynamic),
+      claims_dir_(std::move(claims_dir)) {
+  cursor_ = groups;  // units below G are every group's first
 }
 
 std::string UnitScheduler::claims_folder(const std::string& maps_root, const std::string& token) {
@@ -54,9 +58,9 @@ bool UnitScheduler::claim(int64_t unit) const {
 }
 
 int64_t UnitScheduler::next_on_main() {
-  const auto units = static_cast<int64_t>(plan_.units().size());
+  const int64_t units = units_;
   if (!dynamic_) {  // unit u to group u mod G, in order
-    const int64_t unit = group_ + taken_ * plan_.group_count();
+    const int64_t unit = group_ + taken_ * groups_;
     return unit < units ? unit : -1;
   }
   if (taken_ == 0) return group_ < units ? group_ : -1;

@@ -192,24 +192,6 @@ void append_sessions(const std::string& path, const TsvTable& table) {
   out.write(path);
 }
 
-}  // namespace
-
-namespace {
-
-/// True when `inner` is `outer` or lies below it (both made absolute and normalised).
-bool lies_within(const fs::path& inner, const fs::path& outer) {
-  std::error_code error;
-  const auto a = fs::weakly_canonical(fs::absolute(inner), error);
-  const auto b = fs::weakly_canonical(fs::absolute(outer), error);
-  auto it = a.begin();
-  for (const auto& part : b) {
-    if (part.empty()) continue;  // trailing separator
-    if (it == a.end() || *it != part) return false;
-    ++it;
-  }
-  return true;
-}
-
 /// "split-0, split-2" for the splits of `maps_dir` holding a training state (empty: none).
 std::string stopped_splits(const std::string& maps_dir) {
   std::string names;
@@ -227,6 +209,19 @@ std::string stopped_splits(const std::string& maps_dir) {
 }
 
 }  // namespace
+
+bool lies_within(const std::string& inner, const std::string& outer) {
+  std::error_code error;
+  const auto a = fs::weakly_canonical(fs::absolute(inner), error);
+  const auto b = fs::weakly_canonical(fs::absolute(outer), error);
+  auto it = a.begin();
+  for (const auto& part : b) {
+    if (part.empty()) continue;  // trailing separator
+    if (it == a.end() || *it != part) return false;
+    ++it;
+  }
+  return true;
+}
 
 void check_maps_destination(const std::string& maps_dir, bool overwrite,
                             const std::vector<std::string>& inputs) {

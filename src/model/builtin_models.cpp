@@ -1,6 +1,7 @@
 // The one explicit list of built-in architectures.
 #include "cdl/model/architectures/autoencoders.hpp"
 #include "cdl/model/architectures/conv_fc3.hpp"
+#include "cdl/model/architectures/random_architecture.hpp"
 #include "cdl/model/architectures/resnet18.hpp"
 #include "cdl/model/architectures/resnet3d.hpp"
 #include "cdl/model/model_registry.hpp"
@@ -23,6 +24,11 @@ void register_builtin_models(ModelRegistry& registry) {
                 "5 convolution blocks of stride 2 (no pooling) and 3 fully connected layers "
                 "(1300-50-output).",
                 cls_reg, "2D or 3D", "1@169x208x179", make_stride_conv5_fc3});
+  registry.add({"RandomArchitecture",
+                "The CNN random-search samples: convolution blocks described by "
+                "convolutions_dict (widths, convolutions per block, MaxPooling or stride) and "
+                "n_fcblocks fully connected blocks narrowing geometrically to the output.",
+                cls_reg, "2D or 3D", "1@169x208x179", make_random_architecture});
   registry.add({"ResNet3D",
                 "3D network of 5 residual blocks (ELU) each followed by MaxPool3d(3, 2), and a "
                 "256-wide head with dropout 0.8.",

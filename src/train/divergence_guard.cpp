@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <sstream>
 
 #include "cdl/core/error.hpp"
 
@@ -20,12 +21,25 @@ void DivergenceGuard::flush() {
   if (!pending_.defined()) return;
   const double value = pending_.item<double>();
   pending_ = torch::Tensor();
-  if (std::isfinite(value)) return;
-  CDL_THROW(TrainingError, "the training diverged: the loss is ", value, " at epoch ", epoch_,
-            ", micro-batch ", index_, " (rank ", rank_,
-            "); training stopped, the best models "
-            "saved so far are kept.\n  hint: lower --learning_rate, check the images for NaN or "
-            "infinite values (caps2h5 validate), or try without --amp");
+  if (std::isfinite(value) || diverged()) return;
+  std::ostringstream where;
+  where << "the loss is " << value << " at epoch " << epoch_ << ", micro-batch " << index_
+        << " (rank " << rank_ << ")";
+  message_ = where.str();
+}
+
+void DivergenceGuard::throw_if(bool anywhere) const {
+  if (!anywhere) return;
+  CDL_THROW(TrainingError, "the training diverged: ",
+            diverged() ? message_ : "another rank of the group saw a loss that is not finite",
+            "; training stopped, the best models saved so far are kept.\n  hint: lower "
+            "--learning_rate, check the images for NaN or infinite values (caps2h5 validate), or "
+            "try without --amp");
+}
+
+void DivergenceGuard::check(comm::Communicator& group) {
+  flush();
+  throw_if(group.any_of(diverged()));
 }
 
 }  // namespace cdl::train

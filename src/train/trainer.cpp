@@ -16,6 +16,7 @@
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/core/progress.hpp"
+#include "cdl/core/random.hpp"
 #include "cdl/core/stop_request.hpp"
 #include "cdl/data/augmentation.hpp"
 #include "cdl/data/batch_loader.hpp"
@@ -29,6 +30,7 @@
 #include "cdl/formats/pytorch_checkpoint.hpp"
 #include "cdl/formats/training_state.hpp"
 #include "cdl/maps/prediction_writer.hpp"
+#include "cdl/model/architectures/random_architecture.hpp"
 #include "cdl/model/grad_scaler.hpp"
 #include "cdl/model/model_registry.hpp"
 #include "cdl/train/adaptive_lr.hpp"
@@ -76,14 +78,6 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::TrainConfi
   return std::make_unique<optim::Adam>(parameters, optim::AdamOptions(lr).weight_decay(wd));
 }
 
-/// splitmix64's finaliser: a well-mixed 64-bit value from any input.
-uint64_t mix_bits(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 /// The seed of the random streams (dropout) during weight update `update` of `epoch`: re-seeding
 /// at every update makes a resumed run draw what the uninterrupted run drew, with no generator
 /// state to save.
@@ -120,6 +114,14 @@ model::NetworkPtr build_network(const config::TrainConfig& c, const data::SplitD
   options.input_size = InputSize::from_sample_shape(data.train->input_shape());
   options.dropout = c.dropout;
   options.latent_space_size = c.latent_space_size;
+  if (c.architecture == "RandomArchitecture") {
+    options.random_architecture =
+        std::make_shared<model::RandomArchitectureSpec>(model::random_architecture_from_json(
+            c.convolutions_dict, c.n_fcblocks,
+            c.network_normalization == "None" ? nlohmann::json(nullptr)
+                                              : nlohmann::json(c.network_normalization),
+            "maps.json"));
+  }
   options.output_size = data.train->task() == data::Task::kClassification
                             ? data.train->label_code().num_classes()
                             : 1;
@@ -302,11 +304,13 @@ void SplitTrainer::Impl::restore_state() {
   }
 }
 
-/// Collective: the largest stop signal number received by any rank (0: none).
+/// Collective: the largest stop signal number received by any rank (0: none). Throws
+/// TrainingError on every rank when any rank has seen its loss diverge (one reduction for both).
 int SplitTrainer::Impl::stop_requested_anywhere() {
-  auto signal = torch::tensor({stop_signal()}, torch::kInt32);
-  ctx_.control->all_reduce(signal, comm::ReduceOp::kMax);
-  return signal.item<int>();
+  auto flags = torch::tensor({stop_signal(), divergence_->diverged() ? 1 : 0}, torch::kInt32);
+  ctx_.control->all_reduce(flags, comm::ReduceOp::kMax);
+  divergence_->throw_if(flags[1].item<int>() != 0);
+  return flags[0].item<int>();
 }
 
 /// Collective: writes the training state that continues at update `next_update` of `epoch`.
@@ -314,7 +318,7 @@ int SplitTrainer::Impl::stop_requested_anywhere() {
 /// rank's copy serves every rank on resume.
 void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_update) {
   const PhaseProfiler::Scope checkpoint(profiler_.get(), Phase::kCheckpoint);
-  divergence_->flush();  // never save weights after a loss that was not finite
+  divergence_->check(*ctx_.control);  // never save weights after a loss that was not finite
   progress_.epoch = epoch;
   progress_.next_update = next_update;
   progress_.next_micro_batch =
@@ -445,8 +449,7 @@ int64_t SplitTrainer::Impl::train_update(int64_t epoch, const data::PlannedUpdat
           eval::loss_targets(eval_options_.task, inputs, batch.labels.to(ctx_.compute.device));
       loss = eval::per_sample_loss(c_.loss, outputs, targets).mean();
     }
-    // Before backward: watch() may throw for the previous micro-batch's loss, and nothing may
-    // throw while the last backward's buckets are being reduced on the background thread.
+    // watch() only remembers a non-finite loss: the group stops together at its next check.
     divergence_->watch(loss, epoch, micro_batch_id);
     const bool last = micro_batch_id == update.micro_batch_ids.back();
     const PhaseProfiler::Scope backward(profiler_.get(), Phase::kBackward);
@@ -496,7 +499,7 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
     progress.update(u + 1, all_samples);
   }
   progress.finish();
-  divergence_->flush();
+  divergence_->check(*ctx_.control);
   if (ctx_.compute.device.is_cuda()) torch::cuda::synchronize(ctx_.compute.device.index());
   throughput_.add_epoch(all_samples, seconds_since(epoch_start), loader.wait_seconds());
   end_epoch(epoch, train_plan_->last_micro_batch(num_updates - 1));

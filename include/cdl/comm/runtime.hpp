@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cdl/comm/communicator.hpp"
@@ -26,6 +27,12 @@ class Runtime {
  public:
   /// Collective over MPI_COMM_WORLD.
   Runtime(int* argc, char*** argv);
+  /// Collective over `parent`'s ranks: a view of the ranks of `parent` that passed the same
+  /// `group` number, as a job of their own (its control communicator, rank and size are the
+  /// group's). The node-local coordinates stay those of the whole job: the ranks of other groups
+  /// share the node's cores, memory and GPUs. MPI's lifetime stays with `parent`, which must
+  /// outlive the view. Random search runs its trainings on such views.
+  Runtime(Runtime& parent, int group);
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -55,7 +62,7 @@ class Runtime {
   [[noreturn]] void abort(int code);
 
  private:
-  mpi::Process process_;  // first: MPI starts before, and ends after, the members below
+  std::optional<mpi::Process> process_;  // first: MPI starts before, ends after, the members below
   Topology topology_;
   std::unique_ptr<Communicator> control_;
 };

@@ -32,6 +32,10 @@ struct TrainConfig {
   double recons_weight = 1.0;
   double kl_weight = 1.0;
   std::string normalization = "batch";
+  // RandomArchitecture (random-search): ClinicaDL's description of the sampled network.
+  nlohmann::ordered_json convolutions_dict;         ///< {"conv0": {...}, ...}; null otherwise
+  int64_t n_fcblocks = 0;                           ///< fully connected blocks
+  std::string network_normalization = "BatchNorm";  ///< BatchNorm, InstanceNorm or None
   // Task.
   std::vector<std::string> selection_metrics{"loss"};
   std::string label = "default";  ///< resolved to diagnosis (classification) or age (regression)

@@ -9,6 +9,24 @@
 
 namespace cdl::experiment {
 
+/// G groups of consecutive ranks out of a job's ranks, of sizes floor or ceil(ranks / G): the
+/// first (ranks mod G) groups hold one rank more.
+class RankGroups {
+ public:
+  /// Throws ConfigError unless 1 <= groups <= world_size.
+  RankGroups(int world_size, int groups);
+  /// Number of groups.
+  int count() const { return groups_; }
+  /// The group of rank `rank`.
+  int group_of_rank(int rank) const;
+  /// The ranks of `group`, in increasing order.
+  std::vector<int> ranks_of_group(int group) const;
+
+ private:
+  int world_size_;
+  int groups_;
+};
+
 /// One unit of work: one network of one split, trained data parallel by one rank group.
 struct WorkUnit {
   int split = 0;
@@ -47,11 +65,11 @@ class ExperimentPlan {
   /// Every unit, in order.
   const std::vector<WorkUnit>& units() const { return units_; }
   /// Number of rank groups.
-  int group_count() const { return groups_; }
+  int group_count() const { return groups_.count(); }
   /// The group of world rank `rank`.
-  int group_of_rank(int rank) const;
+  int group_of_rank(int rank) const { return groups_.group_of_rank(rank); }
   /// The world ranks of `group`, in increasing order.
-  std::vector<int> ranks_of_group(int group) const;
+  std::vector<int> ranks_of_group(int group) const { return groups_.ranks_of_group(group); }
   /// The group that runs unit number `unit` (index into units()).
   int group_of_unit(size_t unit) const;
   /// The units of `group`, in the order it runs them.
@@ -64,7 +82,7 @@ class ExperimentPlan {
  private:
   ExperimentOptions options_;
   std::vector<WorkUnit> units_;
-  int groups_ = 1;
+  RankGroups groups_{1, 1};
 };
 
 }  // namespace cdl::experiment

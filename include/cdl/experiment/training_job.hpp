@@ -21,6 +21,11 @@ struct SplitRun {
 /// The splits a configuration asks for: --split, else 0..n_splits-1 (0 alone without k-fold).
 std::vector<int64_t> requested_splits(const config::TrainConfig& config);
 
+/// Not collective, deterministic (every rank reaches the same verdict): resolves and validates
+/// the options of a new training, checks its MAPS destination (never replacing what this program
+/// did not write) and the transfer source of every requested split. Throws ConfigError.
+void check_new_training(config::TrainConfig& config);
+
 /// Collective: trains the splits of `plan` into config.maps_dir. With `new_maps`, the MAPS is
 /// created (maps.json, environment.txt, information.log; staged as MAPS_DIR.partial until the
 /// first unit starts); else it exists (resume), and a split trained from scratch loses its old

@@ -1,4 +1,5 @@
-// UnitScheduler: which unit of the plan a rank group trains next. Static: unit u goes to group
+// UnitScheduler: which unit of a job (a unit of an ExperimentPlan, a run of a random search) a
+// rank group trains next. Static: unit u goes to group
 // u mod G (ExperimentPlan). Dynamic (the default): group g starts with unit g, then takes the
 // lowest unit nobody has taken yet each time it finishes one, so a unit that trains longer (a
 // network that never stops early) does not hold back the units queued behind it. A group's main
@@ -12,18 +13,17 @@
 #include <string>
 
 #include "cdl/comm/communicator.hpp"
-#include "cdl/experiment/experiment_plan.hpp"
 
 namespace cdl::experiment {
 
 class UnitScheduler {
  public:
-  /// The schedule of `group`: dynamic through claim files in `claims_dir` (a folder of this job
-  /// only, the same on every rank), else static.
-  UnitScheduler(const ExperimentPlan& plan, int group, bool dynamic, std::string claims_dir);
+  /// The schedule of `group` among `groups` over `units` units: dynamic through claim files in
+  /// `claims_dir` (a folder of this job only, the same on every rank), else static.
+  UnitScheduler(int64_t units, int groups, int group, bool dynamic, std::string claims_dir);
 
-  /// Collective over the group (`group_control`): the index (into plan.units()) of the unit this
-  /// group trains next, or -1 when every unit is taken.
+  /// Collective over the group (`group_control`): the index of the unit this group trains next
+  /// (0 to units - 1), or -1 when every unit is taken.
   int64_t next(comm::Communicator& group_control);
 
   /// The claim folder of a job in `maps_root`, named after `token` (drawn by the job).
@@ -36,7 +36,8 @@ class UnitScheduler {
   int64_t next_on_main();
   bool claim(int64_t unit) const;
 
-  const ExperimentPlan& plan_;
+  int64_t units_;
+  int groups_;
   int group_;
   bool dynamic_;
   std::string claims_dir_;

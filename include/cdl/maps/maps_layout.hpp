@@ -67,6 +67,11 @@ class MapsLayout {
   std::string group_dir(int split, const std::string& metric, const std::string& group) const {
     return best_dir(split, metric) + "/" + group;
   }
+  /// best-<metric>/<group>/<group>_<level>_level_metrics.tsv (level: image, patch, roi, slice).
+  std::string metrics_tsv(int split, const std::string& metric, const std::string& group,
+                          const std::string& level) const {
+    return group_dir(split, metric, group) + "/" + group + "_" + level + "_level_metrics.tsv";
+  }
   /// groups/: the definitions of the data groups.
   std::string groups_dir() const { return root_ + "/groups"; }
   /// groups/<group>/: a group defined by `predict` (data.tsv and maps.json directly inside).

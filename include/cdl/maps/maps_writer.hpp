@@ -15,6 +15,9 @@
 
 namespace cdl::maps {
 
+/// True when `inner` is `outer` or lies below it (both made absolute, links resolved).
+bool lies_within(const std::string& inner, const std::string& outer);
+
 /// Not collective, deterministic: throws ConfigError when `maps_dir` is a file, or an existing
 /// non-empty folder and `overwrite` is false (existing output is never silently replaced). With
 /// `overwrite`, a non-empty folder must be a MAPS (hold maps.json) and hold none of `inputs`

@@ -27,6 +27,8 @@ struct NetworkOptions {
   int64_t output_size = 2;          ///< classes (classification) or 1 (regression)
   double dropout = 0.0;             ///< probability of the dropout layer of the CNN head
   int64_t latent_space_size = 128;  ///< CAE_half code length
+  /// RandomArchitecture's description (architectures/random_architecture.hpp); null otherwise.
+  std::shared_ptr<const struct RandomArchitectureSpec> random_architecture;
 };
 
 /// One row of a layer table (list_models --model_layers).

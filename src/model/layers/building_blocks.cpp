@@ -43,6 +43,12 @@ nn::AnyModule batch_norm(int dimension, int64_t channels) {
   return nn::AnyModule(nn::BatchNorm2d(channels));
 }
 
+nn::AnyModule instance_norm(int dimension, int64_t channels) {
+  CDL_CHECK(dimension == 2 || dimension == 3, "instance_norm dimension must be 2 or 3");
+  if (dimension == 3) return nn::AnyModule(nn::InstanceNorm3d(channels));
+  return nn::AnyModule(nn::InstanceNorm2d(channels));
+}
+
 nn::AnyModule pad_max_pool(int dimension, int64_t kernel, int64_t stride) {
   return nn::AnyModule(PadMaxPool(dimension, kernel, stride));
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "cdl/comm/serial_communicator.hpp"
+#include "cdl/experiment/experiment_plan.hpp"
 #include "test_files.hpp"
 
 namespace cdl::experiment {
@@ -25,7 +26,9 @@ ExperimentPlan five_networks_on_two_ranks() {
 TEST(UnitScheduler, StaticFollowsThePlan) {
   const auto plan = five_networks_on_two_ranks();
   comm::SerialCommunicator group;  // each group of one rank
-  UnitScheduler first(plan, 0, false, ""), second(plan, 1, false, "");
+  const auto units = static_cast<int64_t>(plan.units().size());
+  UnitScheduler first(units, plan.group_count(), 0, false, ""),
+      second(units, plan.group_count(), 1, false, "");
   EXPECT_EQ(first.next(group), 0);
   EXPECT_EQ(first.next(group), 2);
   EXPECT_EQ(first.next(group), 4);
@@ -40,7 +43,9 @@ TEST(UnitScheduler, DynamicHandsTheNextFreeUnitToWhicheverGroupAsks) {
   data::testing::TempDir dir;
   const auto claims = UnitScheduler::claims_folder(dir.path(), "job");
   comm::SerialCommunicator group;
-  UnitScheduler first(plan, 0, true, claims), second(plan, 1, true, claims);
+  const auto units = static_cast<int64_t>(plan.units().size());
+  UnitScheduler first(units, plan.group_count(), 0, true, claims),
+      second(units, plan.group_count(), 1, true, claims);
   EXPECT_EQ(first.next(group), 0);
   EXPECT_EQ(second.next(group), 1);
   EXPECT_FALSE(std::filesystem::exists(claims));  // no claim before a second unit

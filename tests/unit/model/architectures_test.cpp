@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cdl/core/error.hpp"
+#include "cdl/model/architectures/random_architecture.hpp"
 #include "cdl/model/layers/building_blocks.hpp"
 #include "cdl/model/model_registry.hpp"
 
@@ -17,6 +18,11 @@ NetworkPtr build(const std::string& name, const std::string& size, int64_t outpu
   NetworkOptions options;
   options.input_size = parse_input_size(size);
   options.output_size = outputs;
+  // RandomArchitecture is built from a description; the other architectures ignore it.
+  auto spec = std::make_shared<RandomArchitectureSpec>();
+  spec->convolutions = {{-1, 8, 2, "MaxPooling"}, {8, 16, 1, "stride"}};
+  spec->n_fcblocks = 2;
+  options.random_architecture = spec;
   return builtin_registry().create(name, options);
 }
 

@@ -12,8 +12,8 @@ namespace {
 TEST(ModelRegistryTest, ListsBuiltinsInAsciiOrder) {
   EXPECT_EQ(builtin_registry().names(),
             (std::vector<std::string>{"AE_Conv4_FC3", "AE_Conv5_FC3", "CAE_half", "Conv4_FC3",
-                                      "Conv5_FC3", "ResNet3D", "SqueezeExcitationCNN",
-                                      "Stride_Conv5_FC3", "resnet18"}));
+                                      "Conv5_FC3", "RandomArchitecture", "ResNet3D",
+                                      "SqueezeExcitationCNN", "Stride_Conv5_FC3", "resnet18"}));
 }
 
 TEST(ModelRegistryTest, UnknownNameListsKnownOnes) {
@@ -23,7 +23,8 @@ TEST(ModelRegistryTest, UnknownNameListsKnownOnes) {
   } catch (const ConfigError& error) {
     const std::string message = error.what();
     EXPECT_NE(message.find("'conv5_fc3'"), std::string::npos) << message;
-    EXPECT_NE(message.find("Conv5_FC3, ResNet3D"), std::string::npos) << message;
+    EXPECT_NE(message.find("Conv5_FC3, RandomArchitecture, ResNet3D"), std::string::npos)
+        << message;
   }
 }
 

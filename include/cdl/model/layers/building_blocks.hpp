@@ -21,6 +21,10 @@ torch::nn::AnyModule conv_transpose(int dimension, int64_t in, int64_t out, int6
 /// BatchNorm2d/3d(channels) with PyTorch's defaults (eps 1e-5, momentum 0.1).
 torch::nn::AnyModule batch_norm(int dimension, int64_t channels);
 
+/// InstanceNorm2d/3d(channels) with PyTorch's defaults (no affine parameters, no running
+/// statistics).
+torch::nn::AnyModule instance_norm(int dimension, int64_t channels);
+
 /// PadMaxPool (see layers/pad_max_pool.hpp).
 torch::nn::AnyModule pad_max_pool(int dimension, int64_t kernel, int64_t stride);
 

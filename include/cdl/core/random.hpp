@@ -1,0 +1,45 @@
+// SplitMix64: the engine's one portable random source. Fully specified (the same numbers on
+// every compiler, platform and library version, unlike std::uniform_int_distribution or
+// std::shuffle), so that shuffles, dropout seeds, augmentations and random-search samples are
+// reproducible from a seed alone.
+#pragma once
+
+#include <cstdint>
+
+namespace cdl {
+
+/// SplitMix64's output function applied to x + golden gamma: a well-mixed 64-bit value from any
+/// input (used to derive independent seeds from (seed, epoch, index) tuples).
+inline uint64_t mix_bits(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+/// The SplitMix64 generator (Steele, Lea and Flood 2014).
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  /// The next 64 random bits.
+  uint64_t next() {
+    const uint64_t value = mix_bits(state_);
+    state_ += 0x9E3779B97F4A7C15ULL;
+    return value;
+  }
+  /// Uniform integer in [0, n) without modulo bias; n > 0.
+  uint64_t below(uint64_t n) {
+    const uint64_t threshold = (0 - n) % n;
+    while (true) {
+      const uint64_t r = next();
+      if (r >= threshold) return r % n;
+    }
+  }
+  /// Uniform double in [0, 1).
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+ private:
+  uint64_t state_;
+};
+
+}  // namespace cdl

@@ -1,0 +1,304 @@
+// Implementation of random search as one job.
+#include "cdl/experiment/random_search_job.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include "cdl/core/atomic_file.hpp"
+#include "cdl/core/error.hpp"
+#include "cdl/core/file_tree.hpp"
+#include "cdl/core/logging.hpp"
+#include "cdl/core/tsv_table.hpp"
+#include "cdl/experiment/experiment_plan.hpp"
+#include "cdl/experiment/training_job.hpp"
+#include "cdl/experiment/unit_scheduler.hpp"
+#include "cdl/maps/maps_claim.hpp"
+#include "cdl/maps/maps_layout.hpp"
+#include "cdl/maps/maps_writer.hpp"
+
+namespace cdl::experiment {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kRecordName = "random_search.json";
+constexpr const char* kSummaryName = "random_search.tsv";
+
+std::string run_folder(const SearchRequest& request, int64_t run) {
+  return search_folder(request) + "/run-" + std::to_string(run);
+}
+
+/// How one run ended, as its group's main rank saw it.
+struct RunOutcome {
+  std::string status;  ///< finished or failed
+  double seconds = 0;
+  std::string message;  ///< why it failed (first line of the error)
+};
+
+std::string first_line(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  for (char& c : line) {
+    if (c == '\t') c = ' ';
+  }
+  return line;
+}
+
+/// Collective over the group: trains run `run` into its own MAPS. A run whose options are invalid
+/// or whose training diverges fails alike on every rank of the group: it is recorded, and the
+/// group goes on with its next run. Other errors end the job, as in `train`.
+RunOutcome train_run(const config::SearchSpace& space, const SearchRequest& request, int64_t run,
+                     comm::Runtime& group) {
+  const auto start = std::chrono::steady_clock::now();
+  RunOutcome outcome{"finished", 0, ""};
+  const std::string name = "run-" + std::to_string(run);
+  try {
+    auto sampled = config::sample_run(space, run, run_folder(request, run));
+    log::set_speaks(group.control().is_main());
+    if (group.control().is_main()) {
+      std::string values;
+      for (const auto& [key, value] : sampled.values) values += " " + key + "=" + value;
+      log::info("random search ", name, ":", values);
+    }
+    check_new_training(sampled.config);
+    std::vector<SplitRun> plan;
+    for (const auto split : requested_splits(sampled.config)) plan.push_back({split, false});
+    run_training_job(sampled.config, group, plan, /*new_maps=*/true);
+  } catch (const ConfigError& error) {
+    outcome = {"failed", 0, first_line(error.what())};
+  } catch (const TrainingError& error) {
+    outcome = {"failed", 0, first_line(error.what())};
+  }
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::set_speaks(group.control().is_main());
+  if (outcome.status == "failed") {
+    log::info("random search ", name, " failed (the other runs go on): ", outcome.message);
+  }
+  return outcome;
+}
+
+/// Collective over the world: every run's outcome on every rank (each run's group main rank
+/// holds it; `mine` maps run -> outcome there).
+std::vector<RunOutcome> gather_outcomes(comm::Communicator& world, int64_t runs,
+                                        const std::map<int64_t, RunOutcome>& mine) {
+  auto owners = torch::full({runs}, -1, torch::kInt64);
+  for (const auto& [run, outcome] : mine) owners[run] = world.rank();
+  world.all_reduce(owners, comm::ReduceOp::kMax);
+  std::vector<RunOutcome> outcomes(static_cast<size_t>(runs));
+  for (int64_t run = 0; run < runs; ++run) {
+    const int owner = static_cast<int>(owners[run].item<int64_t>());
+    if (owner < 0) {
+      outcomes[run] = {"not run", 0, "the job stopped before this run started"};
+      continue;
+    }
+    std::string text;
+    if (world.rank() == owner) {
+      const auto& outcome = mine.at(run);
+      text = nlohmann::json{{"status", outcome.status},
+                            {"seconds", outcome.seconds},
+                            {"message", outcome.message}}
+                 .dump();
+    }
+    world.broadcast_string(text, owner);
+    const auto json = nlohmann::json::parse(text);
+    outcomes[run] = {json.at("status").get<std::string>(), json.at("seconds").get<double>(),
+                     json.at("message").get<std::string>()};
+  }
+  return outcomes;
+}
+
+/// The validation value of `metric` for the best-`metric` model of `split` in a run's MAPS, from
+/// its image-level metrics (or the part level's when there is no image level); NaN when absent.
+double best_validation_value(const config::TrainConfig& c, int split, const std::string& metric) {
+  const maps::MapsLayout layout(c.maps_dir);
+  std::string path = layout.metrics_tsv(split, metric, "validation", "image");
+  if (!fs::exists(path)) path = layout.metrics_tsv(split, metric, "validation", c.mode);
+  if (!fs::exists(path)) return std::nan("");
+  const auto table = TsvTable::read(path);
+  if (!table.has_column(metric) || table.num_rows() == 0) return std::nan("");
+  int64_t row = 0;  // ClinicaDL's layout: a Metrics column whose "Values" row holds the values
+  if (table.has_column("Metrics")) {
+    for (; row < table.num_rows() && table.at(row, "Metrics") != "Values"; ++row) {
+    }
+    if (row == table.num_rows()) return std::nan("");
+  }
+  try {
+    return std::stod(table.at(row, metric));
+  } catch (const std::exception&) {
+    return std::nan("");
+  }
+}
+
+std::string number_cell(double value) {
+  if (std::isnan(value)) return "";
+  std::ostringstream out;
+  out.precision(10);
+  out << value;
+  return out.str();
+}
+
+/// World main rank: random_search.tsv, one row per run.
+void write_summary(const config::SearchSpace& space, const SearchRequest& request,
+                   const std::vector<RunOutcome>& outcomes) {
+  const auto first = config::sample_run(space, 0, run_folder(request, 0));
+  const auto splits = requested_splits(first.config);
+  const auto& metrics = first.config.selection_metrics;
+  std::vector<std::string> columns{"run", "status", "seconds"};
+  for (const auto& [key, value] : first.values) columns.push_back(key);
+  for (const auto& metric : metrics) columns.push_back("validation_" + metric);
+  if (splits.size() > 1) {
+    for (const auto split : splits) {
+      for (const auto& metric : metrics) {
+        columns.push_back("split-" + std::to_string(split) + "_validation_" + metric);
+      }
+    }
+  }
+  columns.push_back("message");
+  TsvTable table(columns, kSummaryName);
+  for (int64_t run = 0; run < static_cast<int64_t>(outcomes.size()); ++run) {
+    const auto& outcome = outcomes[run];
+    const auto sampled = config::sample_run(space, run, run_folder(request, run));
+    std::vector<TsvCell> row{"run-" + std::to_string(run), outcome.status,
+                             number_cell(outcome.seconds)};
+    for (const auto& [key, value] : sampled.values) row.emplace_back(value);
+    std::map<std::pair<int64_t, std::string>, double> values;
+    for (const auto& metric : metrics) {
+      double sum = 0;
+      for (const auto split : splits) {
+        const double value =
+            outcome.status == "finished"
+                ? best_validation_value(sampled.config, static_cast<int>(split), metric)
+                : std::nan("");
+        values[{split, metric}] = value;
+        sum += value;
+      }
+      row.emplace_back(number_cell(sum / static_cast<double>(splits.size())));
+    }
+    if (splits.size() > 1) {
+      for (const auto split : splits) {
+        for (const auto& metric : metrics) row.emplace_back(number_cell(values[{split, metric}]));
+      }
+    }
+    row.emplace_back(outcome.message);
+    table.add_row(row);
+  }
+  table.write(search_folder(request) + "/" + kSummaryName);
+}
+
+/// World main rank: random_search.json, the record of the search (what was asked, every run's
+/// sampled values): it also marks the folder as a search folder for --overwrite.
+void write_record(const config::SearchSpace& space, const SearchRequest& request) {
+  nlohmann::ordered_json record;
+  record["random_search_toml"] = fs::absolute(space.file).lexically_normal().string();
+  record["n_runs"] = request.runs;
+  record["seed"] = space.fixed.seed;
+  record["runs"] = nlohmann::ordered_json::object();
+  for (int64_t run = 0; run < request.runs; ++run) {
+    nlohmann::ordered_json values;
+    for (const auto& [key, value] : config::sample_run(space, run, "").values) {
+      values[key] = value;
+    }
+    record["runs"]["run-" + std::to_string(run)] = values;
+  }
+  write_text_atomically(search_folder(request) + "/" + kRecordName, record.dump(2) + "\n");
+}
+
+void log_result(const SearchRequest& request, const std::vector<RunOutcome>& outcomes) {
+  int64_t finished = 0;
+  for (const auto& outcome : outcomes) finished += outcome.status == "finished";
+  log::info("random search: ", finished, " of ", outcomes.size(), " runs finished (",
+            outcomes.size() - static_cast<size_t>(finished),
+            " failed or not run); summary: ", search_folder(request), "/", kSummaryName);
+}
+
+}  // namespace
+
+std::string search_folder(const SearchRequest& request) {
+  return (fs::path(request.launch_dir) / request.name).string();
+}
+
+void check_search_destination(const SearchRequest& request, const config::SearchSpace& space) {
+  const std::string folder = search_folder(request);
+  if (request.name.empty() || request.name.find('/') != std::string::npos || request.name == "." ||
+      request.name == "..") {
+    CDL_THROW(ConfigError, "random-search NAME '", request.name,
+              "' is not a folder name; expected a plain name (the search folder is created in "
+              "LAUNCH_DIR)");
+  }
+  if (request.runs < 1 || request.runs > 100000) {
+    CDL_THROW(ConfigError, "--n_runs ", request.runs, " is invalid; expected 1 to 100000");
+  }
+  if (!fs::exists(folder)) return;
+  if (!fs::is_directory(folder)) {
+    CDL_THROW(ConfigError, "the search folder '", folder,
+              "' exists and is a file; expected a new or empty folder");
+  }
+  if (fs::is_empty(folder)) return;
+  if (!request.overwrite) {
+    CDL_THROW(ConfigError, "the search folder '", folder,
+              "' already exists and is not empty; existing results are never replaced "
+              "silently.\n  hint: choose another NAME, or add --overwrite to delete it first");
+  }
+  if (!fs::exists(folder + "/" + kRecordName)) {
+    CDL_THROW(ConfigError, "--overwrite replaces only a search folder, and '", folder,
+              "' is not one (it has no ", kRecordName, "); nothing was deleted");
+  }
+  for (const auto& input :
+       {space.file, space.fixed.data_path, space.fixed.tsv_path, space.fixed.transfer_path}) {
+    if (!input.empty() && fs::exists(input) && maps::lies_within(input, folder)) {
+      CDL_THROW(ConfigError, "--overwrite would delete the input '", input,
+                "', which lies in the search folder '", folder, "'; nothing was deleted");
+    }
+  }
+}
+
+void run_random_search(const config::SearchSpace& space, const SearchRequest& request,
+                       comm::Runtime& runtime) {
+  auto& world = runtime.control();
+  const std::string folder = search_folder(request);
+  std::unique_ptr<maps::MapsClaim> claim;  // one job at a time in the search folder
+  std::string token;
+  if (world.is_main()) {
+    claim = std::make_unique<maps::MapsClaim>(folder, request.overwrite);
+    write_record(space, request);
+    token = std::to_string(::getpid()) + "-" +
+            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+    log::info("random search of ", request.runs, " run(s) from ", space.file, " into ", folder);
+  }
+  world.broadcast_string(token, 0);
+  const RankGroups groups(world.size(),
+                          static_cast<int>(std::min<int64_t>(world.size(), request.runs)));
+  const int group = groups.group_of_rank(world.rank());
+  comm::Runtime view(runtime, group);
+  UnitScheduler scheduler(request.runs, groups.count(), group, /*dynamic=*/true,
+                          UnitScheduler::claims_folder(folder, token));
+  std::map<int64_t, RunOutcome> mine;
+  std::string stopped;
+  try {
+    for (int64_t run = scheduler.next(view.control()); run >= 0;
+         run = scheduler.next(view.control())) {
+      auto outcome = train_run(space, request, run, view);
+      if (view.control().is_main()) mine[run] = outcome;
+    }
+  } catch (const Interrupted& stop) {
+    stopped = stop.what();
+  }
+  if (world.any_of(!stopped.empty())) {
+    CDL_THROW(Interrupted, stopped.empty() ? "another rank group was stopped" : stopped);
+  }
+  const auto outcomes = gather_outcomes(world, request.runs, mine);
+  if (world.is_main()) {
+    remove_tree(UnitScheduler::claims_folder(folder, token));
+    write_summary(space, request, outcomes);
+    log::set_speaks(true);
+    log_result(request, outcomes);
+  }
+  world.barrier();
+}
+
+}  // namespace cdl::experiment
