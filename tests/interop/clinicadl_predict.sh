@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability with Python ClinicaDL: its own `clinicadl predict` must run on MAPS folders
-# written by clinicadl-hpc (maps.json, groups/, model.pth.tar and network-<n>_model.pth.tar read
+# written by clinicadl-hpc (a single network, multi-network, a random-search run's
+# RandomArchitecture; maps.json, groups/, model.pth.tar and network-<n>_model.pth.tar read
 # by torch.load with its default weights_only=True of torch >= 2.6) and give our probabilities.
 # Usage: clinicadl_predict.sh TINY_DIR [VENV_DIR]
 #   TINY_DIR  the integration fixture of a build that ran its suite (tests/integration/train/tiny:
@@ -43,8 +44,15 @@ cp -a "$tiny/caps" "$work/caps"
   { tail -20 "$work/prepare.log"; echo "FAIL: clinicadl prepare-data"; exit 1; }
 
 status=0
-for maps_name in maps_classification maps_multi_network_1; do
-  cp -a "$tiny/$maps_name" "$work/$maps_name"
+# A finished run of IntegrationRandomSearch, when that test ran: ClinicaDL's RandomArchitecture.
+search="$tiny/random_search/launch/two"
+runs=()
+if [ -f "$search/random_search.tsv" ]; then
+  run=$(awk -F'\t' 'NR > 1 && $2 == "finished" {print $1; exit}' "$search/random_search.tsv")
+  [ -n "$run" ] && cp -a "$search/$run" "$work/random_search_$run" && runs=("random_search_$run")
+fi
+for maps_name in maps_classification maps_multi_network_1 "${runs[@]}"; do
+  [ -d "$work/$maps_name" ] || cp -a "$tiny/$maps_name" "$work/$maps_name"
   maps="$work/$maps_name"
   # A new group of the validation sessions (the leak check would refuse them, rightly).
   "$python" -c "import sys, pandas as pd; pd.read_csv(sys.argv[1], sep='\t')[['participant_id', 'session_id', 'diagnosis']].to_csv(sys.argv[2], sep='\t', index=False)" \
@@ -62,7 +70,8 @@ import pathlib, sys
 import pandas as pd
 maps = pathlib.Path(sys.argv[1])
 compared = 0
-for ours_file in sorted(maps.glob("split-*/best-*/validation/validation_*_level_prediction.tsv")):
+# The group holds split-0's validation sessions: compare split-0 (k-fold runs have more).
+for ours_file in sorted(maps.glob("split-0/best-*/validation/validation_*_level_prediction.tsv")):
     theirs_file = ours_file.parent.parent / "interop" / ours_file.name.replace("validation_", "interop_")
     if "image_level" in ours_file.name and not theirs_file.exists():
         continue  # ClinicaDL skips soft voting under --skip_leak_check
