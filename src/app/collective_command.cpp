@@ -27,7 +27,7 @@ int check_before_mpi(const std::function<void()>& check) {
   return kGoOn;
 }
 
-int run_collectively(comm::Runtime& runtime, const std::string& maps_dir, bool stoppable,
+int run_collectively(comm::Runtime& runtime, const std::string& continue_with, bool stoppable,
                      const std::function<void()>& body) {
   if (stoppable) install_stop_handlers();
   try {
@@ -35,7 +35,7 @@ int run_collectively(comm::Runtime& runtime, const std::string& maps_dir, bool s
   } catch (const Interrupted& stopped) {
     // Every rank took this path at the same step, after the state was written: a clean exit.
     if (runtime.control().is_main()) {
-      log::info(stopped.what(), ". Continue with: clinicadl-hpc resume ", maps_dir);
+      log::info(stopped.what(), ". Continue with: ", continue_with);
     }
     return stopped.exit_code();
   } catch (const Error& error) {

@@ -21,11 +21,11 @@ inline constexpr int kGoOn = -1;
 int check_before_mpi(const std::function<void()>& check);
 
 /// Runs `body` on every rank and turns what it throws into the job's exit status: a stop request
-/// (Interrupted) returns kInterruptedExitCode on every rank after telling how to resume
-/// `maps_dir`; any other error ends the whole job (see end_with_error). With `stoppable` (train,
-/// resume), SIGTERM/SIGUSR1/SIGUSR2 become stop requests that the trainer honours at the next
-/// weight update; otherwise they keep their default action.
-int run_collectively(comm::Runtime& runtime, const std::string& maps_dir, bool stoppable,
+/// (Interrupted) returns kInterruptedExitCode on every rank after printing `continue_with`, the
+/// command that continues the job; any other error ends the whole job (see end_with_error). With
+/// `stoppable` (train, resume, random-search), SIGTERM/SIGUSR1/SIGUSR2 become stop requests that
+/// the trainer honours at the next weight update; otherwise they keep their default action.
+int run_collectively(comm::Runtime& runtime, const std::string& continue_with, bool stoppable,
                      const std::function<void()>& body);
 
 /// Reports an error raised after MPI started and ends the job. One process: a plain message and

@@ -72,8 +72,8 @@ int run_predict(const std::vector<std::string>& args, int* argc, char*** argv) {
   const int status = check_before_mpi([&] { plan = make_plan(args); });
   if (status != kGoOn) return status;
   comm::Runtime runtime(argc, argv);
-  return run_collectively(runtime, plan.config.maps_dir, /*stoppable=*/false,
-                          [&] { experiment::run_predict_job(plan, runtime); });
+  return run_collectively(runtime, "clinicadl-hpc resume " + plan.config.maps_dir,
+                          /*stoppable=*/false, [&] { experiment::run_predict_job(plan, runtime); });
 }
 
 }  // namespace cdl::app

@@ -48,16 +48,17 @@ int run_resume(const std::vector<std::string>& args, int* argc, char*** argv) {
   const int status = check_before_mpi([&] { config = resume_config(args); });
   if (status != kGoOn) return status;
   comm::Runtime runtime(argc, argv);
-  return run_collectively(runtime, config.maps_dir, /*stoppable=*/true, [&] {
-    const auto plan = experiment::plan_resume(config, runtime.control());
-    if (plan.empty()) {
-      if (runtime.control().is_main()) {
-        log::info("every split of ", config.maps_dir, " has finished; nothing to resume");
-      }
-      return;
-    }
-    experiment::run_training_job(config, runtime, plan, /*new_maps=*/false);
-  });
+  return run_collectively(
+      runtime, "clinicadl-hpc resume " + config.maps_dir, /*stoppable=*/true, [&] {
+        const auto plan = experiment::plan_resume(config, runtime.control());
+        if (plan.empty()) {
+          if (runtime.control().is_main()) {
+            log::info("every split of ", config.maps_dir, " has finished; nothing to resume");
+          }
+          return;
+        }
+        experiment::run_training_job(config, runtime, plan, /*new_maps=*/false);
+      });
 }
 
 }  // namespace cdl::app

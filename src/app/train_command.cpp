@@ -19,11 +19,13 @@ int run_train(const std::vector<std::string>& args, int* argc, char*** argv) {
   });
   if (status != kGoOn) return status;
   comm::Runtime runtime(argc, argv);
-  return run_collectively(runtime, config.maps_dir, /*stoppable=*/true, [&] {
-    std::vector<experiment::SplitRun> plan;
-    for (const auto split : experiment::requested_splits(config)) plan.push_back({split, false});
-    experiment::run_training_job(config, runtime, plan, /*new_maps=*/true);
-  });
+  return run_collectively(runtime, "clinicadl-hpc resume " + config.maps_dir, /*stoppable=*/true,
+                          [&] {
+                            std::vector<experiment::SplitRun> plan;
+                            for (const auto split : experiment::requested_splits(config))
+                              plan.push_back({split, false});
+                            experiment::run_training_job(config, runtime, plan, /*new_maps=*/true);
+                          });
 }
 
 }  // namespace cdl::app

@@ -15,11 +15,14 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/stop_request.hpp"
 #include "cdl/core/tsv_table.hpp"
 #include "cdl/experiment/experiment_plan.hpp"
+#include "cdl/experiment/resume_plan.hpp"
 #include "cdl/experiment/training_job.hpp"
 #include "cdl/experiment/unit_scheduler.hpp"
 #include "cdl/maps/maps_claim.hpp"
+#include "cdl/maps/maps_config.hpp"
 #include "cdl/maps/maps_layout.hpp"
 #include "cdl/maps/maps_writer.hpp"
 
@@ -49,9 +52,18 @@ std::string first_line(const std::string& text) {
   return line;
 }
 
-/// Collective over the group: trains run `run` into its own MAPS. A run whose options are invalid
-/// or whose training diverges fails alike on every rank of the group: it is recorded, and the
-/// group goes on with its next run. Other errors end the job, as in `train`.
+/// Collective over the group: continues a run that an earlier job of the search started, as
+/// `clinicadl-hpc resume` would (stopped splits continue, finished ones are kept).
+void continue_run(const std::string& maps_dir, comm::Runtime& group) {
+  auto c = maps::read_maps_config(maps_dir);
+  config::resolve_and_validate(c);
+  const auto plan = plan_resume(c, group.control());
+  if (!plan.empty()) run_training_job(c, group, plan, /*new_maps=*/false);
+}
+
+/// Collective over the group: trains run `run` into its own MAPS (or continues it). A run whose
+/// options are invalid or whose training diverges fails alike on every rank of the group: it is
+/// recorded, and the group goes on with its next run. Other errors end the job, as in `train`.
 RunOutcome train_run(const config::SearchSpace& space, const SearchRequest& request, int64_t run,
                      comm::Runtime& group) {
   const auto start = std::chrono::steady_clock::now();
@@ -65,10 +77,14 @@ RunOutcome train_run(const config::SearchSpace& space, const SearchRequest& requ
       for (const auto& [key, value] : sampled.values) values += " " + key + "=" + value;
       log::info("random search ", name, ":", values);
     }
-    check_new_training(sampled.config);
-    std::vector<SplitRun> plan;
-    for (const auto split : requested_splits(sampled.config)) plan.push_back({split, false});
-    run_training_job(sampled.config, group, plan, /*new_maps=*/true);
+    if (fs::exists(maps::MapsLayout(sampled.config.maps_dir).maps_json())) {
+      continue_run(sampled.config.maps_dir, group);  // an earlier job of the search started it
+    } else {
+      check_new_training(sampled.config);
+      std::vector<SplitRun> plan;
+      for (const auto split : requested_splits(sampled.config)) plan.push_back({split, false});
+      run_training_job(sampled.config, group, plan, /*new_maps=*/true);
+    }
   } catch (const ConfigError& error) {
     outcome = {"failed", 0, first_line(error.what())};
   } catch (const TrainingError& error) {
@@ -82,34 +98,29 @@ RunOutcome train_run(const config::SearchSpace& space, const SearchRequest& requ
   return outcome;
 }
 
-/// Collective over the world: every run's outcome on every rank (each run's group main rank
-/// holds it; `mine` maps run -> outcome there).
-std::vector<RunOutcome> gather_outcomes(comm::Communicator& world, int64_t runs,
-                                        const std::map<int64_t, RunOutcome>& mine) {
-  auto owners = torch::full({runs}, -1, torch::kInt64);
-  for (const auto& [run, outcome] : mine) owners[run] = world.rank();
-  world.all_reduce(owners, comm::ReduceOp::kMax);
-  std::vector<RunOutcome> outcomes(static_cast<size_t>(runs));
-  for (int64_t run = 0; run < runs; ++run) {
-    const int owner = static_cast<int>(owners[run].item<int64_t>());
-    if (owner < 0) {
-      outcomes[run] = {"not run", 0, "the job stopped before this run started"};
-      continue;
-    }
-    std::string text;
-    if (world.rank() == owner) {
-      const auto& outcome = mine.at(run);
-      text = nlohmann::json{{"status", outcome.status},
-                            {"seconds", outcome.seconds},
-                            {"message", outcome.message}}
-                 .dump();
-    }
-    world.broadcast_string(text, owner);
-    const auto json = nlohmann::json::parse(text);
-    outcomes[run] = {json.at("status").get<std::string>(), json.at("seconds").get<double>(),
-                     json.at("message").get<std::string>()};
+std::string outcome_file(const SearchRequest& request, int64_t run) {
+  return search_folder(request) + "/outcomes/run-" + std::to_string(run) + ".json";
+}
+
+/// The group's main rank records how a run ended (atomically): the summary is made of these
+/// files, and a resumed search skips the runs that have one.
+void write_outcome(const SearchRequest& request, int64_t run, const RunOutcome& outcome) {
+  const nlohmann::ordered_json json{
+      {"status", outcome.status}, {"seconds", outcome.seconds}, {"message", outcome.message}};
+  write_text_atomically(outcome_file(request, run), json.dump() + "\n");
+}
+
+/// How run `run` ended, from its outcome file ("not run" without one).
+RunOutcome read_outcome(const SearchRequest& request, int64_t run) {
+  const auto path = outcome_file(request, run);
+  if (!fs::exists(path)) return {"not run", 0, "the search stopped before this run finished"};
+  try {
+    const auto json = nlohmann::json::parse(read_text_file(path));
+    return {json.at("status").get<std::string>(), json.at("seconds").get<double>(),
+            json.at("message").get<std::string>()};
+  } catch (const std::exception& error) {
+    return {"unknown", 0, path + " is unreadable: " + error.what()};
   }
-  return outcomes;
 }
 
 /// The validation value of `metric` for the best-`metric` model of `split` in a run's MAPS, from
@@ -205,6 +216,7 @@ void write_record(const config::SearchSpace& space, const SearchRequest& request
     }
     record["runs"]["run-" + std::to_string(run)] = values;
   }
+  write_text_atomically(search_folder(request) + "/random_search.toml", read_text_file(space.file));
   write_text_atomically(search_folder(request) + "/" + kRecordName, record.dump(2) + "\n");
 }
 
@@ -233,6 +245,13 @@ void check_search_destination(const SearchRequest& request, const config::Search
   if (request.runs < 1 || request.runs > 100000) {
     CDL_THROW(ConfigError, "--n_runs ", request.runs, " is invalid; expected 1 to 100000");
   }
+  if (request.resume) {
+    if (!fs::is_regular_file(folder + "/" + kRecordName)) {
+      CDL_THROW(ConfigError, "--resume continues a search, and '", folder,
+                "' is not a search folder (it has no ", kRecordName, ")");
+    }
+    return;
+  }
   if (!fs::exists(folder)) return;
   if (!fs::is_directory(folder)) {
     CDL_THROW(ConfigError, "the search folder '", folder,
@@ -257,6 +276,28 @@ void check_search_destination(const SearchRequest& request, const config::Search
   }
 }
 
+config::SearchSpace recorded_search(SearchRequest& request) {
+  const std::string folder = search_folder(request);
+  const std::string record_path = folder + "/" + kRecordName;
+  if (!fs::is_regular_file(record_path)) {
+    CDL_THROW(ConfigError, "--resume continues a search, and '", folder,
+              "' is not a search folder (it has no ", kRecordName, ")");
+  }
+  int64_t runs = 0;
+  try {
+    runs = nlohmann::json::parse(read_text_file(record_path)).at("n_runs").get<int64_t>();
+  } catch (const std::exception& error) {
+    CDL_THROW(ConfigError, record_path, " is unreadable (", error.what(),
+              "); expected the record random-search wrote");
+  }
+  if (request.runs != 0 && request.runs != runs) {
+    CDL_THROW(ConfigError, "--n_runs ", request.runs, " differs from the ", runs,
+              " runs of the search in '", folder, "'; expected no --n_runs with --resume");
+  }
+  request.runs = runs;
+  return config::read_search_space(folder);  // the copy of random_search.toml the search used
+}
+
 void run_random_search(const config::SearchSpace& space, const SearchRequest& request,
                        comm::Runtime& runtime) {
   auto& world = runtime.control();
@@ -265,10 +306,12 @@ void run_random_search(const config::SearchSpace& space, const SearchRequest& re
   std::string token;
   if (world.is_main()) {
     claim = std::make_unique<maps::MapsClaim>(folder, request.overwrite);
-    write_record(space, request);
+    if (!request.resume) write_record(space, request);
+    UnitScheduler::remove_stale_claims(folder);  // of a job that was killed
     token = std::to_string(::getpid()) + "-" +
             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-    log::info("random search of ", request.runs, " run(s) from ", space.file, " into ", folder);
+    log::info(request.resume ? "random search continued: " : "random search of ", request.runs,
+              " run(s) from ", space.file, " into ", folder);
   }
   world.broadcast_string(token, 0);
   const RankGroups groups(world.size(),
@@ -277,23 +320,32 @@ void run_random_search(const config::SearchSpace& space, const SearchRequest& re
   comm::Runtime view(runtime, group);
   UnitScheduler scheduler(request.runs, groups.count(), group, /*dynamic=*/true,
                           UnitScheduler::claims_folder(folder, token));
-  std::map<int64_t, RunOutcome> mine;
   std::string stopped;
   try {
     for (int64_t run = scheduler.next(view.control()); run >= 0;
          run = scheduler.next(view.control())) {
-      auto outcome = train_run(space, request, run, view);
-      if (view.control().is_main()) mine[run] = outcome;
+      // A group that was asked to stop between two runs takes no new one.
+      if (view.control().any_of(stop_signal() != 0)) {
+        CDL_THROW(Interrupted, "stopped by a signal between two runs");
+      }
+      if (request.resume && fs::exists(outcome_file(request, run))) continue;  // done before
+      const auto outcome = train_run(space, request, run, view);
+      if (view.control().is_main()) write_outcome(request, run, outcome);
     }
   } catch (const Interrupted& stop) {
     stopped = stop.what();
   }
-  if (world.any_of(!stopped.empty())) {
-    CDL_THROW(Interrupted, stopped.empty() ? "another rank group was stopped" : stopped);
+  const bool interrupted = world.any_of(!stopped.empty());
+  if (world.is_main()) remove_tree(UnitScheduler::claims_folder(folder, token));
+  if (interrupted) {
+    CDL_THROW(Interrupted, stopped.empty() ? "another rank group was stopped" : stopped,
+              "; every run's state is saved");
   }
-  const auto outcomes = gather_outcomes(world, request.runs, mine);
   if (world.is_main()) {
-    remove_tree(UnitScheduler::claims_folder(folder, token));
+    std::vector<RunOutcome> outcomes;
+    for (int64_t run = 0; run < request.runs; ++run) {
+      outcomes.push_back(read_outcome(request, run));
+    }
     write_summary(space, request, outcomes);
     log::set_speaks(true);
     log_result(request, outcomes);

@@ -4,7 +4,8 @@
 # MAPS to the end; the same job stopped by SIGUSR1 (as SLURM sends it before the time limit, here
 # at once with `scancel --batch --signal=USR1`) saves its state, requeues itself and resumes to
 # the same weights as the uninterrupted job; so does a job requeued from outside (`scontrol
-# requeue`); kfold_array.sbatch trains two folds as an array.
+# requeue`); kfold_array.sbatch trains two folds as an array; random_search.sbatch requeues after
+# SIGUSR1 and continues its search.
 # Needs root and Debian's packages (installed when missing); otherwise skipped (status 77) with
 # the reason. The scripts' GPU and core requests are overridden on sbatch's command line for this
 # CPU-only 2-core host (--gpus-per-task=0 --cpus-per-task=1; train jobs 2 ranks through srun and
@@ -143,5 +144,34 @@ for task in 0 1; do wait_for "${array}_$task" 300 || fail "array task $task did 
 found=$(find "$work/root/runs" -path "*kfold*" -name model.pth.tar -path "*best-loss*" | wc -l)
 [ "$found" -ge 2 ] || fail "the k-fold array trained $found fold(s), expected 2: $(find "$work/root/runs" -path '*kfold*' -name stderr.log -exec tail -3 {} \; | head -10)"
 
-[ "$failures" -eq 0 ] && echo "ok: train.sbatch, its requeue after SIGUSR1 and after scontrol requeue (same models) and kfold_array.sbatch under a real SLURM"
+# 5. random_search.sbatch: 2 runs on 2 rank groups, stopped by SIGUSR1 once a run has a state; it
+# requeues itself and continues the search (--resume) to its summary.
+mkdir -p "$work/launch"
+cat > "$work/launch/random_search.toml" <<TOML
+[Random_Search]
+network_task = "classification"
+caps_directory = "$data"
+tsv_path = "$splits"
+n_convblocks = [1, 2]
+first_conv_width = [4, 8]
+n_fcblocks = 1
+learning_rate = [3, 4]
+epochs = 4
+batch_size = 2
+[Computational]
+threads = 1
+checkpoint_steps = 1
+TOML
+search=$(LAUNCH_DIR="$work/launch" NAME=search N_RUNS=2 sbatch --parsable --job-name=search \
+           "${common[@]}" "${two_ranks[@]}" "$src/jobs/slurm/random_search.sbatch")
+for _ in $(seq 1 600); do [ -f "$work/launch/search/run-0/split-0/tmp/training_state.pt" ] && break; sleep 0.1; done
+scancel --batch --signal=USR1 "$search"
+wait_for "$search" 300 || fail "the random search job did not end in 300 s"
+[ "$(state_of "$search")" = COMPLETED ] || fail "the random search job ended $(state_of "$search")"
+restarts=$(scontrol show job "$search" | sed -nE 's/.*Restarts=([0-9]+).*/\1/p')
+[ "${restarts:-0}" -ge 1 ] || fail "the random search ran once only (Restarts=${restarts:-?})"
+[ "$(grep -c $'\tfinished\t' "$work/launch/search/random_search.tsv" 2>/dev/null)" = 2 ] ||
+  fail "the requeued random search did not finish its 2 runs: $(tail -3 "$work/root/runs/search_$search/stderr.log" 2>/dev/null)"
+
+[ "$failures" -eq 0 ] && echo "ok: train.sbatch, its requeue after SIGUSR1 and after scontrol requeue (same models), kfold_array.sbatch and random_search.sbatch (requeued, continued) under a real SLURM"
 [ "$failures" -eq 0 ]

@@ -3,7 +3,8 @@
 # learning rate so large that they diverge (recorded as failed, the others go on); the same
 # search on 1 rank gives the same runs and results; a run trained data parallel by a group of 2
 # ranks that diverges ends cleanly; each run is a MAPS that `predict` reads; the search folder is
-# never replaced silently, and --overwrite replaces only a search folder.
+# never replaced silently, and --overwrite replaces only a search folder; a stopped search
+# continues with --resume to the results of an uninterrupted one.
 # Usage: random_search.sh CLINICADL_HPC MPIEXEC DATA.h5 KFOLD_DIR WORK_DIR [MPI_PREFLAGS...]
 set -uo pipefail
 bin="$1"; mpiexec="$2"; data="$3"; kfold="$4"; work="$5"; shift 5
@@ -108,5 +109,45 @@ mkdir -p "$work/launch/mine" && echo keep > "$work/launch/mine/notes.txt"
 search 1 mine --n_runs 1 --overwrite
 [ $? -eq 2 ] && [ -f "$work/launch/mine/notes.txt" ] ||
   fail "--overwrite of a folder that is not a search folder: $(tail -3 "$work/mine.log")"
+# Stopped (SIGTERM to every rank, as SLURM's signal before a time limit) and continued with
+# --resume: finished runs kept, started runs continued from their states, the others trained;
+# the summary equals that of the uninterrupted search.
+mkdir -p "$work/long" && sed -e 's/^epochs = 2$/epochs = 6/' -e 's/^learning_rate = .*/learning_rate = [3, 4]/' \
+  -e 's/^n_splits = 2$/n_splits = 2\nsplit = [0]/' "$work/launch/random_search.toml" > "$work/long/random_search.toml"
+long() {  # name random-search-options...
+  local name="$1"; shift
+  "$mpiexec" -n 2 "${preflags[@]}" "$bin" random-search "$work/long" "$name" "$@" >> "$work/$name.log" 2>&1
+}
+long reference --n_runs 3 || fail "the uninterrupted long search"
+long stopped --n_runs 3 &
+pid=$!
+for _ in $(seq 600); do
+  [ -f "$work/long/stopped/run-0/split-0/tmp/training_state.pt" ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+pkill -TERM -f -- "^$bin random-search $work/long stopped"  # the ranks, not the launcher
+wait "$pid"; status=$?
+[ "$status" -eq 4 ] || fail "a stopped search: exit status $status, expected 4: $(tail -3 "$work/stopped.log")"
+grep -q "random-search $work/long stopped --resume" "$work/stopped.log" || fail "no --resume hint"
+[ -f "$work/long/stopped/random_search.tsv" ] && fail "a stopped search wrote its summary"
+long stopped --resume || fail "--resume of the stopped search: $(tail -5 "$work/stopped.log")"
+grep -q "continues from its training state" "$work/stopped.log" ||
+  fail "--resume did not continue a run from its state"
+python3 - "$work/long/reference/random_search.tsv" "$work/long/stopped/random_search.tsv" <<'PY' ||
+import csv, sys
+def rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+reference, resumed = rows(sys.argv[1]), rows(sys.argv[2])
+assert len(reference) == len(resumed) == 3, (len(reference), len(resumed))
+for a, b in zip(reference, resumed):
+    assert a["status"] == b["status"] == "finished", (a, b)
+    for key in a:
+        if key.startswith("validation_") or key == "learning_rate":
+            assert a[key] == b[key], (a["run"], key, a[key], b[key])
+print("stopped and resumed search: the same 3 runs and results as the uninterrupted one")
+PY
+  fail "the resumed search differs from the uninterrupted one"
 echo "random search: $failures failure(s)"
 [ "$failures" -eq 0 ]
