@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "cdl/core/error.hpp"
+
 namespace cdl::comm {
 
 std::string backend_name(Backend backend) {
@@ -32,6 +34,18 @@ bool Communicator::all_of(bool value) {
   auto flag = torch::tensor({value ? 1 : 0}, torch::kInt32);
   all_reduce(flag, ReduceOp::kMin);
   return flag.item<int>() == 1;
+}
+
+void Communicator::all_gather(const torch::Tensor& local, torch::Tensor& gathered) {
+  CDL_CHECK(local.is_contiguous() && gathered.is_contiguous() &&
+                gathered.numel() == local.numel() * size() && gathered.dtype() == local.dtype(),
+            "all_gather of ", local.numel(), " values per rank into ", gathered.numel(),
+            " values over ", size(), " ranks");
+  torch::NoGradGuard no_grad;
+  const auto own = local.reshape({-1}).clone();  // `local` may lie in `gathered`
+  gathered.zero_();
+  gathered.narrow(0, static_cast<int64_t>(rank()) * local.numel(), local.numel()).copy_(own);
+  all_reduce(gathered, ReduceOp::kSum);
 }
 
 bool Communicator::any_of(bool value) {

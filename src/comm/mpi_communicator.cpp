@@ -127,6 +127,21 @@ void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   if (op == ReduceOp::kAvg) tensor.div_(size_);
 }
 
+void MpiCommunicator::all_gather(const torch::Tensor& local, torch::Tensor& gathered) {
+  const bool direct = (local.is_cpu() && gathered.is_cpu()) || cuda_aware();
+  if (!direct || !local.is_contiguous() || !gathered.is_contiguous() ||
+      gathered.numel() != local.numel() * size_ || gathered.dtype() != local.dtype()) {
+    Communicator::all_gather(local, gathered);  // staged, or refused with its message
+    return;
+  }
+  const int count = checked_count(local.numel());
+  const auto* own_block = static_cast<const char*>(gathered.data_ptr()) +
+                          static_cast<int64_t>(rank_) * local.numel() * local.element_size();
+  const bool in_place = local.data_ptr() == own_block;
+  CDL_CHECK_MPI(MPI_Allgather(in_place ? MPI_IN_PLACE : local.data_ptr(), count, mpi_type(local),
+                              gathered.data_ptr(), count, mpi_type(gathered), comm_));
+}
+
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   check_contiguous(tensor, "broadcast");
   auto host = host_view(tensor, /*copy_in=*/rank_ == root);

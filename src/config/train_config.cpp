@@ -191,8 +191,11 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
     if (used) problems.push_back(what + " is not supported yet by clinicadl-hpc");
   };
   refuse(c.ssda_network, "--ssda_network");
-  refuse(c.fully_sharded_data_parallel,
-         "--fully_sharded_data_parallel (gradients are all-reduced instead)");
+  if (c.fully_sharded_data_parallel && c.optimizer != "Adam" && c.optimizer != "AdamW") {
+    problems.push_back("--fully_sharded_data_parallel shards the state of Adam and AdamW (two "
+                       "moments per weight); --optimizer is " + c.optimizer +
+                       "; expected Adam or AdamW, or no sharding");
+  }
   if (c.track_exp == "wandb") {
     problems.push_back(
         "--track_exp wandb is not supported: Weights & Biases needs its service or its own "

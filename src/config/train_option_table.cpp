@@ -39,7 +39,8 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
       {"evaluation_steps", "Computational", &c.evaluation_steps,
        "evaluate every N weight updates (0: off)"},
       {"fully_sharded_data_parallel", "Computational", &c.fully_sharded_data_parallel,
-       "FSDP (not supported)"},
+       "shard the Adam/AdamW state over the data-parallel ranks (same weights, 1/ranks of its "
+       "memory)"},
       {"amp", "Computational", &c.amp,
        "mixed precision: bf16 autocast (fp16 + loss scaling on GPUs without bf16)", "no_amp"},
       {"comm_backend", "Computational", &c.comm_backend,

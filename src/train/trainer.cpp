@@ -15,6 +15,7 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/file_tree.hpp"
 #include "cdl/core/logging.hpp"
+#include "cdl/core/node_memory.hpp"
 #include "cdl/core/progress.hpp"
 #include "cdl/core/random.hpp"
 #include "cdl/core/stop_request.hpp"
@@ -40,6 +41,7 @@
 #include "cdl/train/gradient_sync.hpp"
 #include "cdl/train/phase_profiler.hpp"
 #include "cdl/train/running_statistics.hpp"
+#include "cdl/train/sharded_optimizer.hpp"
 #include "cdl/train/throughput.hpp"
 #include "cdl/train/training_log.hpp"
 #include "cdl/train/transfer.hpp"
@@ -98,6 +100,26 @@ std::vector<torch::Tensor> trainable_parameters(torch::nn::Module& module) {
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
+
+/// Collective over the gradient communicator with --fully_sharded_data_parallel: while it lives,
+/// `full` holds the whole optimizer state on the main rank, gathered from the shards, so that the
+/// files hold what a replicated optimizer holds; cleared afterwards. Without sharding: nothing.
+class FullOptimizerState {
+ public:
+  FullOptimizerState(ShardedOptimizer* sharded, torch::optim::Optimizer& full)
+      : sharded_(sharded), full_(full) {
+    if (sharded_ != nullptr) sharded_->gather_state(full_);
+  }
+  ~FullOptimizerState() {
+    if (sharded_ != nullptr) full_.state().clear();
+  }
+  FullOptimizerState(const FullOptimizerState&) = delete;
+  FullOptimizerState& operator=(const FullOptimizerState&) = delete;
+
+ private:
+  ShardedOptimizer* sharded_;
+  torch::optim::Optimizer& full_;
+};
 
 std::vector<TsvCell> log_cells(const eval::MetricList& metrics,
                                const std::vector<std::string>& names) {
@@ -171,6 +193,8 @@ class SplitTrainer::Impl {
                const eval::Evaluation& valid);
   std::pair<eval::Evaluation, eval::Evaluation> evaluate_both();
   void save_checkpoints(int64_t epoch, const std::vector<std::string>& improved);
+  void apply_learning_rate(double learning_rate);
+  void log_sharding() const;
   bool decide_stop(double validation_loss);
   void final_evaluations();
   void record_throughput();
@@ -183,7 +207,10 @@ class SplitTrainer::Impl {
   std::string unit_;   // "split <k>" or "split <k> network <n>", for messages
   data::SplitData data_;
   model::NetworkPtr network_;
+  // With --fully_sharded_data_parallel, optimizer_ steps nothing: it holds the full state only
+  // while it is saved or restored, and sharded_ steps this rank's shard.
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<ShardedOptimizer> sharded_;
   std::unique_ptr<GradientSync> sync_;
   std::unique_ptr<RunningStatistics> running_;  // BatchNorm statistics independent of the ranks
   std::unique_ptr<data::ShardPlan> train_plan_, valid_eval_plan_;
@@ -235,7 +262,14 @@ void SplitTrainer::Impl::setup() {
                                                        data_.validation->parts_per_image(), plan);
   scaler_ = std::make_unique<model::GradScaler>(device::needs_loss_scaling(ctx_.compute));
   divergence_ = std::make_unique<DivergenceGuard>(ctx_.control->rank());
-  step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, scaler_.get(), c_.deterministic);
+  if (c_.fully_sharded_data_parallel) {
+    sharded_ = std::make_unique<ShardedOptimizer>(
+        *sync_, *ctx_.gradients, c_.optimizer == "AdamW" ? ShardedKind::kAdamW : ShardedKind::kAdam,
+        c_.learning_rate, c_.weight_decay);
+    log_sharding();
+  }
+  step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, scaler_.get(), c_.deterministic,
+                                       sharded_.get());
   retain_best_ = std::make_unique<eval::RetainBest>(c_.selection_metrics);
   early_stopping_ = std::make_unique<EarlyStopping>(static_cast<int>(c_.patience), c_.tolerance);
   if (c_.adaptive_learning_rate)
@@ -277,6 +311,10 @@ void SplitTrainer::Impl::restore_state() {
   ctx_.control->broadcast_string(bytes, 0);
   progress_ = formats::restore_training_state(bytes, path, *network_, *optimizer_, scaler_.get(),
                                               ctx_.compute.device);
+  if (sharded_) {
+    sharded_->rebind_parameters();  // loading gave the parameters storage of their own
+    sharded_->take_state(*optimizer_);  // this rank's shard of the full state
+  }
   const int64_t virtual_batch = train_plan_->virtual_batch_size();
   if (progress_.inside_epoch() &&
       (progress_.batch_size != c_.batch_size || progress_.virtual_batch != virtual_batch)) {
@@ -293,7 +331,7 @@ void SplitTrainer::Impl::restore_state() {
   early_stopping_->load_state(progress_.early_stopping);
   if (adaptive_lr_ && !progress_.adaptive_lr.is_null()) {
     adaptive_lr_->load_state(progress_.adaptive_lr);
-    set_learning_rate(*optimizer_, adaptive_lr_->learning_rate());
+    apply_learning_rate(adaptive_lr_->learning_rate());
   }
   start_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(progress_.elapsed_seconds));
@@ -330,6 +368,7 @@ void SplitTrainer::Impl::write_state(int64_t epoch, int64_t next_update) {
   progress_.retain_best = retain_best_->state();
   progress_.early_stopping = early_stopping_->state();
   progress_.adaptive_lr = adaptive_lr_ ? adaptive_lr_->state() : nlohmann::json(nullptr);
+  const FullOptimizerState full(sharded_.get(), *optimizer_);
   if (ctx_.control->is_main()) {
     formats::save_training_state(ctx_.layout.training_state(split_, network_index_), *network_,
                                  *optimizer_, scaler_.get(), progress_);
@@ -505,7 +544,24 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
   end_epoch(epoch, train_plan_->last_micro_batch(num_updates - 1));
 }
 
+void SplitTrainer::Impl::apply_learning_rate(double learning_rate) {
+  set_learning_rate(*optimizer_, learning_rate);
+  if (sharded_) sharded_->set_learning_rate(learning_rate);
+}
+
+/// Main rank: how much optimizer state --fully_sharded_data_parallel keeps per rank.
+void SplitTrainer::Impl::log_sharding() const {
+  if (!ctx_.control->is_main()) return;
+  const auto ranks = ctx_.gradients->size();
+  const double replicated = 4.0 * static_cast<double>(sharded_->replicated_state_values());
+  log::info(unit_, ": ", c_.optimizer, " state sharded over ", ranks, " rank(s): ",
+            format_memory_size(replicated / ranks), " per rank instead of ",
+            format_memory_size(replicated));
+}
+
+/// Collective: the main rank writes the epoch's model files and optimizer state.
 void SplitTrainer::Impl::save_checkpoints(int64_t epoch, const std::vector<std::string>& improved) {
+  const FullOptimizerState full(sharded_.get(), *optimizer_);
   if (!ctx_.control->is_main()) return;
   const PhaseProfiler::Scope checkpoint(profiler_.get(), Phase::kCheckpoint);
   const auto& name = network_->architecture();
@@ -533,7 +589,7 @@ void SplitTrainer::Impl::end_epoch(int64_t epoch, int64_t last_iteration) {
   save_checkpoints(epoch, improved);
   // The final TSVs of a best model are these evaluations: keep them instead of evaluating again.
   for (const auto& metric : improved) selected_evaluations_[metric] = {train, valid};
-  if (adaptive_lr_) set_learning_rate(*optimizer_, adaptive_lr_->step(loss));
+  if (adaptive_lr_) apply_learning_rate(adaptive_lr_->step(loss));
   summary_.final_validation = valid.metrics;
   ctx_.control->barrier();
 }

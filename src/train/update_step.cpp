@@ -10,11 +10,12 @@
 namespace cdl::train {
 
 UpdateStep::UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync,
-                       model::GradScaler* scaler, bool exact_sums)
+                       model::GradScaler* scaler, bool exact_sums, ShardedOptimizer* sharded)
     : optimizer_(optimizer),
       sync_(sync),
       scaler_(scaler != nullptr && scaler->enabled() ? scaler : nullptr),
-      exact_sums_(exact_sums) {}
+      exact_sums_(exact_sums),
+      sharded_(sharded) {}
 
 void UpdateStep::backward(const torch::Tensor& mean_loss, int64_t micro_batch_samples,
                           int64_t virtual_batch_samples, bool last_micro_batch) {
@@ -47,7 +48,13 @@ void UpdateStep::apply_update() {
     finite = scaler_->unscale_and_check(parameters);
     scaler_->update(finite);
   }
-  if (finite) optimizer_.step();
+  if (finite) {
+    if (sharded_ != nullptr) {
+      sharded_->step();  // collective: every rank takes the same decision
+    } else {
+      optimizer_.step();
+    }
+  }
   sync_.zero_gradients();
   ++updates_;
 }

@@ -49,6 +49,13 @@ class Communicator {
   /// tensor. All ranks must pass the same dtype and the same trailing shape.
   virtual torch::Tensor gather_rows(const torch::Tensor& local, int root) = 0;
 
+  /// Collective: the `local` tensors of all ranks (contiguous, the same numel, dtype and device
+  /// on every rank) end to end in rank order in `gathered` (contiguous, size() x local.numel()
+  /// elements), on every rank. `local` may be this rank's block of `gathered` itself (in place).
+  /// The default goes through all_reduce of a zero-filled buffer (exact: each element is one
+  /// rank's value plus zeros); MPI overrides it with MPI_Allgather.
+  virtual void all_gather(const torch::Tensor& local, torch::Tensor& gathered);
+
   /// Collective: returns when every rank has entered it.
   virtual void barrier() = 0;
 

@@ -25,6 +25,8 @@ class MpiCommunicator final : public Communicator {
   void broadcast(torch::Tensor& tensor, int root) override;
   torch::Tensor gather_rows(const torch::Tensor& local, int root) override;
   void barrier() override;
+  /// MPI_Allgather on host tensors (or device tensors with CUDA-aware MPI); else the default.
+  void all_gather(const torch::Tensor& local, torch::Tensor& gathered) override;
   std::unique_ptr<Communicator> split(int color, int key) override;
   /// True when MPI provides MPI_THREAD_MULTIPLE (clinicadl-hpc asks for it, comm/runtime.hpp).
   bool reduces_in_background() const override;

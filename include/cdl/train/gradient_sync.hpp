@@ -86,6 +86,13 @@ class GradientSync {
 
   /// Number of flat buckets (reductions per weight update).
   size_t bucket_count() const { return buckets_.size(); }
+  /// The trainable parameters of bucket `b`, in the order of its flat gradient buffer.
+  const std::vector<torch::Tensor>& bucket_parameters(size_t b) const {
+    return buckets_.at(b).parameters;
+  }
+  /// The flat gradient buffer of bucket `b` (its parameters' gradients are views of it, end to
+  /// end, each in its parameter's shape with contiguous strides).
+  const torch::Tensor& bucket_gradients(size_t b) const { return buckets_.at(b).flat; }
   /// Total bytes reduced per weight update.
   int64_t bytes_per_update() const;
   /// Wall-clock seconds this thread spent in reduce_gradients() since construction: the

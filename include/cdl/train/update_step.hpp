@@ -8,6 +8,7 @@
 
 #include "cdl/model/grad_scaler.hpp"
 #include "cdl/train/gradient_sync.hpp"
+#include "cdl/train/sharded_optimizer.hpp"
 
 namespace cdl::train {
 
@@ -19,9 +20,12 @@ class UpdateStep {
  public:
   /// `scaler` (optional, float16 autocast) scales the loss and may skip an overflowing step.
   /// With `exact_sums` (--deterministic), gradients are summed in float64
-  /// (GradientSync::accumulate_exactly), so that results hardly depend on the rank count.
+  /// (GradientSync::accumulate_exactly), so that results hardly depend on the rank count. With
+  /// `sharded` (--fully_sharded_data_parallel), it steps instead of `optimizer`, whose parameter
+  /// list still serves the scaler.
   UpdateStep(torch::optim::Optimizer& optimizer, GradientSync& sync,
-             model::GradScaler* scaler = nullptr, bool exact_sums = false);
+             model::GradScaler* scaler = nullptr, bool exact_sums = false,
+             ShardedOptimizer* sharded = nullptr);
 
   /// Back-propagates `mean_loss`, the mean loss of a micro-batch of `micro_batch_samples`
   /// samples, weighted by micro_batch_samples / virtual_batch_samples, where
@@ -54,6 +58,7 @@ class UpdateStep {
   GradientSync& sync_;
   model::GradScaler* scaler_;
   bool exact_sums_;
+  ShardedOptimizer* sharded_;
   int64_t updates_ = 0;
 };
 

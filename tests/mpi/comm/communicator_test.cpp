@@ -50,6 +50,28 @@ TEST_F(CommunicatorTest, AverageOfIntegerTensorIsRefused) {
   EXPECT_THROW(comm_.all_reduce(t, ReduceOp::kAvg), CommError);
 }
 
+// MPI_Allgather and the default (an all-reduce of a zero-filled buffer) give every rank's values
+// in rank order, bit for bit (-0.0 and tiny values included).
+TEST_F(CommunicatorTest, AllGatherPutsEveryRanksValuesInRankOrder) {
+  const auto local = torch::tensor({static_cast<float>(rank_) + 0.5f, -1e-30f, -0.0f});
+  auto expected = torch::empty({3 * size_});
+  for (int r = 0; r < size_; ++r) {
+    expected.narrow(0, 3 * r, 3).copy_(torch::tensor({r + 0.5f, -1e-30f, -0.0f}));
+  }
+  auto gathered = torch::full({3 * size_}, 7.0f);
+  comm_.all_gather(local, gathered);
+  EXPECT_TRUE(torch::equal(gathered, expected)) << gathered;
+  auto through_default = torch::full({3 * size_}, 7.0f);
+  comm_.Communicator::all_gather(local, through_default);
+  EXPECT_TRUE(torch::allclose(through_default, expected, 0, 0)) << through_default;
+  auto in_place = torch::full({3 * size_}, 7.0f);
+  in_place.narrow(0, 3 * rank_, 3).copy_(local);
+  comm_.all_gather(in_place.narrow(0, 3 * rank_, 3), in_place);  // MPI_IN_PLACE
+  EXPECT_TRUE(torch::equal(in_place, expected)) << in_place;
+  auto wrong = torch::empty({3 * size_ + 1});
+  EXPECT_THROW(comm_.all_gather(local, wrong), InternalError);
+}
+
 TEST_F(CommunicatorTest, BroadcastFromLastRank) {
   const int root = size_ - 1;
   auto t = rank_ == root ? torch::arange(6, torch::kFloat32) : torch::zeros({6});
