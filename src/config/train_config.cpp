@@ -192,9 +192,10 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
   };
   refuse(c.ssda_network, "--ssda_network");
   if (c.fully_sharded_data_parallel && c.optimizer != "Adam" && c.optimizer != "AdamW") {
-    problems.push_back("--fully_sharded_data_parallel shards the state of Adam and AdamW (two "
-                       "moments per weight); --optimizer is " + c.optimizer +
-                       "; expected Adam or AdamW, or no sharding");
+    problems.push_back(
+        "--fully_sharded_data_parallel shards the state of Adam and AdamW (two "
+        "moments per weight); --optimizer is " +
+        c.optimizer + "; expected Adam or AdamW, or no sharding");
   }
   if (c.track_exp == "wandb") {
     problems.push_back(

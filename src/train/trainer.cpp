@@ -312,7 +312,7 @@ void SplitTrainer::Impl::restore_state() {
   progress_ = formats::restore_training_state(bytes, path, *network_, *optimizer_, scaler_.get(),
                                               ctx_.compute.device);
   if (sharded_) {
-    sharded_->rebind_parameters();  // loading gave the parameters storage of their own
+    sharded_->rebind_parameters();      // loading gave the parameters storage of their own
     sharded_->take_state(*optimizer_);  // this rank's shard of the full state
   }
   const int64_t virtual_batch = train_plan_->virtual_batch_size();
@@ -554,8 +554,8 @@ void SplitTrainer::Impl::log_sharding() const {
   if (!ctx_.control->is_main()) return;
   const auto ranks = ctx_.gradients->size();
   const double replicated = 4.0 * static_cast<double>(sharded_->replicated_state_values());
-  log::info(unit_, ": ", c_.optimizer, " state sharded over ", ranks, " rank(s): ",
-            format_memory_size(replicated / ranks), " per rank instead of ",
+  log::info(unit_, ": ", c_.optimizer, " state sharded over ", ranks,
+            " rank(s): ", format_memory_size(replicated / ranks), " per rank instead of ",
             format_memory_size(replicated));
 }
 
