@@ -219,7 +219,7 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
       c.comm_backend, setup.placement.device.is_cuda(), setup.placement.cuda_index, group.get());
   auto& world = runtime.control();
   // Built on the main rank only: traced for the memory bound and information.log.
-  const auto network = world.is_main() ? train::build_network(c, checked.sets.front()) : nullptr;
+  auto network = world.is_main() ? train::build_network(c, checked.sets.front()) : nullptr;
   check_step_fits_node_memory(
       c, network.get(), InputSize::from_sample_shape(checked.sets.front().train->input_shape()),
       setup, world, topology);
@@ -228,6 +228,7 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
     hold = prepare_maps(c, checked, *source, topology.world_size,
                         comm::backend_name(gradients->backend()), new_maps, *network);
   }
+  network.reset();  // the trainers build their own: no second copy of the weights meanwhile
   world.barrier();
   ExperimentContext context;
   context.config = &c;

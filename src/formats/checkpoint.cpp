@@ -7,7 +7,10 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -114,10 +117,29 @@ void save_model_checkpoint(const std::string& path, const torch::nn::Module& mod
 }
 
 void write_archive(const std::string& path, torch::serialize::OutputArchive& archive) {
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  const std::string content = std::move(bytes).str();
-  write_bytes_atomically(path, content.data(), content.size());
+  // Streamed to the file record by record through the checked appender: no copy of the archive
+  // in memory (for a training state, the weights and the optimizer state over again, in a
+  // string stream that grows by doubling, then copied once more).
+  write_file_atomically(path, [&](const std::string& tmp) {
+    if (!std::ofstream(tmp, std::ios::binary | std::ios::trunc)) {
+      CDL_THROW(DataError, "cannot create ", tmp, ": ", std::strerror(errno),
+                "\nhint: check that the directory is writable and the disk not full");
+    }
+    // A failed write is remembered and reported after the writer finished: LibTorch's writer
+    // reports a short write by throwing, also from its destructor (SIGABRT on a full disk).
+    std::string failure;
+    archive.save_to([&](const void* data, size_t size) -> size_t {
+      if (failure.empty()) {
+        try {
+          append_bytes(tmp, data, size);
+        } catch (const DataError& error) {
+          failure = error.what();  // names the file and a full disk
+        }
+      }
+      return size;
+    });
+    if (!failure.empty()) CDL_THROW(DataError, failure);
+  });
 }
 
 void save_tensor_file(const std::string& path, const at::Tensor& tensor) {

@@ -2,7 +2,8 @@
 # A MAPS on a full disk while the training state is saved (--checkpoint_steps 1 --save_all_models)
 # used to end every rank with SIGABRT (LibTorch's file writer throws from a destructor) and leave
 # tmp/training_state.pt.tmp.<pid>, so the disk stayed full (issue 19, class 2). Now the state is
-# serialised in memory and written by the checked writer: a plain failure status on every rank,
+# streamed through the checked appender, a failed write reported once LibTorch's writer finished
+# (it never sees one): a plain failure status on every rank,
 # a message naming the full disk, and no temporary file. The small disk is a 6 MiB tmpfs mounted
 # by this test (root only; skipped, status 77, where it cannot be mounted).
 # Usage: disk_full_training.sh CLINICADL_HPC TINY_DIR   (mpirun on PATH)
