@@ -48,6 +48,17 @@ void Communicator::all_gather(const torch::Tensor& local, torch::Tensor& gathere
   all_reduce(gathered, ReduceOp::kSum);
 }
 
+void Communicator::reduce_scatter(torch::Tensor& tensor, ReduceOp op) {
+  CDL_CHECK(tensor.is_contiguous() && tensor.dim() == 1 && tensor.numel() % size() == 0,
+            "reduce_scatter of ", tensor.numel(), " values over ", size(),
+            " ranks: expected a contiguous 1-D tensor of a multiple of the ranks");
+  all_reduce(tensor, op);
+  torch::NoGradGuard no_grad;
+  const int64_t n = tensor.numel() / size(), begin = static_cast<int64_t>(rank()) * n;
+  tensor.narrow(0, 0, begin).zero_();
+  tensor.narrow(0, begin + n, tensor.numel() - begin - n).zero_();
+}
+
 bool Communicator::any_of(bool value) {
   auto flag = torch::tensor({value ? 1 : 0}, torch::kInt32);
   all_reduce(flag, ReduceOp::kMax);

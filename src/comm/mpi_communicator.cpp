@@ -127,6 +127,26 @@ void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   if (op == ReduceOp::kAvg) tensor.div_(size_);
 }
 
+void MpiCommunicator::reduce_scatter(torch::Tensor& tensor, ReduceOp op) {
+  check_contiguous(tensor, "reduce_scatter");
+  if (tensor.dim() != 1 || tensor.numel() % size_ != 0 ||
+      (op == ReduceOp::kAvg && !tensor.is_floating_point())) {
+    Communicator::reduce_scatter(tensor, op);  // refused there with its message
+    return;
+  }
+  const int64_t n = tensor.numel() / size_, begin = static_cast<int64_t>(rank_) * n;
+  auto host = host_view(tensor, /*copy_in=*/true);
+  // In place: the reduced block of this rank lands at the start of the buffer.
+  CDL_CHECK_MPI(MPI_Reduce_scatter_block(MPI_IN_PLACE, host.data_ptr(), checked_count(n),
+                                         mpi_type(host), mpi_op(op), comm_));
+  torch::NoGradGuard no_grad;
+  if (begin > 0) host.narrow(0, begin, n).copy_(host.narrow(0, 0, n));  // disjoint blocks
+  host.narrow(0, 0, begin).zero_();
+  host.narrow(0, begin + n, host.numel() - begin - n).zero_();
+  copy_back(host, tensor);
+  if (op == ReduceOp::kAvg) tensor.narrow(0, begin, n).div_(size_);
+}
+
 void MpiCommunicator::all_gather(const torch::Tensor& local, torch::Tensor& gathered) {
   const bool direct = (local.is_cpu() && gathered.is_cpu()) || cuda_aware();
   if (!direct || !local.is_contiguous() || !gathered.is_contiguous() ||

@@ -166,6 +166,29 @@ void GradientSync::attach_views(Bucket& bucket) {
   }
 }
 
+void GradientSync::shard_reductions() {
+  torch::NoGradGuard no_grad;
+  const int64_t ranks = comm_.size();
+  for (auto& bucket : buckets_) {
+    const int64_t length = bucket.flat.numel();
+    const int64_t padded = (length + ranks - 1) / ranks * ranks;
+    if (padded != length) {
+      auto flat = torch::zeros({padded}, bucket.flat.options());
+      flat.narrow(0, 0, length).copy_(bucket.flat);
+      bucket.flat = flat;
+      int64_t offset = 0;
+      for (size_t i = 0; i < bucket.parameters.size(); ++i) {
+        auto& p = bucket.parameters[i];
+        bucket.views[i] = flat.narrow(0, offset, p.numel()).view(p.sizes());
+        p.mutable_grad() = bucket.views[i];
+        offset += p.numel();
+      }
+    }
+    bucket.exact = torch::Tensor();  // made again, of the padded size, when first used
+  }
+  reduce_scatter_ = true;
+}
+
 void GradientSync::zero_gradients() {
   torch::NoGradGuard no_grad;
   for (auto& bucket : buckets_) {
@@ -217,7 +240,11 @@ void GradientSync::reduce_gradients(comm::ReduceOp op) {
     const auto reduce_start = std::chrono::steady_clock::now();
     for (auto& bucket : buckets_) {
       attach_views(bucket);  // the gradients are the bucket: no copy in or out
-      comm_.all_reduce(bucket.flat, op);
+      if (reduce_scatter_) {
+        comm_.reduce_scatter(bucket.flat, op);  // only this rank's block is needed
+      } else {
+        comm_.all_reduce(bucket.flat, op);
+      }
     }
     synchronous_reduction_seconds_ += seconds_since(reduce_start);
   }

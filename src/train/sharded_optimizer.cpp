@@ -125,16 +125,18 @@ void bind_parameters(ShardedOptimizer::Shard& shard) {
 }  // namespace
 
 ShardedOptimizer::ShardedOptimizer(GradientSync& sync, comm::Communicator& comm, ShardedKind kind,
-                                   double learning_rate, double weight_decay)
+                                   double learning_rate, double weight_decay, bool reduce_scatter)
     : comm_(comm), kind_(kind) {
   torch::NoGradGuard no_grad;
+  if (reduce_scatter) sync.shard_reductions();
   const int64_t ranks = comm.size(), rank = comm.rank();
   std::vector<torch::Tensor> pieces;
   for (size_t b = 0; b < sync.bucket_count(); ++b) {
     Shard shard;
     shard.parameters = sync.bucket_parameters(b);
     shard.gradients = sync.bucket_gradients(b);
-    const int64_t total = shard.gradients.numel();
+    int64_t total = 0;  // the weights (the gradient bucket may be padded)
+    for (const auto& p : shard.parameters) total += p.numel();
     CDL_CHECK(shard.gradients.scalar_type() == torch::kFloat,
               "--fully_sharded_data_parallel shards float32 weights, bucket ", b, " holds ",
               shard.gradients.dtype());
@@ -205,7 +207,9 @@ int64_t ShardedOptimizer::state_values() const {
 
 int64_t ShardedOptimizer::replicated_state_values() const {
   int64_t values = 0;
-  for (const auto& shard : shards_) values += 2 * shard.gradients.numel();
+  for (const auto& shard : shards_) {
+    for (const auto& p : shard.parameters) values += 2 * p.numel();
+  }
   return values;
 }
 

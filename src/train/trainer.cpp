@@ -265,7 +265,7 @@ void SplitTrainer::Impl::setup() {
   if (c_.fully_sharded_data_parallel) {
     sharded_ = std::make_unique<ShardedOptimizer>(
         *sync_, *ctx_.gradients, c_.optimizer == "AdamW" ? ShardedKind::kAdamW : ShardedKind::kAdam,
-        c_.learning_rate, c_.weight_decay);
+        c_.learning_rate, c_.weight_decay, /*reduce_scatter=*/!scaler_->enabled());
     log_sharding();
   }
   step_ = std::make_unique<UpdateStep>(*optimizer_, *sync_, scaler_.get(), c_.deterministic,

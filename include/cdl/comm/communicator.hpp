@@ -56,6 +56,13 @@ class Communicator {
   /// rank's value plus zeros); MPI overrides it with MPI_Allgather.
   virtual void all_gather(const torch::Tensor& local, torch::Tensor& gathered);
 
+  /// Collective: reduce-scatter in place. `tensor` (contiguous, size() x n elements, the same on
+  /// every rank) is cut into size() blocks of n; afterwards this rank's block [rank() n,
+  /// rank() n + n) holds the reduction `op` of that block over the ranks, and the other blocks
+  /// are zero. The default reduces the whole tensor (all_reduce) and zeroes the other blocks; MPI
+  /// overrides it with MPI_Reduce_scatter_block, which moves n values per rank instead of all.
+  virtual void reduce_scatter(torch::Tensor& tensor, ReduceOp op);
+
   /// Collective: returns when every rank has entered it.
   virtual void barrier() = 0;
 

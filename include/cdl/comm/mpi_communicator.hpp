@@ -25,6 +25,8 @@ class MpiCommunicator final : public Communicator {
   void broadcast(torch::Tensor& tensor, int root) override;
   torch::Tensor gather_rows(const torch::Tensor& local, int root) override;
   void barrier() override;
+  /// MPI_Reduce_scatter_block in place (host tensors; device tensors staged as all_reduce does).
+  void reduce_scatter(torch::Tensor& tensor, ReduceOp op) override;
   /// MPI_Allgather on host tensors (or device tensors with CUDA-aware MPI); else the default.
   void all_gather(const torch::Tensor& local, torch::Tensor& gathered) override;
   std::unique_ptr<Communicator> split(int color, int key) override;

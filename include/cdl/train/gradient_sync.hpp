@@ -70,6 +70,13 @@ class GradientSync {
   /// reduce_gradients() returned).
   size_t buckets_started() const { return next_bucket_; }
 
+  /// For --fully_sharded_data_parallel: pads every bucket to a multiple of the ranks (the
+  /// gradients stay views of its start) and makes reduce_gradients() reduce-scatter the buckets
+  /// when it reduces after backward: each rank then holds the reduction of its own block only
+  /// (comm::Communicator::reduce_scatter; the other blocks are zero). Reductions overlapped with
+  /// backward and exact sums stay all-reduces (every block reduced). Not collective.
+  void shard_reductions();
+
   /// Sets every gradient to zero in place (the bucket views stay the gradients; use this, not the
   /// optimizer's zero_grad, which may replace them by undefined tensors).
   void zero_gradients();
@@ -91,7 +98,8 @@ class GradientSync {
     return buckets_.at(b).parameters;
   }
   /// The flat gradient buffer of bucket `b` (its parameters' gradients are views of it, end to
-  /// end, each in its parameter's shape with contiguous strides).
+  /// end, each in its parameter's shape with contiguous strides; after shard_reductions(), zero
+  /// padding follows them).
   const torch::Tensor& bucket_gradients(size_t b) const { return buckets_.at(b).flat; }
   /// Total bytes reduced per weight update.
   int64_t bytes_per_update() const;
@@ -126,6 +134,7 @@ class GradientSync {
   std::unique_ptr<comm::BackgroundReducer> reducer_;  // when overlapping is possible
   std::vector<Hook> hooks_;
   bool overlap_enabled_ = true;
+  bool reduce_scatter_ = false;  // shard_reductions()
   bool armed_ = false;
   comm::ReduceOp armed_op_ = comm::ReduceOp::kSum;
   std::vector<int64_t> missing_;  // per bucket: gradients backward has still to accumulate

@@ -27,9 +27,12 @@ class ShardedOptimizer {
  public:
   /// Shards the trainable parameters of `sync`'s buckets over the ranks of `comm` (the gradient
   /// communicator). The parameters become views of flat buffers (their values kept); every rank
-  /// must hold the same values (after GradientSync::broadcast_state). Not collective.
+  /// must hold the same values (after GradientSync::broadcast_state). With `reduce_scatter`,
+  /// `sync` reduce-scatters the buckets it reduces after backward (GradientSync::
+  /// shard_reductions): pass false when something reads every reduced gradient (a loss scaler's
+  /// overflow check). Not collective.
   ShardedOptimizer(GradientSync& sync, comm::Communicator& comm, ShardedKind kind,
-                   double learning_rate, double weight_decay);
+                   double learning_rate, double weight_decay, bool reduce_scatter = true);
   ~ShardedOptimizer();
   ShardedOptimizer(const ShardedOptimizer&) = delete;
   ShardedOptimizer& operator=(const ShardedOptimizer&) = delete;

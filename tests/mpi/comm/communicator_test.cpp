@@ -72,6 +72,30 @@ TEST_F(CommunicatorTest, AllGatherPutsEveryRanksValuesInRankOrder) {
   EXPECT_THROW(comm_.all_gather(local, wrong), InternalError);
 }
 
+// Reduce-scatter in place: this rank's block holds the sum (or mean) over the ranks of its
+// block, the others are zero; MPI_Reduce_scatter_block and the default (all_reduce) agree.
+TEST_F(CommunicatorTest, ReduceScatterLeavesEachRankItsReducedBlock) {
+  const int64_t n = 4;
+  const auto values = [&] {
+    return torch::arange(n * size_, torch::kFloat64) * (rank_ + 1) + 0.25;
+  };
+  auto expected = torch::zeros({n * size_}, torch::kFloat64);
+  const double ranks_sum = size_ * (size_ + 1) / 2.0;  // sum of (r + 1)
+  expected.narrow(0, rank_ * n, n)
+      .copy_(torch::arange(rank_ * n, rank_ * n + n, torch::kFloat64) * ranks_sum + 0.25 * size_);
+  auto summed = values();
+  comm_.reduce_scatter(summed, ReduceOp::kSum);
+  EXPECT_TRUE(torch::allclose(summed, expected, 0, 1e-12)) << summed;
+  auto averaged = values();
+  comm_.reduce_scatter(averaged, ReduceOp::kAvg);
+  EXPECT_TRUE(torch::allclose(averaged, expected / size_, 0, 1e-12)) << averaged;
+  auto through_default = values();
+  comm_.Communicator::reduce_scatter(through_default, ReduceOp::kSum);
+  EXPECT_TRUE(torch::allclose(through_default, expected, 0, 1e-12)) << through_default;
+  auto uneven = torch::zeros({n * size_ + 1}, torch::kFloat64);
+  if (size_ > 1) EXPECT_THROW(comm_.reduce_scatter(uneven, ReduceOp::kSum), InternalError);
+}
+
 TEST_F(CommunicatorTest, BroadcastFromLastRank) {
   const int root = size_ - 1;
   auto t = rank_ == root ? torch::arange(6, torch::kFloat32) : torch::zeros({6});

@@ -9,6 +9,7 @@
 #include "cdl/comm/serial_communicator.hpp"
 #include "cdl/model/model_registry.hpp"
 #include "cdl/train/gradient_sync.hpp"
+#include "cdl/train/sharded_optimizer.hpp"
 #include "cdl/train/update_step.hpp"
 #include "mpi_test_support.hpp"
 
@@ -36,12 +37,18 @@ std::pair<torch::Tensor, torch::Tensor> micro_batch(int64_t index) {
 }
 
 /// Trains `network` for kUpdates updates; this rank feeds micro-batches index*stride + offset.
+/// With `sharded`, Adam's state is sharded and the buckets reduce-scattered after backward.
 void train(model::Network& network, comm::Communicator& comm, int64_t accumulation, int64_t stride,
-           int64_t offset) {
+           int64_t offset, bool sharded = false) {
   torch::optim::Adam optimizer(network.parameters(), torch::optim::AdamOptions(1e-3));
   GradientSync sync(network, comm, /*bucket_bytes=*/64 * 1024);  // several buckets
   sync.broadcast_state(network);
-  UpdateStep step(optimizer, sync);
+  std::unique_ptr<ShardedOptimizer> shards;
+  if (sharded) {
+    sync.set_overlap(false);  // reduced after backward: MPI_Reduce_scatter_block
+    shards = std::make_unique<ShardedOptimizer>(sync, comm, ShardedKind::kAdam, 1e-3, 0.0);
+  }
+  UpdateStep step(optimizer, sync, nullptr, false, shards.get());
   const int64_t virtual_batch = kBatch * accumulation * comm.size();
   for (int64_t u = 0; u < kUpdates; ++u) {
     for (int64_t a = 0; a < accumulation; ++a) {
@@ -71,6 +78,23 @@ TEST(DataParallelTest, RanksTimesAccumulationOneEqualsOneRankTimesAccumulationW)
   for (const auto& p : a) {
     const double difference = (p.value() - b[p.key()]).abs().max().item<double>();
     EXPECT_LT(difference, 1e-5) << p.key();
+  }
+}
+
+// --fully_sharded_data_parallel through MPI: reduce-scatter of the buckets, Adam on each rank's
+// block, all-gather of the weights: the replicated single-rank result.
+TEST(DataParallelTest, ShardedAdamOverReduceScatterEqualsOneRank) {
+  comm::MpiCommunicator world(MPI_COMM_WORLD);
+  const int rank = world.rank(), size = world.size();
+  auto distributed = small_network(/*seed=*/7);
+  train(*distributed, world, /*accumulation=*/1, /*stride=*/size, /*offset=*/rank,
+        /*sharded=*/true);
+  comm::SerialCommunicator alone;
+  auto reference = small_network(7);
+  train(*reference, alone, /*accumulation=*/size, /*stride=*/1, /*offset=*/0);
+  auto b = reference->named_parameters();
+  for (const auto& p : distributed->named_parameters()) {
+    EXPECT_LT((p.value() - b[p.key()]).abs().max().item<double>(), 1e-5) << p.key();
   }
 }
 
