@@ -134,6 +134,38 @@ void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   finish("broadcast");
 }
 
+void NcclCommunicator::reduce_scatter(torch::Tensor& tensor, ReduceOp op) {
+  check_cuda_contiguous(tensor, "reduce_scatter");
+  if (tensor.dim() != 1 || tensor.numel() % size() != 0) {
+    Communicator::reduce_scatter(tensor, op);  // refused there with its message
+    return;
+  }
+  const int64_t n = tensor.numel() / size(), begin = static_cast<int64_t>(rank()) * n;
+  auto* base = static_cast<char*>(tensor.data_ptr());
+  wait_for_torch();
+  CDL_CHECK_NCCL(ncclReduceScatter(base, base + begin * tensor.element_size(),
+                                   static_cast<size_t>(n), nccl_type(tensor), nccl_op(op), comm_,
+                                   stream_));
+  finish("reduce_scatter");
+  torch::NoGradGuard no_grad;
+  tensor.narrow(0, 0, begin).zero_();
+  tensor.narrow(0, begin + n, tensor.numel() - begin - n).zero_();
+}
+
+void NcclCommunicator::all_gather(const torch::Tensor& local, torch::Tensor& gathered) {
+  check_cuda_contiguous(local, "all_gather");
+  check_cuda_contiguous(gathered, "all_gather");
+  if (gathered.numel() != local.numel() * size() || gathered.dtype() != local.dtype()) {
+    Communicator::all_gather(local, gathered);  // refused there with its message
+    return;
+  }
+  wait_for_torch();
+  CDL_CHECK_NCCL(ncclAllGather(local.data_ptr(), gathered.data_ptr(),
+                               static_cast<size_t>(local.numel()), nccl_type(local), comm_,
+                               stream_));
+  finish("all_gather");
+}
+
 torch::Tensor NcclCommunicator::gather_rows(const torch::Tensor& local, int root) {
   return control_.gather_rows(local.to(torch::kCPU).contiguous(), root);
 }

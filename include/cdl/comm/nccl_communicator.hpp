@@ -26,6 +26,10 @@ class NcclCommunicator final : public Communicator {
   void all_reduce(torch::Tensor& tensor, ReduceOp op) override;
   /// Collective: CUDA tensors through NCCL.
   void broadcast(torch::Tensor& tensor, int root) override;
+  /// Collective: ncclReduceScatter in place (this rank's block receives), the rest zeroed.
+  void reduce_scatter(torch::Tensor& tensor, ReduceOp op) override;
+  /// Collective: ncclAllGather (in place when `local` is this rank's block of `gathered`).
+  void all_gather(const torch::Tensor& local, torch::Tensor& gathered) override;
   /// Collective: delegated to MPI (CPU tensors).
   torch::Tensor gather_rows(const torch::Tensor& local, int root) override;
   /// Collective: delegated to MPI.
