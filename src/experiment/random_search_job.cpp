@@ -17,6 +17,7 @@
 #include "cdl/core/logging.hpp"
 #include "cdl/core/stop_request.hpp"
 #include "cdl/core/tsv_table.hpp"
+#include "cdl/eval/metrics.hpp"
 #include "cdl/experiment/experiment_plan.hpp"
 #include "cdl/experiment/resume_plan.hpp"
 #include "cdl/experiment/training_job.hpp"
@@ -153,9 +154,9 @@ std::string number_cell(double value) {
   return out.str();
 }
 
-/// World main rank: random_search.tsv, one row per run.
-void write_summary(const config::SearchSpace& space, const SearchRequest& request,
-                   const std::vector<RunOutcome>& outcomes) {
+/// World main rank: random_search.tsv, one row per run; returns the table.
+TsvTable write_summary(const config::SearchSpace& space, const SearchRequest& request,
+                       const std::vector<RunOutcome>& outcomes) {
   const auto first = config::sample_run(space, 0, run_folder(request, 0));
   const auto splits = requested_splits(first.config);
   const auto& metrics = first.config.selection_metrics;
@@ -199,6 +200,7 @@ void write_summary(const config::SearchSpace& space, const SearchRequest& reques
     table.add_row(row);
   }
   table.write(search_folder(request) + "/" + kSummaryName);
+  return table;
 }
 
 /// World main rank: random_search.json, the record of the search (what was asked, every run's
@@ -220,12 +222,32 @@ void write_record(const config::SearchSpace& space, const SearchRequest& request
   write_text_atomically(search_folder(request) + "/" + kRecordName, record.dump(2) + "\n");
 }
 
-void log_result(const SearchRequest& request, const std::vector<RunOutcome>& outcomes) {
+/// The finished run whose mean validation `metric` is best ("" when none has a value).
+std::pair<std::string, double> best_run(const TsvTable& summary, const std::string& metric) {
+  std::pair<std::string, double> best{"", std::nan("")};
+  const auto column = "validation_" + metric;
+  for (int64_t row = 0; row < summary.num_rows(); ++row) {
+    if (summary.at(row, "status") != "finished" || summary.at(row, column).empty()) continue;
+    const double value = std::stod(summary.at(row, column));
+    if (eval::is_better(metric, value, best.second)) best = {summary.at(row, "run"), value};
+  }
+  return best;
+}
+
+void log_result(const SearchRequest& request, const TsvTable& summary,
+                const std::vector<std::string>& metrics) {
   int64_t finished = 0;
-  for (const auto& outcome : outcomes) finished += outcome.status == "finished";
-  log::info("random search: ", finished, " of ", outcomes.size(), " runs finished (",
-            outcomes.size() - static_cast<size_t>(finished),
-            " failed or not run); summary: ", search_folder(request), "/", kSummaryName);
+  for (int64_t row = 0; row < summary.num_rows(); ++row) {
+    finished += summary.at(row, "status") == "finished";
+  }
+  log::info("random search: ", finished, " of ", summary.num_rows(), " runs finished (",
+            summary.num_rows() - finished, " failed or not run); summary: ", search_folder(request),
+            "/", kSummaryName);
+  for (const auto& metric : metrics) {
+    const auto [run, value] = best_run(summary, metric);
+    if (!run.empty())
+      log::info("random search: best run by validation ", metric, ": ", run, " (", value, ")");
+  }
 }
 
 }  // namespace
@@ -346,9 +368,9 @@ void run_random_search(const config::SearchSpace& space, const SearchRequest& re
     for (int64_t run = 0; run < request.runs; ++run) {
       outcomes.push_back(read_outcome(request, run));
     }
-    write_summary(space, request, outcomes);
+    const auto summary = write_summary(space, request, outcomes);
     log::set_speaks(true);
-    log_result(request, outcomes);
+    log_result(request, summary, space.fixed.selection_metrics);
   }
   world.barrier();
 }

@@ -84,6 +84,12 @@ record = json.load(open(os.path.join(sys.argv[1], "random_search.json")))
 assert record["n_runs"] == 5 and len(record["runs"]) == 5, record
 assert not [n for n in os.listdir(sys.argv[1]) if n.startswith(".clinicadl-hpc")], \
     os.listdir(sys.argv[1])  # no claim folder nor lock left
+finished = [r for r in two if r["status"] == "finished"]
+best = min(finished, key=lambda r: float(r["validation_loss"]))["run"]
+log = open(os.path.join(os.path.dirname(os.path.dirname(sys.argv[1])), "two.log")).read()
+assert "best run by validation loss: %s (" % best in log, best
+best_ba = max(finished, key=lambda r: float(r["validation_BA"]))["run"]
+assert "best run by validation BA: %s (" % best_ba in log, best_ba
 print("random search: %d finished, %d failed; equal at 1 and 2 ranks" % (
     sum(r["status"] == "finished" for r in two), sum(r["status"] == "failed" for r in two)))
 PY
