@@ -218,8 +218,20 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
   auto gradients = runtime.make_gradient_communicator(
       c.comm_backend, setup.placement.device.is_cuda(), setup.placement.cuda_index, group.get());
   auto& world = runtime.control();
-  // Built on the main rank only: traced for the memory bound and information.log.
-  auto network = world.is_main() ? train::build_network(c, checked.sets.front()) : nullptr;
+  // Built on the main rank only (traced for the memory bound and information.log); an input it
+  // refuses (a RandomArchitecture too large for the node) is refused on every rank alike, so that a
+  // random search can go on with its next run.
+  model::NetworkPtr network;
+  std::string refused;
+  if (world.is_main()) {
+    try {
+      network = train::build_network(c, checked.sets.front());
+    } catch (const ConfigError& error) {
+      refused = error.what();
+    }
+  }
+  world.broadcast_string(refused, 0);
+  if (!refused.empty()) throw ConfigError(refused);
   check_step_fits_node_memory(
       c, network.get(), InputSize::from_sample_shape(checked.sets.front().train->input_shape()),
       setup, world, topology);

@@ -5,8 +5,10 @@
 
 #include <cfenv>
 #include <cmath>
+#include <limits>
 
 #include "cdl/core/error.hpp"
+#include "cdl/core/node_memory.hpp"
 #include "cdl/model/architectures/conv_fc3.hpp"
 #include "cdl/model/layers/building_blocks.hpp"
 #include "cdl/model/layers/stack.hpp"
@@ -18,10 +20,12 @@ namespace {
 int64_t positive_integer(const nlohmann::ordered_json& block, const std::string& key,
                          const std::string& where) {
   const auto found = block.find(key);
-  if (found == block.end() || !found->is_number_integer() || found->get<int64_t>() < 1) {
+  constexpr int64_t kMost = int64_t{1} << 20;  // keeps the parameter count below overflow
+  if (found == block.end() || !found->is_number_integer() || found->get<int64_t>() < 1 ||
+      found->get<int64_t>() > kMost) {
     CDL_THROW(ConfigError, where, ".", key, " is ",
               found == block.end() ? std::string("missing") : found->dump(),
-              "; expected a positive integer");
+              "; expected a positive integer up to ", kMost);
   }
   return found->get<int64_t>();
 }
@@ -152,6 +156,24 @@ std::vector<int64_t> random_fc_widths(const RandomArchitectureSpec& spec,
   return widths;
 }
 
+int64_t random_architecture_parameters(const RandomArchitectureSpec& spec,
+                                       const InputSize& input_size, int64_t output_size) {
+  const int64_t kernel = input_size.dimension() == 3 ? 27 : 9;
+  double count = 0;  // in double: a crafted description must not overflow the count
+  int64_t in = input_size.channels;
+  for (const auto& block : spec.convolutions) {
+    count += static_cast<double>(block.n_conv - 1) * static_cast<double>(in) *
+             static_cast<double>(in * kernel + 3);
+    count += static_cast<double>(block.out_channels) * static_cast<double>(in * kernel + 3);
+    in = block.out_channels;
+  }
+  const auto widths = random_fc_widths(spec, input_size, output_size);
+  for (size_t i = 0; i + 1 < widths.size(); ++i) {
+    count += static_cast<double>(widths[i] + 1) * static_cast<double>(widths[i + 1]);
+  }
+  return count > 9e18 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(count);
+}
+
 NetworkPtr make_random_architecture(const NetworkOptions& options) {
   if (!options.random_architecture) {
     CDL_THROW(ConfigError,
@@ -161,6 +183,21 @@ NetworkPtr make_random_architecture(const NetworkOptions& options) {
   require_dimension("RandomArchitecture", options.input_size, {2, 3});
   const auto& spec = *options.random_architecture;
   const int dimension = options.input_size.dimension();
+  // Checked before anything is allocated: a description sampled from wide ranges, or read from
+  // a crafted maps.json, may ask for more weights than the node holds.
+  const int64_t parameters =
+      random_architecture_parameters(spec, options.input_size, options.output_size);
+  const double bytes = 4.0 * static_cast<double>(parameters);
+  if (bytes > static_cast<double>(available_memory_bytes())) {
+    CDL_THROW(ConfigError, "RandomArchitecture of ", spec.convolutions.size(),
+              " convolution blocks (last width ", spec.convolutions.back().out_channels, ") and ",
+              spec.n_fcblocks, " fully connected blocks on inputs of ",
+              options.input_size.to_string(), " has about ", parameters, " parameters (",
+              format_memory_size(bytes), "), more than the ",
+              format_memory_size(static_cast<double>(available_memory_bytes())),
+              " available; expected narrower or more convolution blocks, or more fully connected "
+              "blocks");
+  }
   nn::Sequential convolutions;
   int64_t in = options.input_size.channels;
   for (size_t i = 0; i < spec.convolutions.size(); ++i) {

@@ -106,6 +106,15 @@ grep -q "shared by 2 rank(s)" "$work/pair.log" || fail "run-0 was not trained by
 grep -q $'^run-0\tfailed' "$work/launch/pair/random_search.tsv" ||
   fail "the 2-rank run-0 is not recorded as failed: $(cat "$work/launch/pair/random_search.tsv")"
 
+# A sampled network too large for the node, refused by the main rank of a group of 2 ranks:
+# recorded as failed on every rank (not a hang, not an abort).
+mkdir -p "$work/huge" && sed -e 's/^first_conv_width = .*/first_conv_width = [1048576]/' \
+  -e 's/^n_convblocks = .*/n_convblocks = 2/' "$work/launch/random_search.toml" > "$work/huge/random_search.toml"
+timeout 120 "$mpiexec" -n 2 "${preflags[@]}" "$bin" random-search "$work/huge" big --n_runs 1 \
+  > "$work/huge.log" 2>&1 || fail "a search whose network is too large: $(tail -3 "$work/huge.log")"
+grep -q $'^run-0\tfailed\t.*parameters' "$work/huge/big/random_search.tsv" 2>/dev/null ||
+  fail "the too large run-0 is not recorded as failed: $(tail -3 "$work/huge.log")"
+
 # Never replaced silently; --overwrite replaces a search folder only.
 search 1 pair --n_runs 1
 [ $? -eq 2 ] && grep -q "already exists and is not empty" "$work/pair.log" ||

@@ -66,6 +66,23 @@ TEST(RandomArchitecture, ModulesParametersAndOutputAreClinicaDLs) {
   EXPECT_EQ(records.front().output_shape, (std::vector<int64_t>{8, 16, 20, 16}));  // conv0
 }
 
+TEST(RandomArchitecture, ParametersAreCountedBeforeBuildingAndHugeOnesRefused) {
+  const auto spec = random_architecture_from_json(two_blocks(), 2, "BatchNorm", "test");
+  EXPECT_EQ(random_architecture_parameters(spec, parse_input_size("1@32x40x32"), 2), 1468525);
+  auto huge = two_blocks();
+  huge["conv0"]["out_channels"] = 1 << 20;
+  huge["conv1"]["in_channels"] = 1 << 20;
+  huge["conv1"]["out_channels"] = 1 << 20;  // 2^40 x 27 weights in conv1
+  try {
+    build(random_architecture_from_json(huge, 2, "BatchNorm", "test"), "1@32x40x32", 2);
+    ADD_FAILURE() << "expected a ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("parameters"), std::string::npos) << error.what();
+  }
+  huge["conv1"]["out_channels"] = (1 << 20) + 1;
+  EXPECT_THROW(random_architecture_from_json(huge, 2, "BatchNorm", "test"), ConfigError);
+}
+
 TEST(RandomArchitecture, NormalisationLayersFollowTheDescription) {
   auto spec = random_architecture_from_json(two_blocks(), 2, nullptr, "test");
   EXPECT_EQ(spec.normalization, "None");

@@ -49,7 +49,13 @@ nlohmann::ordered_json convolutions_to_json(const RandomArchitectureSpec& spec);
 std::vector<int64_t> random_fc_widths(const RandomArchitectureSpec& spec,
                                       const InputSize& input_size, int64_t output_size);
 
-/// Builds the network of options.random_architecture. Throws ConfigError when it is missing.
+/// The trainable parameters of the network `spec` describes (weights, biases; BatchNorm's two
+/// per channel counted for every normalisation), computed without building it.
+int64_t random_architecture_parameters(const RandomArchitectureSpec& spec,
+                                       const InputSize& input_size, int64_t output_size);
+
+/// Builds the network of options.random_architecture. Throws ConfigError when it is missing, or
+/// when its weights alone would take more than the memory available on this node.
 NetworkPtr make_random_architecture(const NetworkOptions& options);
 
 }  // namespace cdl::model
