@@ -80,7 +80,7 @@ void plot(const std::vector<std::string>& args) {
   }
   const std::string output = line.value("--output", root + "/training_curves.svg");
   const std::string title = fs::path(root).lexically_normal().filename().string() + ": " +
-                            config.architecture + ", " + config.network_task;
+                            config.architecture + ", " + data::task_name(config.network_task);
   write_text_atomically(output, maps::training_curves_svg(title, curves));
   std::cout << "Training curves of " << curves.size() << " log(s) written to " << output << "\n";
 }

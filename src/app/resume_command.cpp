@@ -23,14 +23,21 @@ constexpr const char* kUsage =
     "  --gpu auto|true|false      device (e.g. continue a GPU training on CPUs)\n"
     "  --comm_backend B           gradient back end: auto, mpi, nccl or serial\n"
     "  --threads N                LibTorch threads per rank (0: the rank's share of the node)\n"
+    "  --stage_data DIR           node-local folder to copy the HDF5 file(s) to first (\"\": "
+    "none)\n"
     "  --checkpoint_steps N       also write the training state every N weight updates\n"
     "  --accumulation_steps A     micro-batches per rank and update: keep\n"
     "                             ranks x A as in the run that wrote the state to continue\n"
     "                             on another number of ranks with the same virtual batch\n";
 
 /// The train options resume may change (read and checked by the train option table).
-const std::vector<std::string> kChangeable{
-    "split", "gpu", "comm_backend", "threads", "checkpoint_steps", "accumulation_steps"};
+const std::vector<std::string> kChangeable{"split",
+                                           "gpu",
+                                           "comm_backend",
+                                           "threads",
+                                           "stage_data",
+                                           "checkpoint_steps",
+                                           "accumulation_steps"};
 
 /// The training options of the MAPS, with the changes of the command line, validated.
 config::TrainConfig resume_config(const std::vector<std::string>& args) {

@@ -59,6 +59,16 @@ void Communicator::reduce_scatter(torch::Tensor& tensor, ReduceOp op) {
   tensor.narrow(0, begin + n, tensor.numel() - begin - n).zero_();
 }
 
+std::string Communicator::first_problem(const std::string& problem) {
+  auto first = torch::tensor({problem.empty() ? size() : rank()}, torch::kInt32);
+  all_reduce(first, ReduceOp::kMin);
+  const int root = first.item<int>();
+  if (root == size()) return "";
+  std::string text = problem;
+  broadcast_string(text, root);
+  return text;
+}
+
 bool Communicator::any_of(bool value) {
   auto flag = torch::tensor({value ? 1 : 0}, torch::kInt32);
   all_reduce(flag, ReduceOp::kMax);

@@ -65,14 +65,14 @@ std::unique_ptr<Communicator> Runtime::make_group_control(int group) {
   return control_->split(group, topology_.rank);
 }
 
-std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::string& requested,
+std::unique_ptr<Communicator> Runtime::make_gradient_communicator(std::optional<Backend> requested,
                                                                   bool on_cuda, int cuda_device,
                                                                   Communicator* group) {
   Communicator& ranks = group != nullptr ? *group : *control_;
   // A communicator of its own (MPI_Comm_split duplicates): gradient traffic never mixes with
   // control messages.
   const auto mpi_over_ranks = [&] { return ranks.split(0, ranks.rank()); };
-  if (requested == "serial") {
+  if (requested == Backend::kSerial) {
     // Decided on every rank together: some groups may hold one rank and others more.
     if (control_->any_of(ranks.size() != 1)) {
       CDL_THROW(ConfigError,
@@ -82,12 +82,7 @@ std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::str
     }
     return std::make_unique<SerialCommunicator>();
   }
-  const bool want_nccl = requested == "nccl" || (requested == "auto" && on_cuda && CDL_WITH_NCCL);
-  if (requested != "auto" && requested != "mpi" && requested != "nccl") {
-    CDL_THROW(ConfigError, "--comm_backend '", requested,
-              "' is unknown; expected auto, mpi, nccl or serial (compiled in: ",
-              compiled_backends(), ")");
-  }
+  const bool want_nccl = requested == Backend::kNccl || (!requested && on_cuda && CDL_WITH_NCCL);
   if (!want_nccl) return mpi_over_ranks();
 #if CDL_WITH_NCCL
   if (!on_cuda) {
@@ -98,7 +93,7 @@ std::unique_ptr<Communicator> Runtime::make_gradient_communicator(const std::str
   // NCCL needs one GPU per rank; decide on every rank together, before NCCL is touched.
   const int gpus = static_cast<int>(torch::cuda::device_count());
   if (control_->any_of(topology_.local_size > gpus)) {
-    if (requested == "auto") {
+    if (!requested) {
       log::info(
           "more ranks per node than GPUs: gradients go through MPI (staged through host "
           "memory), not NCCL");

@@ -124,6 +124,16 @@ void check_entry(const SearchSpace& space, const SearchEntry& entry, Problems& p
   }
 }
 
+/// The line of a ConfigError's message that names --`key` ("--optimizer 'X' is not one of ..."),
+/// or "" when none does.
+std::string problem_naming(const ConfigError& error, const std::string& key) {
+  const std::string message = error.what();
+  const auto named = message.find("--" + key + " ");
+  if (named == std::string::npos) return "";
+  const auto end = message.find('\n', named);
+  return message.substr(named, end == std::string::npos ? end : end - named);
+}
+
 /// Every value a train option's entry can take reads as that option (as the command line
 /// would give it): a bad choice is found now, not in the middle of the search.
 void check_train_values(const SearchSpace& space, const SearchEntry& entry, Problems& problems) {
@@ -139,15 +149,11 @@ void check_train_values(const SearchSpace& space, const SearchEntry& entry, Prob
     TrainConfig scratch;
     try {
       apply_train_options(scratch, {{"--" + entry.key, values}}, "random-search");
-    } catch (const ConfigError&) {
+    } catch (const ConfigError& error) {
       std::string seen;
       for (const auto& v : values) seen += (seen.empty() ? "" : " ") + v;
-      const int arity = train_option_arity(entry.key);
-      problems.push_back(where(space, entry.key) + " value '" + seen + "' is not a valid --" +
-                         entry.key +
-                         (arity == 0   ? " (expected true or false)"
-                          : arity == 1 ? " (expected one value of its type)"
-                                       : ""));
+      problems.push_back(where(space, entry.key) + " value '" + seen +
+                         "' is refused: " + problem_naming(error, entry.key));
     }
   }
 }
@@ -160,16 +166,14 @@ void check_choices_validate(const SearchSpace& space, Problems& problems) {
     if (entry.sampling != "choice" || !entry.is_list) continue;
     for (const auto& value : entry.values) {
       TrainConfig scratch = space.fixed;
-      apply_train_options(scratch, {{"--" + entry.key, {value}}}, "random-search");
       try {
+        apply_train_options(scratch, {{"--" + entry.key, {value}}}, "random-search");
         resolve_and_validate(scratch);
       } catch (const ConfigError& error) {
-        std::string message = error.what();
-        const auto named = message.find("--" + entry.key + " ");
-        if (named == std::string::npos) continue;
-        const auto end = message.find('\n', named);
-        problems.push_back(where(space, entry.key) + " value '" + value + "' is refused: " +
-                           message.substr(named, end == std::string::npos ? end : end - named));
+        const auto problem = problem_naming(error, entry.key);
+        if (problem.empty()) continue;
+        problems.push_back(where(space, entry.key) + " value '" + value +
+                           "' is refused: " + problem);
       }
     }
   }
@@ -201,7 +205,14 @@ void read_random_search_section(const toml::table& section, SearchSpace& space,
       }
     };
     if (key == "network_task") {
-      positional(space.fixed.network_task);
+      std::string task;
+      positional(task);
+      const auto parsed = parse_choice<data::Task>(task);
+      if (parsed) space.fixed.network_task = *parsed;
+      if (!parsed && !task.empty()) {
+        problems.push_back(where(space, key) + " '" + task + "' is not one of " +
+                           choice_list<data::Task>());
+      }
     } else if (key == "caps_directory") {
       positional(space.fixed.data_path);
     } else if (key == "tsv_path") {
@@ -277,10 +288,9 @@ void check_architecture_values(const SearchSpace& space, Problems& problems) {
 
 /// The random source of (seed, run, key): a key's draw does not depend on the other keys.
 SplitMix64 stream(int64_t seed, int64_t run, const std::string& key) {
-  uint64_t hash = 0xCBF29CE484222325ULL;  // FNV-1a of the key
-  for (const unsigned char c : key) hash = (hash ^ c) * 0x100000001B3ULL;
-  return SplitMix64(mix_bits(
-      mix_bits(mix_bits(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(run)) ^ hash));
+  return SplitMix64(
+      mix_bits(mix_bits(mix_bits(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(run)) ^
+               text_hash(key)));
 }
 
 /// One draw of `entry` as a command-line text (ClinicaDL's sampling_fn).
@@ -332,13 +342,20 @@ SearchSpace read_search_space(const std::string& launch_dir) {
               " (a [Random_Search] section of fixed values and sampled ranges); it does not exist");
   }
   Problems problems;
-  apply_config_file(space.file, space.fixed, problems, kSection);
   toml::table root;
+  bool parsed = true;
   try {
     root = toml::parse_file(space.file);
   } catch (const toml::parse_error&) {
-    throw_if_problems<ConfigError>(problems, "", " in random_search.toml");  // named above
+    parsed = false;  // apply_config_file names the error
   }
+  // The task selects which task section of the other sections applies, as for train; a bad task
+  // is reported with the section's other problems.
+  if (const auto task = parse_choice<data::Task>(root[kSection]["network_task"].value_or(""))) {
+    space.fixed.network_task = *task;
+  }
+  apply_config_file(space.file, space.fixed, problems, kSection);
+  if (!parsed) throw_if_problems<ConfigError>(problems, "", " in random_search.toml");
   const auto* section = root[kSection].as_table();
   if (section == nullptr) {
     problems.push_back(space.file + " has no [" + kSection +

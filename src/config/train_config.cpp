@@ -55,19 +55,19 @@ void check_at_least(const std::string& option, double value, double minimum, Pro
   }
 }
 
-std::vector<std::string> task_metrics(const std::string& task) {
-  if (task == "classification") {
+std::vector<std::string> task_metrics(data::Task task) {
+  if (task == data::Task::kClassification) {
     return {"BA",  "accuracy", "F1_score", "sensitivity", "specificity", "PPV",
             "NPV", "MCC",      "MK",       "LR_plus",     "LR_minus"};
   }
-  if (task == "regression") return {"R2_score", "MAE", "RMSE"};
+  if (task == data::Task::kRegression) return {"R2_score", "MAE", "RMSE"};
   return {"MAE", "RMSE", "PSNR", "SSIM"};
 }
 
 void resolve_task_defaults(TrainConfig& c) {
-  const bool classification = c.network_task == "classification";
+  const bool classification = c.network_task == data::Task::kClassification;
   if (c.architecture == "default") {
-    c.architecture = c.network_task == "reconstruction" ? "AE_Conv5_FC3" : "Conv5_FC3";
+    c.architecture = c.network_task == data::Task::kReconstruction ? "AE_Conv5_FC3" : "Conv5_FC3";
   }
   if (c.label == "default") c.label = classification ? "diagnosis" : "age";
   if (c.loss == "default") c.loss = classification ? "CrossEntropyLoss" : "MSELoss";
@@ -75,7 +75,7 @@ void resolve_task_defaults(TrainConfig& c) {
 
 void validate_task(const TrainConfig& c, Problems& problems) {
   check_choice("loss", c.loss,
-               c.network_task == "classification"
+               c.network_task == data::Task::kClassification
                    ? std::vector<std::string>{"CrossEntropyLoss", "MultiMarginLoss"}
                    : std::vector<std::string>{"MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss"},
                problems);
@@ -94,13 +94,12 @@ void validate_task(const TrainConfig& c, Problems& problems) {
       }
     }
   }
-  if (c.sampler == "weighted" && c.network_task == "reconstruction") {
+  if (c.sampler == data::SamplerKind::kWeighted && c.network_task == data::Task::kReconstruction) {
     problems.push_back("--sampler weighted needs labels; reconstruction has none (use random)");
   }
 }
 
 void validate_optimization(const TrainConfig& c, Problems& problems) {
-  check_choice("optimizer", c.optimizer, {"Adam", "AdamW", "SGD", "Adagrad", "RMSprop"}, problems);
   check_at_least("epochs", static_cast<double>(c.epochs), 1, problems);
   check_at_least("batch_size", static_cast<double>(c.batch_size), 1, problems);
   check_at_least("accumulation_steps", static_cast<double>(c.accumulation_steps), 1, problems);
@@ -127,18 +126,16 @@ void validate_optimization(const TrainConfig& c, Problems& problems) {
   if (c.dropout < 0 || c.dropout >= 1) problems.push_back("--dropout must be in [0, 1)");
 }
 
-void validate_data(const TrainConfig& c, Problems& problems) {
-  check_choice("mode", c.mode, {"image", "patch", "roi", "slice"}, problems);
-  check_choice("sampler", c.sampler, {"random", "weighted"}, problems);
-  check_choice("unit_scheduling", c.unit_scheduling, {"dynamic", "static"}, problems);
-  check_choice("slice_mode", c.slice_mode, {"rgb", "single"}, problems);
+/// The options of --mode and of the part it cuts.
+void validate_mode(const TrainConfig& c, Problems& problems) {
   if (c.slice_direction < 0 || c.slice_direction > 2)
     problems.push_back("--slice_direction must be 0, 1 or 2");
   if (c.discarded_slices.empty() || c.discarded_slices.size() > 2) {
     problems.push_back("--discarded_slices takes 1 or 2 integers");
   }
-  if (c.mode == "roi" && c.roi_list.empty()) problems.push_back("--mode roi needs --roi_list");
-  if (c.multi_network && c.mode == "image") {
+  if (c.mode == data::Mode::kRoi && c.roi_list.empty())
+    problems.push_back("--mode roi needs --roi_list");
+  if (c.multi_network && c.mode == data::Mode::kImage) {
     problems.push_back(
         "--multi_network trains one network per part; --mode image has one part per image "
         "(use --mode patch, slice or roi)");
@@ -147,15 +144,20 @@ void validate_data(const TrainConfig& c, Problems& problems) {
     problems.push_back("--size_reduction_factor " + std::to_string(c.size_reduction_factor) +
                        " is invalid; expected 2, 3, 4 or 5");
   }
-  if (c.size_reduction && c.mode != "image") {
+  if (c.size_reduction && c.mode != data::Mode::kImage) {
     problems.push_back(
         "--size_reduction applies to whole images (--mode image), as ClinicaDL's "
         "windows are those of t1-linear images; --mode is " +
-        c.mode);
+        choice_name(c.mode));
   }
-  if (c.mode == "patch" && (c.patch_size < 1 || c.stride_size < 1)) {
+  if (c.mode == data::Mode::kPatch && (c.patch_size < 1 || c.stride_size < 1)) {
     problems.push_back("--patch_size and --stride_size must be positive");
   }
+}
+
+/// The data and the splits.
+void validate_data(const TrainConfig& c, Problems& problems) {
+  validate_mode(c, problems);
   if (c.diagnoses.empty()) problems.push_back("--diagnoses needs at least one diagnosis");
   const bool tsv_data =
       c.data_path.size() > 4 && c.data_path.substr(c.data_path.size() - 4) == ".tsv";
@@ -191,19 +193,18 @@ void validate_unsupported(const TrainConfig& c, Problems& problems) {
     if (used) problems.push_back(what + " is not supported yet by clinicadl-hpc");
   };
   refuse(c.ssda_network, "--ssda_network");
-  if (c.fully_sharded_data_parallel && c.optimizer != "Adam" && c.optimizer != "AdamW") {
+  if (c.fully_sharded_data_parallel && c.optimizer != Optimizer::kAdam &&
+      c.optimizer != Optimizer::kAdamW) {
     problems.push_back(
         "--fully_sharded_data_parallel shards the state of Adam and AdamW (two "
         "moments per weight); --optimizer is " +
-        c.optimizer + "; expected Adam or AdamW, or no sharding");
+        choice_name(c.optimizer) + "; expected Adam or AdamW, or no sharding");
   }
-  if (c.track_exp == "wandb") {
+  if (c.track_exp == Tracker::kWandb) {
     problems.push_back(
         "--track_exp wandb is not supported: Weights & Biases needs its service or its own "
         "offline files; expected mlflow (an MLflow store in <MAPS>/mlruns) or none (TensorBoard "
         "event files are always written under training_logs/)");
-  } else if (!c.track_exp.empty() && c.track_exp != "mlflow") {
-    problems.push_back("--track_exp '" + c.track_exp + "' is invalid; expected mlflow or none");
   }
 }
 
@@ -222,26 +223,26 @@ void put(nlohmann::ordered_json& json, const std::string& key, const T* value) {
   json[key] = *value;
 }
 
+void put(nlohmann::ordered_json& json, const std::string& key, const ChoiceField& value) {
+  json[key] = value.get();
+}
+
 }  // namespace
 
-void resolve_and_validate(TrainConfig& c) {
+std::vector<std::string> resolve_and_find_problems(TrainConfig& c) {
   Problems problems;
-  check_choice("task", c.network_task, {"classification", "regression", "reconstruction"},
-               problems);
-  if (problems.empty()) {
-    resolve_task_defaults(c);
-    validate_task(c, problems);
-  }
-  check_choice("gpu", c.gpu, {"auto", "true", "false"}, problems);
-  check_choice("comm_backend", c.comm_backend, {"auto", "mpi", "nccl", "serial"}, problems);
-  check_choice("channels_last", c.channels_last, {"auto", "true", "false"}, problems);
-  check_choice("compensation", c.compensation, {"memory", "time"}, problems);
+  resolve_task_defaults(c);
+  validate_task(c, problems);
   validate_optimization(c, problems);
   validate_data(c, problems);
   validate_unsupported(c, problems);
   validate_random_architecture(c, problems);
   validate_memory_saving(c, problems);
-  throw_if_problems<ConfigError>(problems, "", " with the train options");
+  return problems;
+}
+
+void resolve_and_validate(TrainConfig& c) {
+  throw_if_problems<ConfigError>(resolve_and_find_problems(c), "", " with the train options");
 }
 
 namespace {
@@ -258,6 +259,12 @@ void read_json_field(const nlohmann::json& value, T* field) {
     if (!value.is_boolean()) throw std::invalid_argument("not a boolean");
   }
   *field = value.get<T>();
+}
+
+void read_json_field(const nlohmann::json& value, const ChoiceField& field) {
+  if (!value.is_string() || !field.set(value.get<std::string>())) {
+    throw std::invalid_argument("expected " + field.expected);
+  }
 }
 
 std::string required_string(const nlohmann::json& json, const std::string& key,
@@ -295,22 +302,13 @@ void read_random_architecture(const nlohmann::json& json, TrainConfig& c, Proble
   }
 }
 
-}  // namespace
-
-TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string& source) {
-  if (!json.is_object()) {
-    CDL_THROW(ConfigError, "'", source, "' is not a JSON object; expected a MAPS's maps.json");
-  }
-  TrainConfig c;
-  c.network_task = required_string(json, "network_task", source);
-  c.data_path = required_string(json, "caps_directory", source);
-  c.tsv_path = required_string(json, "tsv_path", source);
-  Problems problems;
+/// Reads every option of the table that `json` holds into `c`.
+void read_json_options(const nlohmann::json& json, TrainConfig& c, Problems& problems) {
   for (const auto& spec : option_specs(c)) {
     const auto it = json.find(spec.name);
     if (it == json.end() || it->is_null()) continue;  // null: not applicable to the task
     if (spec.name == "gpu" && it->is_boolean()) {
-      c.gpu = it->get<bool>() ? "true" : "false";
+      c.gpu = it->get<bool>() ? Toggle::kOn : Toggle::kOff;
       continue;
     }
     // ClinicaDL writes false for an unused path or list (transfer_path, data_augmentation).
@@ -318,23 +316,49 @@ TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string&
       continue;
     }
     try {
-      std::visit([&](auto* field) { read_json_field(*it, field); }, spec.field);
-    } catch (const std::exception&) {
-      problems.push_back("'" + spec.name + "' is " + it->dump() + ", which has the wrong type");
+      std::visit([&](const auto& field) { read_json_field(*it, field); }, spec.field);
+    } catch (const std::exception& error) {
+      problems.push_back("'" + spec.name + "' is " + it->dump() + ", which has the wrong type" +
+                         (std::holds_alternative<ChoiceField>(spec.field)
+                              ? std::string(" or name: ") + error.what()
+                              : std::string()));
     }
   }
-  if (c.architecture == "RandomArchitecture") read_random_architecture(json, c, problems);
+}
+
+void read_json_label_code(const nlohmann::json& json, TrainConfig& c, Problems& problems) {
   const auto code = json.find("label_code");
-  if (code != json.end() && code->is_object()) {
-    for (const auto& [name, value] : code->items()) {
-      if (value.is_number_integer()) {
-        c.label_code[name] = value.get<int64_t>();
-      } else {
-        problems.push_back("'label_code' entry '" + name + "' is " + value.dump() +
-                           ", expected an integer");
-      }
+  if (code == json.end() || !code->is_object()) return;
+  for (const auto& [name, value] : code->items()) {
+    if (value.is_number_integer()) {
+      c.label_code[name] = value.get<int64_t>();
+    } else {
+      problems.push_back("'label_code' entry '" + name + "' is " + value.dump() +
+                         ", expected an integer");
     }
   }
+}
+
+}  // namespace
+
+TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string& source) {
+  if (!json.is_object()) {
+    CDL_THROW(ConfigError, "'", source, "' is not a JSON object; expected a MAPS's maps.json");
+  }
+  TrainConfig c;
+  const auto task = required_string(json, "network_task", source);
+  if (const auto parsed = parse_choice<data::Task>(task)) {
+    c.network_task = *parsed;
+  } else {
+    CDL_THROW(ConfigError, "'", source, "': 'network_task' is '", task, "'; expected ",
+              choice_list<data::Task>());
+  }
+  c.data_path = required_string(json, "caps_directory", source);
+  c.tsv_path = required_string(json, "tsv_path", source);
+  Problems problems;
+  read_json_options(json, c, problems);
+  if (c.architecture == "RandomArchitecture") read_random_architecture(json, c, problems);
+  read_json_label_code(json, c, problems);
   throw_if_problems<ConfigError>(problems, "'" + source + "': ", "");
   return c;
 }
@@ -343,15 +367,15 @@ nlohmann::ordered_json TrainConfig::to_json() const {
   nlohmann::ordered_json json;
   auto& self = const_cast<TrainConfig&>(*this);
   for (const auto& spec : option_specs(self)) {
-    std::visit([&](const auto* value) { put(json, spec.name, value); }, spec.field);
+    std::visit([&](const auto& value) { put(json, spec.name, value); }, spec.field);
     if (spec.name == "label") {
       json["label_code"] = nlohmann::ordered_json::object();
       for (const auto& [name, code] : label_code) json["label_code"][name] = code;
     }
   }
-  if (gpu != "auto") json["gpu"] = gpu == "true";
-  if (network_task == "reconstruction") json["label"] = nullptr;
-  if (network_task != "classification") json["selection_threshold"] = nullptr;
+  if (gpu != Toggle::kAuto) json["gpu"] = gpu == Toggle::kOn;
+  if (network_task == data::Task::kReconstruction) json["label"] = nullptr;
+  if (network_task != data::Task::kClassification) json["selection_threshold"] = nullptr;
   if (architecture == "RandomArchitecture") {
     json["convolutions_dict"] = convolutions_dict;
     json["n_fcblocks"] = n_fcblocks;
@@ -359,7 +383,7 @@ nlohmann::ordered_json TrainConfig::to_json() const {
                                         ? nlohmann::ordered_json(nullptr)
                                         : nlohmann::ordered_json(network_normalization);
   }
-  json["network_task"] = network_task;
+  json["network_task"] = choice_name(network_task);
   json["caps_directory"] = data_path;
   json["tsv_path"] = tsv_path;
   return json;

@@ -42,16 +42,20 @@ bool parse_number(const std::string& text, T& value) {
 /// Stores `values` into `field`; on failure appends a problem naming `where` and the value.
 void set_field(const Field& field, const std::vector<std::string>& values, const std::string& where,
                Problems& problems) {
+  std::string seen;
+  for (const auto& v : values) seen += (seen.empty() ? "" : " ") + v;
   const auto fail = [&](const std::string& expected) {
-    std::string seen;
-    for (const auto& v : values) seen += (seen.empty() ? "" : " ") + v;
     problems.push_back(where + " '" + seen + "' is invalid: expected " + expected);
   };
   const bool single = values.size() == 1;
   std::visit(
-      [&](auto* target) {
-        using T = std::remove_pointer_t<decltype(target)>;
-        if constexpr (std::is_same_v<T, bool>) {
+      [&](const auto& target) {
+        using T = std::remove_pointer_t<std::decay_t<decltype(target)>>;
+        if constexpr (std::is_same_v<T, ChoiceField>) {
+          if (!single || !target.set(values[0])) {
+            problems.push_back(where + " '" + seen + "' is not one of " + target.expected);
+          }
+        } else if constexpr (std::is_same_v<T, bool>) {
           bool ok = single;
           if (single) *target = parse_bool(values[0], ok);
           if (!ok) fail("true or false");
@@ -108,8 +112,8 @@ bool is_task_section(const std::string& section) {
 void apply_toml_section(const std::string& file, const std::string& section,
                         const toml::table& table, TrainConfig& config,
                         const std::vector<OptionSpec>& specs, Problems& problems) {
-  std::string task_section = config.network_task;
-  if (!task_section.empty()) task_section[0] = static_cast<char>(std::toupper(task_section[0]));
+  std::string task_section = choice_name(config.network_task);
+  task_section[0] = static_cast<char>(std::toupper(task_section[0]));
   const bool applies = !is_task_section(section) || section == task_section;
   const std::string lookup = is_task_section(section) ? "Classification" : section;
   for (const auto& [key_view, node] : table) {
@@ -254,7 +258,14 @@ void read_positionals(const po::variables_map& values, TrainConfig& config) {
               "\n  usage: clinicadl-hpc train {classification|regression|"
               "reconstruction} DATA.h5 SPLIT_DIR MAPS_DIR [options]");
   }
-  config.network_task = positionals[0];
+  if (const auto task = parse_choice<data::Task>(positionals[0])) {
+    config.network_task = *task;
+  } else {
+    CDL_THROW(ConfigError, "train: TASK '", positionals[0], "' is not one of ",
+              choice_list<data::Task>(),
+              "\n  usage: clinicadl-hpc train {classification|regression|"
+              "reconstruction} DATA.h5 SPLIT_DIR MAPS_DIR [options]");
+  }
   config.data_path = positionals[1];
   config.tsv_path = positionals[2];
   config.maps_dir = positionals[3];
@@ -271,6 +282,39 @@ std::string toml_scalar_text(const toml::node& node) {
     return buffer;
   }
   return "<unsupported TOML value>";
+}
+
+/// True when `problem` names the option `name` ("--name 'x'...", "[Section] name 'x'...").
+bool names_option(const std::string& problem, const std::string& name) {
+  for (const std::string& mark : {"--" + name, "] " + name}) {
+    for (auto at = problem.find(mark); at != std::string::npos; at = problem.find(mark, at + 1)) {
+      const size_t end = at + mark.size();
+      if (end == problem.size() ||
+          !(std::isalnum(static_cast<unsigned char>(problem[end])) || problem[end] == '_')) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/// With problems found while reading, adds those of the combination checks, so that every
+/// problem is reported at once; a check naming an option whose value did not read is left out,
+/// as it would judge the default standing in for that value.
+void add_combination_problems(TrainConfig config, Problems& problems) {
+  if (problems.empty()) return;
+  std::vector<std::string> unread;
+  for (const auto& spec : option_specs(config)) {
+    for (const auto& problem : problems) {
+      if (names_option(problem, spec.name)) unread.push_back(spec.name);
+    }
+  }
+  for (const auto& problem : resolve_and_find_problems(config)) {
+    if (std::none_of(unread.begin(), unread.end(),
+                     [&](const std::string& name) { return names_option(problem, name); })) {
+      problems.push_back(problem);
+    }
+  }
 }
 
 }  // namespace
@@ -303,6 +347,7 @@ TrainConfig parse_train_arguments(const std::vector<std::string>& args) {
   }
   apply_command_line(values, config, problems);
   config.overwrite = values["overwrite"].as<bool>();
+  add_combination_problems(config, problems);
   throw_if_problems(problems);
   return config;
 }

@@ -24,12 +24,6 @@ constexpr uint64_t kWeightedStream = 2;
 
 }  // namespace
 
-SamplerKind parse_sampler(const std::string& text) {
-  if (text == "random") return SamplerKind::kRandom;
-  if (text == "weighted") return SamplerKind::kWeighted;
-  CDL_THROW(ConfigError, "unknown sampler '", text, "'; expected random or weighted");
-}
-
 ShardPlan::ShardPlan(int64_t num_images, int64_t parts_per_image, ShardPlanOptions options,
                      std::vector<double> image_weights)
     : num_images_(num_images),

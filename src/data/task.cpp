@@ -6,23 +6,11 @@
 namespace cdl::data {
 
 Task parse_task(const std::string& text) {
-  if (text == "classification") return Task::kClassification;
-  if (text == "regression") return Task::kRegression;
-  if (text == "reconstruction") return Task::kReconstruction;
-  CDL_THROW(ConfigError, "unknown task '", text,
-            "'; expected one of classification, regression, reconstruction");
+  return parse_choice_or_throw<Task>(text, "task");
 }
 
 std::string task_name(Task task) {
-  switch (task) {
-    case Task::kClassification:
-      return "classification";
-    case Task::kRegression:
-      return "regression";
-    case Task::kReconstruction:
-      return "reconstruction";
-  }
-  return "classification";
+  return choice_name(task);
 }
 
 std::string default_label_column(Task task) {

@@ -37,7 +37,7 @@ bool cuda_supports_bf16(int index) {
 #endif
 }
 
-ComputeOptions resolve_compute(torch::Device device, bool amp, const std::string& channels_last,
+ComputeOptions resolve_compute(torch::Device device, bool amp, config::Toggle channels_last,
                                bool normalize) {
   ComputeOptions options;
   options.device = device;
@@ -47,10 +47,10 @@ ComputeOptions resolve_compute(torch::Device device, bool amp, const std::string
   options.amp = amp && (cuda || cpu_bf16);
   options.amp_declined_on_cpu = amp && !cuda && !cpu_bf16;
   if (amp && cuda && !cuda_supports_bf16(device.index())) options.amp_dtype = torch::kHalf;
-  if (channels_last == "auto") {
+  if (channels_last == config::Toggle::kAuto) {
     options.channels_last = cuda && amp;
   } else {
-    options.channels_last = channels_last == "true";
+    options.channels_last = channels_last == config::Toggle::kOn;
   }
   options.transform_on_device = cuda;
   return options;

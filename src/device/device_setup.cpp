@@ -32,13 +32,13 @@ void log_precision(const ComputeOptions& compute) {
 
 Placement choose_device(config::TrainConfig& c, int local_rank) {
   const bool cuda = torch::cuda::is_available();
-  if (c.gpu == "true" && !cuda) {
+  if (c.gpu == config::Toggle::kOn && !cuda) {
     CDL_THROW(ConfigError,
               "--gpu true but no CUDA device is visible (or LibTorch is CPU-only); "
               "hint: --gpu false");
   }
-  c.gpu = (c.gpu == "true" || (c.gpu == "auto" && cuda)) ? "true" : "false";
-  if (c.gpu == "false") return {};
+  if (c.gpu == config::Toggle::kAuto) c.gpu = cuda ? config::Toggle::kOn : config::Toggle::kOff;
+  if (c.gpu == config::Toggle::kOff) return {};
   const int index = local_rank % static_cast<int>(torch::cuda::device_count());
   return {torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)), index};
 }

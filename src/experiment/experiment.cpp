@@ -125,7 +125,9 @@ void merge_split(const ExperimentContext& ctx, bool group_main,
 /// Collective over the world: with several rank groups and --unit_scheduling dynamic, the claim
 /// folder of this job (the claims of killed jobs removed first); "" for a static schedule.
 std::string claims_folder(const ExperimentPlan& plan, const ExperimentContext& ctx) {
-  if (plan.group_count() < 2 || ctx.config->unit_scheduling != "dynamic") return "";
+  if (plan.group_count() < 2 || ctx.config->unit_scheduling != config::UnitScheduling::kDynamic) {
+    return "";
+  }
   std::string token;
   if (ctx.world->is_main()) {
     UnitScheduler::remove_stale_claims(ctx.layout.root());

@@ -69,7 +69,7 @@ void plan_work(const PredictRequest& request, PredictPlan& plan) {
 
 /// The label column check: present, or --no_labels (reconstruction needs none).
 void check_labels(const TsvTable& table, PredictPlan& plan) {
-  if (plan.config.network_task == "reconstruction" || !plan.has_labels) return;
+  if (plan.config.network_task == data::Task::kReconstruction || !plan.has_labels) return;
   if (table.has_column(plan.config.label)) return;
   CDL_THROW(ConfigError, "'", table.source(), "' has no column '", plan.config.label,
             "', needed for the loss and the metrics\n  hint: add --no_labels to predict without "
@@ -80,7 +80,7 @@ void check_labels(const TsvTable& table, PredictPlan& plan) {
 TsvTable read_new_group(const std::string& tsv, const PredictPlan& plan) {
   auto table = TsvTable::read(tsv);
   table.require_columns({"participant_id", "session_id"});
-  if (plan.config.network_task == "classification" && plan.has_labels &&
+  if (plan.config.network_task == data::Task::kClassification && plan.has_labels &&
       table.has_column("diagnosis")) {
     table = data::read_split_table(tsv, plan.config.diagnoses, data::kSingleCohort);
   } else if (!table.has_column("cohort")) {
@@ -244,9 +244,9 @@ PredictPlan make_predict_plan(config::TrainConfig config, const PredictRequest& 
   }
   plan.has_labels = !request.no_labels;
   plan.save_tensors = request.save_tensors;
-  if (plan.save_tensors && plan.config.network_task != "reconstruction") {
+  if (plan.save_tensors && plan.config.network_task != data::Task::kReconstruction) {
     CDL_THROW(ConfigError, "--save_tensor saves reconstructions; the MAPS '", plan.config.maps_dir,
-              "' was trained for ", plan.config.network_task);
+              "' was trained for ", data::task_name(plan.config.network_task));
   }
   if (plan.save_tensors && plan.config.multi_network) {
     CDL_THROW(ConfigError, "--save_tensor is not supported for the multi-network MAPS '",
@@ -265,7 +265,7 @@ void run_predict_job(PredictPlan& plan, comm::Runtime& runtime) {
   const maps::MapsLayout layout(c.maps_dir);
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(plan.data_path));
   auto options = dataset_options(c, !compute.transform_on_device, 0);
-  options.no_labels = !plan.has_labels && c.network_task != "reconstruction";
+  options.no_labels = !plan.has_labels && c.network_task != data::Task::kReconstruction;
   std::unique_ptr<maps::MapsClaim> claim;
   if (runtime.control().is_main()) {
     claim = std::make_unique<maps::MapsClaim>(c.maps_dir, false);

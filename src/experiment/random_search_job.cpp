@@ -129,7 +129,8 @@ RunOutcome read_outcome(const SearchRequest& request, int64_t run) {
 double best_validation_value(const config::TrainConfig& c, int split, const std::string& metric) {
   const maps::MapsLayout layout(c.maps_dir);
   std::string path = layout.metrics_tsv(split, metric, "validation", "image");
-  if (!fs::exists(path)) path = layout.metrics_tsv(split, metric, "validation", c.mode);
+  if (!fs::exists(path))
+    path = layout.metrics_tsv(split, metric, "validation", data::mode_name(c.mode));
   if (!fs::exists(path)) return std::nan("");
   const auto table = TsvTable::read(path);
   if (!table.has_column(metric) || table.num_rows() == 0) return std::nan("");

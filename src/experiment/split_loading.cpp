@@ -15,11 +15,11 @@ namespace {
 
 data::ModeConfig mode_config(const config::TrainConfig& c) {
   data::ModeConfig mode;
-  mode.mode = data::parse_mode(c.mode);
+  mode.mode = c.mode;
   mode.patch_size = c.patch_size;
   mode.stride_size = c.stride_size;
   mode.slice_direction = static_cast<int>(c.slice_direction);
-  mode.slice_rgb = c.slice_mode == "rgb";
+  mode.slice_rgb = c.slice_mode == config::SliceMode::kRgb;
   mode.discarded_slices = c.discarded_slices;
   mode.roi_list = c.roi_list;
   mode.uncropped_roi = c.uncropped_roi;
@@ -58,7 +58,7 @@ void check_trainable(const data::CapsDataset& train, int split, const std::strin
 data::DatasetOptions dataset_options(const config::TrainConfig& c, bool host_transforms,
                                      int64_t cache_bytes) {
   data::DatasetOptions options;
-  options.task = data::parse_task(c.network_task);
+  options.task = c.network_task;
   options.label_column = options.task == data::Task::kReconstruction ? "" : c.label;
   options.mode = mode_config(c);
   options.normalize = c.normalize;

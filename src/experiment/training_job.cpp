@@ -12,6 +12,7 @@
 #include "cdl/core/node_memory.hpp"
 #include "cdl/data/augmentation.hpp"
 #include "cdl/device/device_setup.hpp"
+#include "cdl/experiment/data_staging.hpp"
 #include "cdl/experiment/experiment.hpp"
 #include "cdl/experiment/split_loading.hpp"
 #include "cdl/maps/maps_claim.hpp"
@@ -62,7 +63,8 @@ ExperimentPlan plan_experiment(const config::TrainConfig& c, const data::SplitDa
   if (c.multi_network) {
     options.networks = first.train->parts_per_image();
     if (options.networks < 2) {
-      CDL_THROW(ConfigError, "--multi_network trains one network per part, but --mode ", c.mode,
+      CDL_THROW(ConfigError, "--multi_network trains one network per part, but --mode ",
+                data::mode_name(c.mode),
                 " gives one part per image here; expected at least two (more ROIs in "
                 "--roi_list, or patch/slice mode)");
     }
@@ -151,6 +153,21 @@ void check_step_fits_node_memory(const config::TrainConfig& c, model::Network* n
             c.memory_saving ? "" : ", --memory_saving", " or fewer ranks per node");
 }
 
+/// The back end --comm_backend asks for; nothing for auto (the runtime picks).
+std::optional<comm::Backend> requested_backend(config::CommBackend choice) {
+  switch (choice) {
+    case config::CommBackend::kMpi:
+      return comm::Backend::kMpi;
+    case config::CommBackend::kNccl:
+      return comm::Backend::kNccl;
+    case config::CommBackend::kSerial:
+      return comm::Backend::kSerial;
+    case config::CommBackend::kAuto:
+      break;
+  }
+  return std::nullopt;
+}
+
 /// Throws ConfigError (alike on every rank, before anything is written) for an unknown
 /// --data_augmentation name, or one of TorchIO's 3D transforms on 2D samples (slices).
 void check_augmentations(const config::TrainConfig& c, const data::SplitData& first) {
@@ -158,8 +175,8 @@ void check_augmentations(const config::TrainConfig& c, const data::SplitData& fi
   for (const auto augmentation : data::parse_augmentations(c.data_augmentation)) {
     if (two_d && data::needs_3d(augmentation)) {
       CDL_THROW(ConfigError, "--data_augmentation ", data::augmentation_name(augmentation),
-                " is one of TorchIO's 3D transforms, but the samples are 2D (--mode ", c.mode,
-                "); expected Noise, Erasing, CropPad or Smoothing");
+                " is one of TorchIO's 3D transforms, but the samples are 2D (--mode ",
+                data::mode_name(c.mode), "); expected Noise, Erasing, CropPad or Smoothing");
     }
   }
 }
@@ -209,14 +226,20 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
         "sample at a time in slabs; no image cache (images are read from ",
         c.data_path, " at every epoch)");
   }
+  std::unique_ptr<StagedData> staged;  // declared first: outlives every reader of its copies
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(c.data_path));
+  if (!c.stage_data.empty()) {
+    staged = StagedData::stage(*source, c.stage_data, runtime.control(), topology);
+    source = staged->source();
+  }
   const auto checked = check_splits(c, source, plan);
   check_augmentations(c, checked.sets.front());
   const auto experiment =
       plan_experiment(c, checked.sets.front(), checked.splits, topology.world_size);
   auto group = runtime.make_group_control(experiment.group_of_rank(topology.rank));
-  auto gradients = runtime.make_gradient_communicator(
-      c.comm_backend, setup.placement.device.is_cuda(), setup.placement.cuda_index, group.get());
+  auto gradients = runtime.make_gradient_communicator(requested_backend(c.comm_backend),
+                                                      setup.placement.device.is_cuda(),
+                                                      setup.placement.cuda_index, group.get());
   auto& world = runtime.control();
   // Built on the main rank only (traced for the memory bound and information.log); an input it
   // refuses (a RandomArchitecture too large for the node) is refused on every rank alike, so that a
@@ -267,8 +290,9 @@ void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
 
 void check_new_training(config::TrainConfig& c) {
   config::resolve_and_validate(c);
-  maps::check_maps_destination(c.maps_dir, c.overwrite,
-                               {c.data_path, c.tsv_path, c.config_file, c.transfer_path});
+  maps::check_maps_destination(
+      c.maps_dir, c.overwrite,
+      {c.data_path, c.tsv_path, c.config_file, c.transfer_path, c.stage_data});
   for (const auto split : requested_splits(c)) {
     train::check_transfer_source(c, static_cast<int>(split));
   }

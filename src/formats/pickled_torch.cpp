@@ -144,6 +144,31 @@ Ref Unpickler::make_tensor(at::Tensor tensor) {
   return ref;
 }
 
+Ref Unpickler::make_ordered_dict(const std::vector<Ref>& args) {
+  const Ref dict = make(Kind::dict);
+  if (args.empty()) return dict;
+  const Object& pairs = get(args[0]);
+  if (pairs.kind != Kind::list && pairs.kind != Kind::tuple) {
+    fail("OrderedDict is built from ", describe(args[0]));
+  }
+  std::vector<Ref> items;
+  for (const Ref pair_ref : pairs.items) {
+    const Object& pair = get(pair_ref);
+    if ((pair.kind != Kind::tuple && pair.kind != Kind::list) || pair.items.size() != 2) {
+      fail("OrderedDict is built from ", describe(pair_ref), " instead of a pair");
+    }
+    items.push_back(pair.items[0]);
+    items.push_back(pair.items[1]);
+  }
+  objects_[dict].items = std::move(items);
+  return dict;
+}
+
+Ref Unpickler::rebuild_parameter(Ref data) {
+  if (get(data).kind != Kind::tensor) fail("a Parameter is rebuilt from ", describe(data));
+  return make_tensor(get(data).tensor);
+}
+
 Ref Unpickler::call(Ref callable_ref, Ref args_ref) {
   // Copies, not references: make() may move the arena.
   const Object callable = get(callable_ref);
@@ -160,27 +185,9 @@ Ref Unpickler::call(Ref callable_ref, Ref args_ref) {
     }
   };
   switch (callable.callable) {
-    case Callable::ordered_dict: {
+    case Callable::ordered_dict:
       arity(0, 1);
-      const Ref dict = make(Kind::dict);
-      if (args.empty()) return dict;
-      // OrderedDict(iterable of (key, value) pairs)
-      const Object& pairs = get(args[0]);
-      if (pairs.kind != Kind::list && pairs.kind != Kind::tuple) {
-        fail("OrderedDict is built from ", describe(args[0]));
-      }
-      std::vector<Ref> items;
-      for (const Ref pair_ref : pairs.items) {
-        const Object& pair = get(pair_ref);
-        if ((pair.kind != Kind::tuple && pair.kind != Kind::list) || pair.items.size() != 2) {
-          fail("OrderedDict is built from ", describe(pair_ref), " instead of a pair");
-        }
-        items.push_back(pair.items[0]);
-        items.push_back(pair.items[1]);
-      }
-      objects_[dict].items = std::move(items);
-      return dict;
-    }
+      return make_ordered_dict(args);
     case Callable::rebuild_tensor:
       // (storage, storage_offset, size, stride)
       arity(4, 4);
@@ -190,16 +197,12 @@ Ref Unpickler::call(Ref callable_ref, Ref args_ref) {
       arity(6, 7);
       if (args.size() == 7) check_tensor_metadata(args[6]);
       return make_tensor(rebuild_tensor(args));
-    case Callable::rebuild_parameter:
-    case Callable::rebuild_parameter_with_state: {
-      // (data, requires_grad, backward_hooks[, state])
-      arity(callable.callable == Callable::rebuild_parameter ? 3 : 4,
-            callable.callable == Callable::rebuild_parameter ? 3 : 4);
-      if (get(args[0]).kind != Kind::tensor) {
-        fail("a Parameter is rebuilt from ", describe(args[0]));
-      }
-      return make_tensor(get(args[0]).tensor);
-    }
+    case Callable::rebuild_parameter:  // (data, requires_grad, backward_hooks)
+      arity(3, 3);
+      return rebuild_parameter(args[0]);
+    case Callable::rebuild_parameter_with_state:  // (data, requires_grad, backward_hooks, state)
+      arity(4, 4);
+      return rebuild_parameter(args[0]);
     case Callable::first_argument:
       arity(1, 2);
       return args[0];

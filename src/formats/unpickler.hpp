@@ -210,6 +210,12 @@ class Unpickler {
 
   Ref make_tensor(at::Tensor tensor);
 
+  /// OrderedDict(), or OrderedDict(pairs) from a list or tuple of (key, value) pairs.
+  Ref make_ordered_dict(const std::vector<Ref>& args);
+
+  /// torch._utils._rebuild_parameter: a Parameter is its data tensor here.
+  Ref rebuild_parameter(Ref data);
+
   /// REDUCE and NEWOBJ: `callable(*args)`.
   Ref call(Ref callable_ref, Ref args_ref);
 

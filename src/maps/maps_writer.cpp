@@ -39,15 +39,15 @@ nlohmann::ordered_json preprocessing_dict(const config::TrainConfig& c,
         nlohmann::ordered_json::parse(conversion_json, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_object()) dict = std::move(parsed);
   }
-  dict["mode"] = c.mode;
-  if (c.mode == "patch") {
+  dict["mode"] = data::mode_name(c.mode);
+  if (c.mode == data::Mode::kPatch) {
     dict["patch_size"] = c.patch_size;
     dict["stride_size"] = c.stride_size;
-  } else if (c.mode == "slice") {
+  } else if (c.mode == data::Mode::kSlice) {
     dict["slice_direction"] = c.slice_direction;
-    dict["slice_mode"] = c.slice_mode;
+    dict["slice_mode"] = choice_name(c.slice_mode);
     dict["discarded_slices"] = c.discarded_slices;
-  } else if (c.mode == "roi") {
+  } else if (c.mode == data::Mode::kRoi) {
     dict["roi_list"] = c.roi_list;
     dict["uncropped_roi"] = c.uncropped_roi;
     if (!dict.contains("roi_background_value")) dict["roi_background_value"] = 0;
@@ -281,7 +281,7 @@ nlohmann::ordered_json maps_json(const config::TrainConfig& c, const data::Split
     json["label_code"] = nullptr;
   }
   json["preprocessing_dict"] = preprocessing_dict(c, conversion_preprocessing);
-  json["mode"] = c.mode;
+  json["mode"] = data::mode_name(c.mode);
   json["split"] = c.split;  // [] = every split
   json["validation"] = c.n_splits <= 1 ? "SingleSplit" : "KFoldSplit";
   json["num_networks"] = train.parts_per_image();
@@ -379,7 +379,7 @@ void MapsStaging::promote() {
 
 void write_split_groups(const MapsLayout& layout, int split, const data::SplitData& data,
                         const config::TrainConfig& c) {
-  const std::string label = c.network_task == "reconstruction" ? "" : c.label;
+  const std::string label = c.network_task == data::Task::kReconstruction ? "" : c.label;
   const nlohmann::ordered_json group_json = {{"caps_directory", c.data_path},
                                              {"multi_cohort", c.multi_cohort}};
   const std::pair<std::string, const data::CapsDataset*> groups[] = {

@@ -65,17 +65,19 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::TrainConfi
                                                         std::vector<torch::Tensor> parameters) {
   namespace optim = torch::optim;
   const double lr = c.learning_rate, wd = c.weight_decay;
-  if (c.optimizer == "AdamW") {
-    return std::make_unique<optim::AdamW>(parameters, optim::AdamWOptions(lr).weight_decay(wd));
-  }
-  if (c.optimizer == "SGD") {
-    return std::make_unique<optim::SGD>(parameters, optim::SGDOptions(lr).weight_decay(wd));
-  }
-  if (c.optimizer == "Adagrad") {
-    return std::make_unique<optim::Adagrad>(parameters, optim::AdagradOptions(lr).weight_decay(wd));
-  }
-  if (c.optimizer == "RMSprop") {
-    return std::make_unique<optim::RMSprop>(parameters, optim::RMSpropOptions(lr).weight_decay(wd));
+  switch (c.optimizer) {
+    case config::Optimizer::kAdamW:
+      return std::make_unique<optim::AdamW>(parameters, optim::AdamWOptions(lr).weight_decay(wd));
+    case config::Optimizer::kSGD:
+      return std::make_unique<optim::SGD>(parameters, optim::SGDOptions(lr).weight_decay(wd));
+    case config::Optimizer::kAdagrad:
+      return std::make_unique<optim::Adagrad>(parameters,
+                                              optim::AdagradOptions(lr).weight_decay(wd));
+    case config::Optimizer::kRMSprop:
+      return std::make_unique<optim::RMSprop>(parameters,
+                                              optim::RMSpropOptions(lr).weight_decay(wd));
+    case config::Optimizer::kAdam:
+      break;
   }
   return std::make_unique<optim::Adam>(parameters, optim::AdamOptions(lr).weight_decay(wd));
 }
@@ -251,7 +253,7 @@ void SplitTrainer::Impl::setup() {
   plan.batch_size = c_.batch_size;
   plan.accumulation_steps = c_.accumulation_steps;
   plan.data_parallel_width = ctx_.data_parallel_width;  // the virtual batch ignores the rank count
-  plan.sampler = data::parse_sampler(c_.sampler);
+  plan.sampler = c_.sampler;
   const auto& train = *data_.train;
   const bool weighted = plan.sampler == data::SamplerKind::kWeighted;
   train_plan_ =
@@ -264,7 +266,8 @@ void SplitTrainer::Impl::setup() {
   divergence_ = std::make_unique<DivergenceGuard>(ctx_.control->rank());
   if (c_.fully_sharded_data_parallel) {
     sharded_ = std::make_unique<ShardedOptimizer>(
-        *sync_, *ctx_.gradients, c_.optimizer == "AdamW" ? ShardedKind::kAdamW : ShardedKind::kAdam,
+        *sync_, *ctx_.gradients,
+        c_.optimizer == config::Optimizer::kAdamW ? ShardedKind::kAdamW : ShardedKind::kAdam,
         c_.learning_rate, c_.weight_decay, /*reduce_scatter=*/!scaler_->enabled());
     log_sharding();
   }
@@ -458,7 +461,7 @@ std::unique_ptr<TrainingLog> SplitTrainer::Impl::make_training_log() const {
   options.metric_names = eval::task_metric_names(eval_options_.task);
   options.batches_per_epoch =
       train_plan_->last_micro_batch(train_plan_->updates_per_epoch() - 1) + 1;
-  options.mlflow = c_.track_exp == "mlflow";
+  options.mlflow = c_.track_exp == config::Tracker::kMlflow;
   return std::make_unique<TrainingLog>(options);
 }
 
@@ -554,7 +557,7 @@ void SplitTrainer::Impl::log_sharding() const {
   if (!ctx_.control->is_main()) return;
   const auto ranks = ctx_.gradients->size();
   const double replicated = 4.0 * static_cast<double>(sharded_->replicated_state_values());
-  log::info(unit_, ": ", c_.optimizer, " state sharded over ", ranks,
+  log::info(unit_, ": ", choice_name(c_.optimizer), " state sharded over ", ranks,
             " rank(s): ", format_memory_size(replicated / ranks), " per rank instead of ",
             format_memory_size(replicated));
 }
@@ -656,8 +659,8 @@ void SplitTrainer::Impl::print_plan() const {
   const int64_t width = train_plan_->options().data_parallel_width;
   const char* unit = train.parts_per_image() > 1 ? " samples (parts)" : " images";
   log::info(unit_, ": ", train.num_images(), " training and ", data_.validation->num_images(),
-            " validation images, ", train.parts_per_image(), " part(s) per image (", c_.mode,
-            " mode)");
+            " validation images, ", train.parts_per_image(), " part(s) per image (",
+            data::mode_name(c_.mode), " mode)");
   log::info(unit_, ": batch ", c_.batch_size, " x ", c_.accumulation_steps,
             " accumulation step(s) x ", width,
             " (data-parallel width) = ", train_plan_->virtual_batch_size(), unit,

@@ -82,6 +82,11 @@ class Communicator {
 
   /// Collective: true on every rank when `value` is true on at least one rank.
   bool any_of(bool value);
+
+  /// Collective: the `problem` of the lowest rank whose `problem` is not empty, on every rank
+  /// ("" when no rank has one). A check that only some ranks make (a node's first rank) then
+  /// fails on every rank with the same message.
+  std::string first_problem(const std::string& problem);
 };
 
 }  // namespace cdl::comm

@@ -48,10 +48,10 @@ class Runtime {
 
   /// Collective over all ranks: builds the communicator that reduces gradients among the ranks of
   /// `group` (an MPI communicator from make_group_control), or of the whole job when `group` is
-  /// null. `requested` is "auto", "mpi", "nccl" or "serial" ("serial" only for one rank). "auto"
-  /// picks NCCL when it was compiled in and `on_cuda` is true, MPI otherwise. Throws ConfigError
+  /// null. `requested` is MPI, NCCL, serial (only for one rank per group) or nothing (auto:
+  /// NCCL when it was compiled in and `on_cuda` is true, MPI otherwise). Throws ConfigError
   /// (same on every rank) when the request cannot be met, listing the compiled-in back ends.
-  std::unique_ptr<Communicator> make_gradient_communicator(const std::string& requested,
+  std::unique_ptr<Communicator> make_gradient_communicator(std::optional<Backend> requested,
                                                            bool on_cuda, int cuda_device,
                                                            Communicator* group = nullptr);
 

@@ -10,15 +10,21 @@
 #include <string>
 #include <vector>
 
+#include "cdl/config/choices.hpp"
+#include "cdl/data/mode.hpp"
+#include "cdl/data/shard_plan.hpp"
+#include "cdl/data/task.hpp"
+
 namespace cdl::config {
 
-/// All training options. Field names are ClinicaDL's maps.json keys.
+/// All training options. Field names are ClinicaDL's maps.json keys. Options with a fixed set of
+/// values are typed (config/choices.hpp), read once from their names.
 struct TrainConfig {
   // Positional arguments.
-  std::string network_task;  ///< classification | regression | reconstruction
-  std::string data_path;     ///< .h5 from caps2h5, or a cohort TSV (cohort, path)
-  std::string tsv_path;      ///< ClinicaDL split tree
-  std::string maps_dir;      ///< output MAPS folder
+  data::Task network_task = data::Task::kClassification;
+  std::string data_path;  ///< .h5 from caps2h5, or a cohort TSV (cohort, path)
+  std::string tsv_path;   ///< ClinicaDL split tree
+  std::string maps_dir;   ///< output MAPS folder
 
   // Model.
   std::string architecture = "default";
@@ -43,36 +49,37 @@ struct TrainConfig {
   double selection_threshold = 0.0;
   std::string loss = "default";
   // Computational.
-  std::string gpu = "auto";  ///< auto | true | false (resolved to true/false)
+  Toggle gpu = Toggle::kAuto;  ///< resolved to on or off by device set-up
   int64_t n_proc = 2;
   int64_t batch_size = 8;
   int64_t evaluation_steps = 0;
   bool fully_sharded_data_parallel = false;
   bool amp = false;
-  std::string comm_backend = "auto";   ///< ours: auto | mpi | nccl | serial
-  int64_t threads = 0;                 ///< ours: LibTorch threads per rank, 0 = fair share
-  std::string channels_last = "auto";  ///< ours: auto | true | false
+  CommBackend comm_backend = CommBackend::kAuto;  ///< ours
+  int64_t threads = 0;                   ///< ours: LibTorch threads per rank, 0 = fair share
+  Toggle channels_last = Toggle::kAuto;  ///< ours: auto = on for CUDA with --amp
   int64_t checkpoint_steps = 0;  ///< ours: also checkpoint every N weight updates (0: epoch ends)
   bool split_parallel = false;   ///< ours: k-fold splits side by side on rank groups
-  std::string unit_scheduling = "dynamic";  ///< ours: rank groups take free units, or "static"
+  UnitScheduling unit_scheduling = UnitScheduling::kDynamic;  ///< ours
   bool memory_saving = false;  ///< ours: 2 blocks fused, 1 sample at a time, no image cache
+  std::string stage_data;  ///< ours: node-local folder the HDF5 files are copied to first, or ""
   // Reproducibility.
   int64_t seed = 0;
   bool deterministic = false;
-  std::string compensation = "memory";
+  Compensation compensation = Compensation::kMemory;
   bool save_all_models = false;
-  std::string track_exp;
+  Tracker track_exp = Tracker::kNone;
   // Transfer learning.
   std::string transfer_path;
   std::string transfer_selection_metric = "loss";
   int64_t nb_unfrozen_layer = 0;
   // Mode (ours: ClinicaDL takes these from its preprocessing JSON).
   bool use_extracted_features = false;
-  std::string mode = "image";
+  data::Mode mode = data::Mode::kImage;
   int64_t patch_size = 50;
   int64_t stride_size = 50;
   int64_t slice_direction = 0;
-  std::string slice_mode = "rgb";
+  SliceMode slice_mode = SliceMode::kRgb;
   std::vector<int64_t> discarded_slices{0, 0};
   std::vector<std::string> roi_list;
   bool uncropped_roi = false;
@@ -83,7 +90,7 @@ struct TrainConfig {
   bool valid_longitudinal = false;
   bool normalize = true;
   std::vector<std::string> data_augmentation;
-  std::string sampler = "random";
+  data::SamplerKind sampler = data::SamplerKind::kRandom;
   bool size_reduction = false;
   int64_t size_reduction_factor = 2;
   std::string caps_target, tsv_target_lab, tsv_target_unlab, preprocessing_dict_target;
@@ -92,7 +99,7 @@ struct TrainConfig {
   int64_t n_splits = 0;
   std::vector<int64_t> split;  ///< empty = all splits
   // Optimization.
-  std::string optimizer = "Adam";
+  Optimizer optimizer = Optimizer::kAdam;
   int64_t epochs = 20;
   double learning_rate = 1e-4;
   bool adaptive_learning_rate = false;
@@ -113,9 +120,10 @@ struct TrainConfig {
 
 /// The options recorded in a MAPS's maps.json (written by TrainConfig::to_json, completed by the
 /// trainer): every option key present is read back, keys of other programs are ignored, null
-/// values keep the default. `gpu` true/false reads back as "true"/"false". maps_dir is left empty.
+/// values keep the default. `gpu` true/false reads back as on/off. maps_dir is left empty.
 /// Not validated (call resolve_and_validate). Throws ConfigError naming `source` and each key
-/// whose value has the wrong type, or when network_task, caps_directory or tsv_path is missing.
+/// whose value has the wrong type or an unknown name, or when network_task, caps_directory or
+/// tsv_path is missing.
 TrainConfig config_from_maps_json(const nlohmann::json& json, const std::string& source);
 
 /// Parses `train TASK DATA TSV_DIR MAPS_DIR [options]` (args after "train", option names already

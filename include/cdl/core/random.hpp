@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace cdl {
 
@@ -15,6 +16,13 @@ inline uint64_t mix_bits(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
   return x ^ (x >> 31);
+}
+
+/// FNV-1a of `text`: a stable 64-bit fingerprint of a name (a random-search key, a host name).
+inline uint64_t text_hash(std::string_view text) {
+  uint64_t hash = 0xCBF29CE484222325ULL;
+  for (const unsigned char c : text) hash = (hash ^ c) * 0x100000001B3ULL;
+  return hash;
 }
 
 /// The SplitMix64 generator (Steele, Lea and Flood 2014).

@@ -2,12 +2,23 @@
 // their names. How a part is cut is data/part_extractor.hpp.
 #pragma once
 
+#include <array>
 #include <string>
+
+#include "cdl/core/choice.hpp"
 
 namespace cdl::data {
 
 /// ClinicaDL's `mode`.
 enum class Mode { kImage, kPatch, kSlice, kRoi };
+
+/// The mode names of --mode and maps.json (core/choice.hpp).
+constexpr std::array<ChoiceName<Mode>, 4> choice_names(Mode) {
+  return {{{Mode::kImage, "image"},
+           {Mode::kPatch, "patch"},
+           {Mode::kSlice, "slice"},
+           {Mode::kRoi, "roi"}}};
+}
 
 /// Parses "image" | "patch" | "slice" | "roi"; throws ConfigError otherwise.
 Mode parse_mode(const std::string& text);

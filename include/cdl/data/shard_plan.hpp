@@ -3,17 +3,22 @@
 // plan without MPI, and the virtual batches do not depend on the number of ranks.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "cdl/core/choice.hpp"
 
 namespace cdl::data {
 
 /// ClinicaDL's `sampler` option.
 enum class SamplerKind { kRandom, kWeighted };
 
-/// Parses "random" | "weighted"; throws ConfigError otherwise.
-SamplerKind parse_sampler(const std::string& text);
+/// The names of --sampler (core/choice.hpp).
+constexpr std::array<ChoiceName<SamplerKind>, 2> choice_names(SamplerKind) {
+  return {{{SamplerKind::kRandom, "random"}, {SamplerKind::kWeighted, "weighted"}}};
+}
 
 /// Options of a ShardPlan.
 struct ShardPlanOptions {

@@ -2,12 +2,22 @@
 // with their names and default label columns.
 #pragma once
 
+#include <array>
 #include <string>
+
+#include "cdl/core/choice.hpp"
 
 namespace cdl::data {
 
 /// The three ClinicaDL tasks.
 enum class Task { kClassification, kRegression, kReconstruction };
+
+/// The task names of `train TASK` and maps.json's network_task (core/choice.hpp).
+constexpr std::array<ChoiceName<Task>, 3> choice_names(Task) {
+  return {{{Task::kClassification, "classification"},
+           {Task::kRegression, "regression"},
+           {Task::kReconstruction, "reconstruction"}}};
+}
 
 /// Parses "classification" | "regression" | "reconstruction"; throws ConfigError otherwise.
 Task parse_task(const std::string& text);

@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "cdl/config/choices.hpp"
 #include "cdl/data/batch_loader.hpp"
 #include "cdl/model/network.hpp"
 
@@ -33,8 +34,8 @@ struct ComputeOptions {
 /// scaler; on a CPU with bfloat16 instructions (model::cpu_supports_bf16), autocast in bfloat16
 /// for the layers that model/mixed_precision.hpp allows (large feature maps), float32 for the
 /// rest; on other CPUs `amp` is declined (`amp_declined_on_cpu`, float32 training).
-/// channels_last "auto" = on for CUDA with amp; transforms on the device for CUDA.
-ComputeOptions resolve_compute(torch::Device device, bool amp, const std::string& channels_last,
+/// channels_last auto = on for CUDA with amp; transforms on the device for CUDA.
+ComputeOptions resolve_compute(torch::Device device, bool amp, config::Toggle channels_last,
                                bool normalize);
 
 /// True when `options` needs loss scaling (float16 autocast).

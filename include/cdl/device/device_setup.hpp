@@ -17,7 +17,7 @@ struct Placement {
 };
 
 /// The device of this rank for `config.gpu` (auto: CUDA when visible), which it resolves to
-/// "true" or "false"; the GPU is the node-local rank modulo the node's GPUs. Throws ConfigError
+/// on or off; the GPU is the node-local rank modulo the node's GPUs. Throws ConfigError
 /// for --gpu true without a CUDA device. Not collective.
 Placement choose_device(config::TrainConfig& config, int local_rank);
 

@@ -67,18 +67,19 @@ TEST(NcclRuntime, NcclWithMoreRanksThanGpusIsRefusedBeforeNcclStarts) {
   const int index = runtime.topology().local_rank % gpus;
   if (runtime.control().any_of(runtime.topology().local_size > gpus)) {
     try {
-      runtime.make_gradient_communicator("nccl", true, index);
+      runtime.make_gradient_communicator(Backend::kNccl, true, index);
       ADD_FAILURE() << "expected a ConfigError";
     } catch (const ConfigError& error) {
       EXPECT_NE(std::string(error.what()).find("one GPU per rank"), std::string::npos)
           << error.what();
     }
     // auto falls back to MPI instead.
-    EXPECT_EQ(runtime.make_gradient_communicator("auto", true, index)->backend(), Backend::kMpi);
+    EXPECT_EQ(runtime.make_gradient_communicator(std::nullopt, true, index)->backend(),
+              Backend::kMpi);
     return;
   }
   // One GPU per rank: NCCL sums (rank + 1) and broadcasts rank 0's values.
-  auto nccl = runtime.make_gradient_communicator("nccl", true, index);
+  auto nccl = runtime.make_gradient_communicator(Backend::kNccl, true, index);
   ASSERT_EQ(nccl->backend(), Backend::kNccl);
   const auto gpu = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   const int n = nccl->size();

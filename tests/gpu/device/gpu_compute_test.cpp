@@ -55,7 +55,7 @@ TEST(GpuCompute, DeviceTransformsEqualTheHostOnes) {
   batch[1].fill_(3.0f);
   batch[2][0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
   const auto host = transform_batch(batch, true);
-  const auto options = resolve_compute(kGpu, false, "auto", true);
+  const auto options = resolve_compute(kGpu, false, config::Toggle::kAuto, true);
   ASSERT_TRUE(options.transform_on_device);
   const auto device = prepare_inputs(batch, options);
   EXPECT_TRUE(device.is_cuda());
@@ -64,7 +64,7 @@ TEST(GpuCompute, DeviceTransformsEqualTheHostOnes) {
 
 TEST(GpuCompute, AmpPicksBfloat16OnAmpereAndNewerAndChannelsLast) {
   CDL_SKIP_WITHOUT_CUDA();
-  const auto options = resolve_compute(kGpu, true, "auto", true);
+  const auto options = resolve_compute(kGpu, true, config::Toggle::kAuto, true);
   EXPECT_EQ(options.amp_dtype, cuda_supports_bf16(0) ? torch::kBFloat16 : torch::kHalf);
   EXPECT_TRUE(options.channels_last);
   auto conv = torch::nn::Conv3d(torch::nn::Conv3dOptions(1, 4, 3));
@@ -75,7 +75,7 @@ TEST(GpuCompute, AmpPicksBfloat16OnAmpereAndNewerAndChannelsLast) {
 
 TEST(GpuCompute, StagerDeliversDeviceBatchesReadyForTheComputeStream) {
   CDL_SKIP_WITHOUT_CUDA();
-  const auto options = resolve_compute(kGpu, false, "auto", true);
+  const auto options = resolve_compute(kGpu, false, config::Toggle::kAuto, true);
   auto stager = make_batch_stager(options);
   ASSERT_TRUE(stager);
   EXPECT_TRUE(stager->wants_pinned_memory());

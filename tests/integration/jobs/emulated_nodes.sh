@@ -3,7 +3,8 @@
 # address and host name on a private bridge with no route out, Open MPI over TCP between them,
 # launched through an rsh agent that enters the namespace. A 2-node training (1 rank per node,
 # MAPS on the shared folder) must give the models of the same training on one node (2 ranks,
-# shared memory) within 1e-5, and its log must show ranks on two hosts.
+# shared memory) within 1e-5, and its log must show ranks on two hosts. The 2-node run stages the
+# HDF5 file to a "node-local" folder first (--stage_data: one copy per host, removed at the end).
 # Needs root (ip netns); otherwise skipped (status 77) with the reason.
 # Usage: emulated_nodes.sh CLINICADL_HPC MPIEXEC DATA.h5 SPLIT_DIR WORK_DIR
 set -uo pipefail
@@ -51,12 +52,17 @@ args=(classification "$data" "$splits" --epochs 2 --batch_size 2 --threads 1 --d
       --learning_rate 1e-3 --seed 3)
 "$mpiexec" --quiet -np 2 "$bin" train "${args[@]}" "$work/one_node" > "$work/one_node.log" 2>&1 ||
   { tail -5 "$work/one_node.log"; echo "FAIL: the one-node run"; exit 1; }
+mkdir -p "$work/stage"
 timeout -k 5 300 "$mpiexec" --quiet -np 2 --host cdlnode1:1,cdlnode2:1 \
   --mca plm_rsh_agent "$work/agent" --mca btl tcp,self --mca btl_tcp_if_include "$subnet.0/24" \
   --mca oob_tcp_if_include "$subnet.0/24" -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
-  "$bin" train "${args[@]}" "$work/two_nodes" > "$work/two_nodes.log" 2>&1 ||
+  "$bin" train "${args[@]}" --stage_data "$work/stage" "$work/two_nodes" > "$work/two_nodes.log" 2>&1 ||
   { tail -15 "$work/two_nodes.log"; echo "FAIL: the two-node run"; exit 1; }
 failures=0
+grep -q "stage_data: 1 HDF5 file(s) copied to $work/stage/clinicadl-hpc-cdlnode1-" "$work/two_nodes.log" ||
+  { echo "FAIL: the 2-node run did not stage its data on cdlnode1"; failures=1; }
+[ -z "$(ls -A "$work/stage")" ] ||
+  { echo "FAIL: staged copies left behind: $(ls "$work/stage")"; failures=1; }
 [ "$(sort -u "$work/agent.calls" 2>/dev/null | tr '\n' ' ')" = "cdlnode1 cdlnode2 " ] ||
   { echo "FAIL: the launcher did not enter both namespaces: $(cat "$work/agent.calls" 2>/dev/null)"; failures=1; }
 python3 - "$work/one_node" "$work/two_nodes" <<'PY' || failures=1

@@ -169,7 +169,7 @@ TEST(MemorySavingMaps, LossesEqualTheRunWithoutItUpToRounding) {
 
 TEST(ClassificationMaps, CheckpointLoadsBackAndPredictsIdentically) {
   config::TrainConfig config;
-  config.network_task = "classification";
+  config.network_task = data::Task::kClassification;
   config.data_path = tiny("data.h5");
   config.tsv_path = tiny("splits");
   config::resolve_and_validate(config);

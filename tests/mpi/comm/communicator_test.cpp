@@ -130,6 +130,14 @@ TEST_F(CommunicatorTest, BroadcastStringAndAgreement) {
   EXPECT_FALSE(comm_.any_of(false));
 }
 
+TEST_F(CommunicatorTest, FirstProblemReachesEveryRank) {
+  EXPECT_EQ(comm_.first_problem(""), "");
+  // Every rank past the first has a problem: the lowest one's message wins, on every rank.
+  const std::string mine = rank_ == 0 ? "" : "rank " + std::to_string(rank_) + " has no space";
+  EXPECT_EQ(comm_.first_problem(mine), size_ == 1 ? "" : "rank 1 has no space");
+  EXPECT_EQ(comm_.first_problem(rank_ == size_ - 1 ? "last" : ""), "last");
+}
+
 TEST_F(CommunicatorTest, SplitIntoEvenAndOddRanks) {
   auto sub = comm_.split(rank_ % 2, rank_);
   EXPECT_EQ(sub->rank(), rank_ / 2);

@@ -62,16 +62,16 @@ epochs = 7
     EXPECT_LT(c.dropout, 0.4);
     EXPECT_EQ(c.epochs, 7);
     EXPECT_EQ(c.architecture, "RandomArchitecture");
-    EXPECT_EQ(c.network_task, "classification");
+    EXPECT_EQ(c.network_task, data::Task::kClassification);
     EXPECT_EQ(c.data_path, "data.h5");
     EXPECT_EQ(c.maps_dir, "MAPS");
     EXPECT_GE(c.n_fcblocks, 1);
     EXPECT_LE(c.n_fcblocks, 2);
-    optimizers.insert(c.optimizer);
+    optimizers.insert(choice_name(c.optimizer));
     accumulation.insert(c.accumulation_steps);
     blocks.insert(static_cast<int64_t>(c.convolutions_dict.size()));
     widths.insert(c.convolutions_dict["conv0"]["out_channels"].get<int64_t>());
-    EXPECT_EQ(value_of(sampled, "optimizer"), c.optimizer);
+    EXPECT_EQ(value_of(sampled, "optimizer"), choice_name(c.optimizer));
   }
   EXPECT_EQ(blocks, (std::set<int64_t>{1, 2, 3}));  // randint includes both ends
   EXPECT_EQ(widths, (std::set<int64_t>{4, 8, 16}));
@@ -168,10 +168,11 @@ TEST(RandomSearch, EveryProblemOfTheFileIsNamed) {
        "d_reduction value 'AvgPooling' is invalid", "has no 'n_fcblocks'", "has no 'network_task'",
        "has no 'caps_directory'", "has no 'tsv_path'"});
   expect_problems("[Model]\narchitecture = 1\n", {"has no [Random_Search] section"});
-  expect_problems(std::string("[Random_Search]\n") + kMandatory +
-                      "n_convblocks = 1\nfirst_conv_width = 4\nn_fcblocks = 1\n"
-                      "batch_size = [\"four\"]\n",
-                  {"batch_size value 'four' is not a valid --batch_size"});
+  expect_problems(
+      std::string("[Random_Search]\n") + kMandatory +
+          "n_convblocks = 1\nfirst_conv_width = 4\nn_fcblocks = 1\n"
+          "batch_size = [\"four\"]\n",
+      {"batch_size value 'four' is refused: --batch_size 'four' is invalid: expected an integer"});
   // Choices are checked as `train` checks them once the file has no other problem.
   expect_problems(std::string("[Random_Search]\n") + kMandatory +
                       "n_convblocks = 1\nfirst_conv_width = 4\nn_fcblocks = 1\n"

@@ -182,7 +182,8 @@ TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
             std::string::npos);
   EXPECT_NE(error_of(args({"--track_exp", "wandb"})).find("wandb is not supported"),
             std::string::npos);
-  EXPECT_NE(error_of(args({"--track_exp", "tensorboard"})).find("expected mlflow or none"),
+  EXPECT_NE(error_of(args({"--track_exp", "tensorboard"}))
+                .find("--track_exp 'tensorboard' is not one of \"\", none, mlflow or wandb"),
             std::string::npos);
   EXPECT_NE(error_of(args({"--multi_network"})).find("one network per part; --mode image"),
             std::string::npos);
@@ -209,7 +210,9 @@ TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   EXPECT_EQ(error_of(args({"--epochs", "3", "--batch_size", "3"})), "");
   EXPECT_NE(error_of({"classification", "d.h5", "s"}).find("expects 4 arguments"),
             std::string::npos);
-  EXPECT_NE(error_of({"segmentation", "d.h5", "s", "m"}).find("--task 'segmentation'"),
+  EXPECT_NE(error_of({"segmentation", "d.h5", "s", "m"})
+                .find("TASK 'segmentation' is not one of classification, regression or "
+                      "reconstruction"),
             std::string::npos);
   EXPECT_EQ(error_of(args({"--sampler", "weighted"})), "");
   EXPECT_NE(
@@ -268,7 +271,7 @@ TEST(TrainConfigTest, MapsJsonReadsBackIntoTheSameOptions) {
   resolve_and_validate(back);
   back.maps_dir = c.maps_dir;
   EXPECT_EQ(back.to_json().dump(), c.to_json().dump());
-  EXPECT_EQ(back.gpu, "false");
+  EXPECT_EQ(back.gpu, Toggle::kOff);
   EXPECT_EQ(back.checkpoint_steps, 5);
   EXPECT_EQ(back.label_code.at("AD"), 1);
   EXPECT_EQ(back.data_path, "data.h5");
@@ -294,6 +297,75 @@ TEST(TrainConfigTest, MapsJsonWithWrongTypesNamesTheKeys) {
   EXPECT_THROW(config_from_maps_json(json, "m.json"), ConfigError);
 }
 
+TEST(TrainConfigTest, ChoiceOptionsAreTypedOnceFromTheirNames) {
+  const auto file =
+      write_toml("[Optimization]\noptimizer = \"RMSprop\"\n[Mode]\nmode = \"slice\"\n");
+  auto c = parse_train_arguments(
+      {"regression",     "data.h5", "split",           "maps",    "--config_file",     file,
+       "--gpu",          "true",    "--channels_last", "false",   "--comm_backend",    "nccl",
+       "--compensation", "time",    "--track_exp",     "mlflow",  "--unit_scheduling", "static",
+       "--slice_mode",   "single",  "--sampler",       "weighted"});
+  EXPECT_EQ(c.network_task, data::Task::kRegression);
+  EXPECT_EQ(c.optimizer, Optimizer::kRMSprop);  // from the TOML file
+  EXPECT_EQ(c.mode, data::Mode::kSlice);
+  EXPECT_EQ(c.gpu, Toggle::kOn);
+  EXPECT_EQ(c.channels_last, Toggle::kOff);
+  EXPECT_EQ(c.comm_backend, CommBackend::kNccl);
+  EXPECT_EQ(c.compensation, Compensation::kTime);
+  EXPECT_EQ(c.track_exp, Tracker::kMlflow);
+  EXPECT_EQ(c.unit_scheduling, UnitScheduling::kStatic);
+  EXPECT_EQ(c.slice_mode, SliceMode::kSingle);
+  EXPECT_EQ(c.sampler, data::SamplerKind::kWeighted);
+  resolve_and_validate(c);
+  const auto json = c.to_json();  // names, as ClinicaDL writes them
+  EXPECT_EQ(json["optimizer"], "RMSprop");
+  EXPECT_EQ(json["mode"], "slice");
+  EXPECT_EQ(json["network_task"], "regression");
+  EXPECT_EQ(json["gpu"], true);
+  EXPECT_EQ(json["track_exp"], "mlflow");
+  auto back = config_from_maps_json(nlohmann::json::parse(json.dump()), "maps.json");
+  EXPECT_EQ(back.optimizer, Optimizer::kRMSprop);
+  EXPECT_EQ(back.comm_backend, CommBackend::kNccl);
+  EXPECT_EQ(back.slice_mode, SliceMode::kSingle);
+  // ClinicaDL writes "" for no tracker; "none" reads as well.
+  EXPECT_EQ(parse_train_arguments(args({"--track_exp", "none"})).track_exp, Tracker::kNone);
+  EXPECT_EQ(TrainConfig().to_json()["track_exp"], "");
+  std::remove(file.c_str());
+}
+
+TEST(TrainConfigTest, MapsJsonWithUnknownNamesNamesTheKeys) {
+  auto c = parse_train_arguments(args({}));
+  resolve_and_validate(c);
+  nlohmann::json json = nlohmann::json::parse(c.to_json().dump());
+  json["optimizer"] = "Adamax";
+  json["mode"] = 3;
+  try {
+    config_from_maps_json(json, "/x/maps.json");
+    FAIL() << "unknown names were accepted";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("'/x/maps.json': 2 problem(s)"), std::string::npos) << message;
+    EXPECT_NE(message.find("'optimizer' is \"Adamax\", which has the wrong type or name: expected "
+                           "Adam, AdamW, SGD, Adagrad or RMSprop"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("'mode' is 3"), std::string::npos) << message;
+  }
+  json["optimizer"] = "Adam";
+  json["mode"] = "image";
+  json["network_task"] = "segmentation";
+  try {
+    config_from_maps_json(json, "/x/maps.json");
+    FAIL() << "an unknown task was accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("'network_task' is 'segmentation'; expected "
+                        "classification, regression or reconstruction"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(TrainConfigTest, MemorySavingOnlyForPooledConvTrunks) {
   EXPECT_EQ(error_of(args({"--memory_saving"})), "");  // default architecture: Conv5_FC3
   EXPECT_EQ(error_of(args({"--memory_saving", "-a", "Conv4_FC3"})), "");
@@ -313,7 +385,7 @@ TEST(TrainConfigTest, OtherCommandsChangeOptionsThroughTheTable) {
   EXPECT_EQ(c.split, (std::vector<int64_t>{1, 3}));
   EXPECT_EQ(c.threads, 4);
   EXPECT_TRUE(c.amp);  // a boolean switch without a value sets it
-  EXPECT_EQ(c.gpu, "false");
+  EXPECT_EQ(c.gpu, Toggle::kOff);
   EXPECT_EQ(train_option_arity("amp"), 0);
   EXPECT_EQ(train_option_arity("batch_size"), 1);
   EXPECT_EQ(train_option_arity("split"), -1);

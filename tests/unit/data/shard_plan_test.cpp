@@ -193,8 +193,10 @@ TEST(ShardPlanTest, InvalidArgumentsAreConfigErrors) {
   EXPECT_THROW(ShardPlan(3, 1, opts(3, 3, 1)), ConfigError);
   EXPECT_THROW(ShardPlan(3, 1, opts(0, 1, 0)), ConfigError);
   EXPECT_THROW(ShardPlan(3, 1, opts(0, 1, 1, 7, 0)), ConfigError);
-  EXPECT_THROW(parse_sampler("uniform"), ConfigError);
-  EXPECT_EQ(parse_sampler("weighted"), SamplerKind::kWeighted);
+  EXPECT_THROW(parse_choice_or_throw<SamplerKind>("uniform", "--sampler"), ConfigError);
+  EXPECT_EQ(parse_choice<SamplerKind>("weighted"), SamplerKind::kWeighted);
+  EXPECT_EQ(choice_name(SamplerKind::kRandom), "random");
+  EXPECT_EQ(choice_list<SamplerKind>(), "random or weighted");
 }
 
 }  // namespace

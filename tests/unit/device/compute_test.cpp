@@ -49,11 +49,11 @@ TEST(TransformBatch, EqualsTheHostTransformSampleBySample) {
 }
 
 TEST(ResolveCompute, CpuDefaultsAndChoices) {
-  const auto plain = resolve_compute(torch::kCPU, false, "auto", true);
+  const auto plain = resolve_compute(torch::kCPU, false, config::Toggle::kAuto, true);
   EXPECT_FALSE(plain.amp);
   EXPECT_FALSE(plain.channels_last);
   EXPECT_FALSE(plain.transform_on_device);
-  const auto amp = resolve_compute(torch::kCPU, true, "auto", true);
+  const auto amp = resolve_compute(torch::kCPU, true, config::Toggle::kAuto, true);
   // bfloat16 autocast where the CPU has bfloat16 instructions, else declined (float32 training).
   EXPECT_EQ(amp.amp, model::cpu_supports_bf16());
   EXPECT_EQ(amp.amp_declined_on_cpu, !model::cpu_supports_bf16());
@@ -61,7 +61,7 @@ TEST(ResolveCompute, CpuDefaultsAndChoices) {
   EXPECT_FALSE(plain.amp_declined_on_cpu);
   EXPECT_FALSE(needs_loss_scaling(amp));
   EXPECT_FALSE(amp.channels_last);  // auto: only CUDA with amp
-  EXPECT_TRUE(resolve_compute(torch::kCPU, false, "true", true).channels_last);
+  EXPECT_TRUE(resolve_compute(torch::kCPU, false, config::Toggle::kOn, true).channels_last);
   EXPECT_FALSE(make_batch_stager(plain));  // batches stay on the host
 }
 
