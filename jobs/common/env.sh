@@ -83,13 +83,17 @@ cdl_run_stoppable() {
 
 # The subcommand that continues MAPS_DIR ("resume MAPS_DIR") when an earlier run of this job
 # created it (a requeued job), else the given train command line.
+# STAGE_DATA (optional): a node-local folder (e.g. "$TMPDIR") given as --stage_data to train and
+# to resume alike (the folder belongs to the allocation, so maps.json does not record it).
 cdl_train_or_resume() {  # maps_dir train-args...
   local maps="$1"; shift
+  local stage=()
+  if [[ -n "${STAGE_DATA:-}" ]]; then stage=(--stage_data "$STAGE_DATA"); fi
   if [[ -f "$maps/maps.json" ]]; then
     echo "resume MAPS $maps (it exists: this job was requeued or restarted)" >&2
-    printf '%s\0' resume "$maps"
+    printf '%s\0' resume "$maps" "${stage[@]}"
   else
-    printf '%s\0' train "$@"
+    printf '%s\0' train "$@" "${stage[@]}"
   fi
 }
 

@@ -31,6 +31,8 @@ Topology discover_topology() {
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology.rank, MPI_INFO_NULL, &node);
   MPI_Comm_rank(node, &topology.local_rank);
   MPI_Comm_size(node, &topology.local_size);
+  topology.node = topology.rank;
+  MPI_Bcast(&topology.node, 1, MPI_INT, 0, node);
   MPI_Comm_free(&node);
   topology.host = host_name();
   return topology;

@@ -305,6 +305,7 @@ void read_random_architecture(const nlohmann::json& json, TrainConfig& c, Proble
 /// Reads every option of the table that `json` holds into `c`.
 void read_json_options(const nlohmann::json& json, TrainConfig& c, Problems& problems) {
   for (const auto& spec : option_specs(c)) {
+    if (!spec.in_maps_json) continue;
     const auto it = json.find(spec.name);
     if (it == json.end() || it->is_null()) continue;  // null: not applicable to the task
     if (spec.name == "gpu" && it->is_boolean()) {
@@ -367,6 +368,7 @@ nlohmann::ordered_json TrainConfig::to_json() const {
   nlohmann::ordered_json json;
   auto& self = const_cast<TrainConfig&>(*this);
   for (const auto& spec : option_specs(self)) {
+    if (!spec.in_maps_json) continue;
     std::visit([&](const auto& value) { put(json, spec.name, value); }, spec.field);
     if (spec.name == "label") {
       json["label_code"] = nlohmann::ordered_json::object();

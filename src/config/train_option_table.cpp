@@ -65,7 +65,8 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
        "no_memory_saving"},
       {"stage_data", "Computational", &c.stage_data,
        "node-local folder (e.g. $TMPDIR) the HDF5 file(s) are copied to once per node before "
-       "training, and read from there (removed at the end)"},
+       "training, and read from there (removed at the end; not recorded in maps.json)",
+       "", "", /*in_maps_json=*/false},
       {"seed", "Reproducibility", &c.seed, "random seed (0)"},
       {"deterministic", "Reproducibility", &c.deterministic, "deterministic algorithms",
        "nondeterministic"},
@@ -112,7 +113,8 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
       {"n_splits", "Cross_validation", &c.n_splits, "k-fold splits (0: single split)"},
       {"split", "Cross_validation", &c.split, "splits to train (all)"},
       {"optimizer", "Optimization", choice_field(c.optimizer),
-       "Adam, AdamW, SGD, Adagrad or RMSprop"},
+       "Adam (default), AdamW, SGD, Adagrad, RMSprop, Adadelta, Adamax, ASGD, NAdam or RAdam "
+       "(torch.optim's update rules and defaults)"},
       {"epochs", "Optimization", &c.epochs, "maximum number of epochs (20)"},
       {"learning_rate", "Optimization", &c.learning_rate, "learning rate (1e-4)"},
       {"adaptive_learning_rate", "Optimization", &c.adaptive_learning_rate, "reduce on plateau"},

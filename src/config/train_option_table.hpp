@@ -42,6 +42,9 @@ struct OptionSpec {
   std::string help{};
   std::string negation{};    ///< for booleans: the option that sets false (e.g. "no_gpu")
   std::string short_name{};  ///< one-letter alias, or empty
+  /// False for an option of the allocation rather than of the experiment (--stage_data, a
+  /// node-local folder): maps.json neither records nor reads it, so resume never inherits it.
+  bool in_maps_json = true;
   /// True for options that take several values.
   bool is_list() const {
     return std::holds_alternative<std::vector<std::string>*>(field) ||

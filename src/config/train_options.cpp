@@ -302,7 +302,11 @@ bool names_option(const std::string& problem, const std::string& name) {
 /// problem is reported at once; a check naming an option whose value did not read is left out,
 /// as it would judge the default standing in for that value.
 void add_combination_problems(TrainConfig config, Problems& problems) {
-  if (problems.empty()) return;
+  const auto unreadable_file = [](const std::string& problem) {
+    return problem.find("--config_file") != std::string::npos;
+  };
+  // Without a readable config file, the defaults standing in for all its keys prove nothing.
+  if (problems.empty() || std::any_of(problems.begin(), problems.end(), unreadable_file)) return;
   std::vector<std::string> unread;
   for (const auto& spec : option_specs(config)) {
     for (const auto& problem : problems) {

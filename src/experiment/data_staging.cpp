@@ -14,7 +14,6 @@
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/core/node_memory.hpp"
-#include "cdl/core/random.hpp"
 
 namespace cdl::experiment {
 namespace fs = std::filesystem;
@@ -34,14 +33,13 @@ std::string job_token(comm::Communicator& world) {
   return token;
 }
 
-/// Collective: true on the lowest rank of `world` whose host is `host` (ranks of a rank group
-/// need not include the node's local rank 0).
-bool first_on_node(comm::Communicator& world, const std::string& host) {
-  const auto mine = static_cast<int64_t>(text_hash(host) >> 1);
-  auto hosts = torch::zeros({world.size()}, torch::kInt64);
-  world.all_gather(torch::tensor({mine}, torch::kInt64), hosts);
-  const auto* all = hosts.data_ptr<int64_t>();
-  return std::find(all, all + world.rank(), mine) == all + world.rank();
+/// Collective: true on the lowest rank of `world` on node `node` (topology.node; the ranks of a
+/// rank group need not include the node's local rank 0).
+bool first_on_node(comm::Communicator& world, int node) {
+  auto nodes = torch::zeros({world.size()}, torch::kInt32);
+  world.all_gather(torch::tensor({node}, torch::kInt32), nodes);
+  const auto* all = nodes.data_ptr<int32_t>();
+  return std::find(all, all + world.rank(), node) == all + world.rank();
 }
 
 /// The host name as a file name part.
@@ -127,7 +125,7 @@ std::unique_ptr<StagedData> StagedData::stage(const data::DataSource& source,
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<StagedData> staged(new StagedData(folder, false));
   std::string problem;
-  if (first_on_node(world, topology.host)) {
+  if (first_on_node(world, topology.node)) {
     try {
       problem = copy_files(files, dir, folder, topology.host, staged->owner_);
     } catch (const std::exception& error) {  // e.g. bad_alloc: reported on every rank alike

@@ -39,6 +39,7 @@
 #include "cdl/train/early_stopping.hpp"
 #include "cdl/train/energy_report.hpp"
 #include "cdl/train/gradient_sync.hpp"
+#include "cdl/train/optimizers.hpp"
 #include "cdl/train/phase_profiler.hpp"
 #include "cdl/train/running_statistics.hpp"
 #include "cdl/train/sharded_optimizer.hpp"
@@ -59,27 +60,6 @@ double seconds_since(Clock::time_point start) {
 /// Seconds since the Unix epoch (the wall time of TensorBoard events).
 double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::TrainConfig& c,
-                                                        std::vector<torch::Tensor> parameters) {
-  namespace optim = torch::optim;
-  const double lr = c.learning_rate, wd = c.weight_decay;
-  switch (c.optimizer) {
-    case config::Optimizer::kAdamW:
-      return std::make_unique<optim::AdamW>(parameters, optim::AdamWOptions(lr).weight_decay(wd));
-    case config::Optimizer::kSGD:
-      return std::make_unique<optim::SGD>(parameters, optim::SGDOptions(lr).weight_decay(wd));
-    case config::Optimizer::kAdagrad:
-      return std::make_unique<optim::Adagrad>(parameters,
-                                              optim::AdagradOptions(lr).weight_decay(wd));
-    case config::Optimizer::kRMSprop:
-      return std::make_unique<optim::RMSprop>(parameters,
-                                              optim::RMSpropOptions(lr).weight_decay(wd));
-    case config::Optimizer::kAdam:
-      break;
-  }
-  return std::make_unique<optim::Adam>(parameters, optim::AdamOptions(lr).weight_decay(wd));
 }
 
 /// The seed of the random streams (dropout) during weight update `update` of `epoch`: re-seeding
@@ -245,7 +225,8 @@ void SplitTrainer::Impl::setup() {
   sync_ = std::make_unique<GradientSync>(*network_, *ctx_.gradients);
   sync_->broadcast_state(*network_);
   running_ = std::make_unique<RunningStatistics>(*network_);
-  optimizer_ = make_optimizer(c_, trainable_parameters(*network_));
+  optimizer_ = make_optimizer(c_.optimizer, c_.learning_rate, c_.weight_decay,
+                              trainable_parameters(*network_));
   data::ShardPlanOptions plan;
   plan.rank = ctx_.control->rank();
   plan.world_size = ctx_.control->size();

@@ -17,6 +17,7 @@ struct Topology {
   int world_size = 1;
   int local_rank = 0;  ///< rank among the processes of this node
   int local_size = 1;  ///< processes on this node
+  int node = 0;        ///< world rank of this node's first process: one number per node
   std::string host;
 };
 

@@ -10,14 +10,30 @@
 
 namespace cdl::config {
 
-/// --optimizer: ClinicaDL's torch.optim classes.
-enum class Optimizer { kAdam, kAdamW, kSGD, kAdagrad, kRMSprop };
-constexpr std::array<ChoiceName<Optimizer>, 5> choice_names(Optimizer) {
+/// --optimizer: ClinicaDL's torch.optim classes (train/optimizers.hpp).
+enum class Optimizer {
+  kAdam,
+  kAdamW,
+  kSGD,
+  kAdagrad,
+  kRMSprop,
+  kAdadelta,
+  kAdamax,
+  kASGD,
+  kNAdam,
+  kRAdam
+};
+constexpr std::array<ChoiceName<Optimizer>, 10> choice_names(Optimizer) {
   return {{{Optimizer::kAdam, "Adam"},
            {Optimizer::kAdamW, "AdamW"},
            {Optimizer::kSGD, "SGD"},
            {Optimizer::kAdagrad, "Adagrad"},
-           {Optimizer::kRMSprop, "RMSprop"}}};
+           {Optimizer::kRMSprop, "RMSprop"},
+           {Optimizer::kAdadelta, "Adadelta"},
+           {Optimizer::kAdamax, "Adamax"},
+           {Optimizer::kASGD, "ASGD"},
+           {Optimizer::kNAdam, "NAdam"},
+           {Optimizer::kRAdam, "RAdam"}}};
 }
 
 /// A choice left to the engine (auto) or forced on or off: --gpu, --channels_last.

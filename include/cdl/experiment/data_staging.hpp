@@ -20,7 +20,7 @@ namespace cdl::experiment {
 /// holding them and removes it, with everything in it, when this object goes.
 class StagedData {
  public:
-  /// Collective over `world`: the first rank of each node (topology.local_rank 0) copies the
+  /// Collective over `world`: the first rank of `world` on each node (topology.node) copies the
   /// file of every store of `source` into DIR/clinicadl-hpc-<host>-<job token>/ after checking
   /// that DIR exists and has room for them; then every rank opens the copies. Throws ConfigError
   /// on every rank alike (the first failing node's message) when DIR is missing, too small or a

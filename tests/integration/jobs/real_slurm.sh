@@ -106,8 +106,11 @@ ref_maps="$work/root/runs/reference_$reference/MAPS"
 grep -q "nodes 1, ranks 2" "$work/root/runs/reference_$reference/stdout.log" || fail "the reference job did not run 2 ranks"
 [ -f "$ref_maps/split-0/best-loss/model.pth.tar" ] || fail "the reference job left no best model: $(tail -5 "$work/root/runs/reference_$reference/stderr.log" 2>/dev/null)"
 
-# 2. The same job stopped by SIGUSR1 once it has a training state: it requeues and resumes.
-stopped=$(sbatch --parsable --job-name=stopped "${common[@]}" "${two_ranks[@]}" "$src/jobs/slurm/train.sbatch")
+# 2. The same job stopped by SIGUSR1 once it has a training state: it requeues and resumes. It
+# stages its data in a "node-local" folder (STAGE_DATA), on its first run and on its resume alike,
+# and leaves nothing there.
+mkdir -p "$work/stage"
+stopped=$(STAGE_DATA="$work/stage" sbatch --parsable --job-name=stopped "${common[@]}" "${two_ranks[@]}" "$src/jobs/slurm/train.sbatch")
 run="$work/root/runs/stopped_$stopped"
 for _ in $(seq 1 600); do [ -f "$run/MAPS/split-0/tmp/training_state.pt" ] && break; sleep 0.1; done
 scancel --batch --signal=USR1 "$stopped"
@@ -119,6 +122,9 @@ restarts=$(scontrol show job "$stopped" | sed -nE 's/.*Restarts=([0-9]+).*/\1/p'
 for model in "$ref_maps"/split-0/best-*/model.pth.tar; do
   cmp -s "$model" "$run/MAPS/${model#"$ref_maps"/}" || fail "${model#"$ref_maps"/} differs after the requeue"
 done
+staged=$(cat "$run/stdout.log" "$run/stderr.log" 2>/dev/null | grep -c "stage_data: 1 HDF5 file(s) copied to $work/stage/")
+[ "$staged" -ge 2 ] || fail "the stopped job staged its data $staged time(s); expected on its run and on its resume"
+[ -z "$(ls -A "$work/stage")" ] || fail "staged copies left behind: $(ls "$work/stage")"
 
 # 3. The same job requeued from outside (`scontrol requeue`, as an administrator or a pre-emption
 # does: SIGTERM, then the job runs again): it resumes to the same models.

@@ -333,11 +333,24 @@ TEST(TrainConfigTest, ChoiceOptionsAreTypedOnceFromTheirNames) {
   std::remove(file.c_str());
 }
 
+TEST(TrainConfigTest, StageDataBelongsToTheAllocationNotToMapsJson) {
+  auto c = parse_train_arguments(args({"--stage_data", "/scratch/local"}));
+  EXPECT_EQ(c.stage_data, "/scratch/local");
+  resolve_and_validate(c);
+  auto json = nlohmann::json::parse(c.to_json().dump());
+  EXPECT_FALSE(json.contains("stage_data")) << "a node-local folder of this allocation";
+  json["stage_data"] = "/scratch/of/an/old/allocation";
+  auto resumed = config_from_maps_json(json, "maps.json");
+  EXPECT_EQ(resumed.stage_data, "") << "a resumed training reads in place unless told";
+  apply_train_options(resumed, {{"--stage_data", {"/scratch/new"}}}, "resume");
+  EXPECT_EQ(resumed.stage_data, "/scratch/new");
+}
+
 TEST(TrainConfigTest, MapsJsonWithUnknownNamesNamesTheKeys) {
   auto c = parse_train_arguments(args({}));
   resolve_and_validate(c);
   nlohmann::json json = nlohmann::json::parse(c.to_json().dump());
-  json["optimizer"] = "Adamax";
+  json["optimizer"] = "LBFGS";
   json["mode"] = 3;
   try {
     config_from_maps_json(json, "/x/maps.json");
@@ -345,8 +358,9 @@ TEST(TrainConfigTest, MapsJsonWithUnknownNamesNamesTheKeys) {
   } catch (const ConfigError& error) {
     const std::string message = error.what();
     EXPECT_NE(message.find("'/x/maps.json': 2 problem(s)"), std::string::npos) << message;
-    EXPECT_NE(message.find("'optimizer' is \"Adamax\", which has the wrong type or name: expected "
-                           "Adam, AdamW, SGD, Adagrad or RMSprop"),
+    EXPECT_NE(message.find("'optimizer' is \"LBFGS\", which has the wrong type or name: expected "
+                           "Adam, AdamW, SGD, Adagrad, RMSprop, Adadelta, Adamax, ASGD, NAdam or "
+                           "RAdam"),
               std::string::npos)
         << message;
     EXPECT_NE(message.find("'mode' is 3"), std::string::npos) << message;

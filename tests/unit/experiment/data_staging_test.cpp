@@ -29,6 +29,7 @@ comm::Topology node_of(int rank) {
   topology.world_size = 4;
   topology.local_rank = rank % 2;
   topology.local_size = 2;
+  topology.node = rank / 2 * 2;
   topology.host = "node" + std::to_string(rank / 2);
   return topology;
 }
