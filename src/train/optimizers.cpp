@@ -210,10 +210,14 @@ void ElementwiseOptimizer::load(torch::serialize::InputArchive& archive) {
       steps_[i] = 0;
       continue;
     }
-    std::vector<torch::Tensor> state(names_.size());
+    const auto& options = static_cast<const ElementwiseOptions&>(param_groups_.front().options());
+    auto state = initial_state(params[i], options.lr);  // the shapes and types to expect
     for (size_t k = 0; k < names_.size(); ++k) {
-      archive.read(prefix + names_[k], state[k]);  // throws c10::Error when absent
-      state[k] = state[k].to(params[i].device());
+      torch::Tensor saved;
+      archive.read(prefix + names_[k], saved);  // throws c10::Error when absent
+      TORCH_CHECK(saved.sizes() == state[k].sizes(), "the state '", prefix, names_[k],
+                  "' has shape ", saved.sizes(), ", expected ", state[k].sizes());
+      state[k] = saved.to(state[k].options());
     }
     steps_[i] = step.item<int64_t>();
     states_[i] = std::move(state);

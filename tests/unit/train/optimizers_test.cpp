@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <sstream>
+#include <string>
 
 namespace cdl::train {
 namespace {
@@ -87,6 +88,21 @@ TEST(Optimizers, AnotherOptimizersArchiveIsRefused) {
   torch::serialize::InputArchive archive;
   archive.load_from(bytes);
   EXPECT_THROW(nadam->load(archive), c10::Error);
+  // The same optimizer over a parameter of another shape: its state does not fit.
+  auto other = torch::zeros({4}).requires_grad_();
+  auto misfit = make_optimizer(Optimizer::kAdamax, 0.01, 0.0, {other});
+  torch::serialize::InputArchive again;
+  bytes.clear();
+  bytes.seekg(0);
+  again.load_from(bytes);
+  try {
+    misfit->load(again);
+    FAIL() << "a state of shape [2, 3] was taken for a parameter of shape [4]";
+  } catch (const c10::Error& error) {
+    EXPECT_NE(std::string(error.what_without_backtrace()).find("has shape [2, 3], expected [4]"),
+              std::string::npos)
+        << error.what_without_backtrace();
+  }
 }
 
 }  // namespace
