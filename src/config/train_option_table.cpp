@@ -76,7 +76,9 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
        "save_only_best_model"},
       {"track_exp", "Reproducibility", choice_field(c.track_exp),
        "mlflow: an MLflow store in <MAPS>/mlruns, or none (TensorBoard files are always written)"},
-      {"transfer_path", "Transfer_learning", &c.transfer_path, "source MAPS (not supported yet)"},
+      {"transfer_path", "Transfer_learning", &c.transfer_path,
+       "transfer learning: the MAPS (ours or ClinicaDL's) whose best model initialises the "
+       "network"},
       {"transfer_selection_metric", "Transfer_learning", &c.transfer_selection_metric,
        "source best model"},
       {"nb_unfrozen_layer", "Transfer_learning", &c.nb_unfrozen_layer,
