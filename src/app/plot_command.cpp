@@ -29,9 +29,12 @@ constexpr const char* kUsage =
 /// The split numbers of the MAPS that have a training log, in order.
 std::vector<int64_t> logged_splits(const std::string& root) {
   std::vector<int64_t> splits;
+  const maps::MapsLayout layout(root);
   for (const auto& entry : fs::directory_iterator(root)) {
     const int64_t split = maps::MapsLayout::split_of_dir(entry.path().filename().string());
-    if (split >= 0 && fs::is_directory(entry.path() / "training_logs")) splits.push_back(split);
+    if (split >= 0 && fs::is_directory(layout.training_logs_dir(static_cast<int>(split)))) {
+      splits.push_back(split);
+    }
   }
   std::sort(splits.begin(), splits.end());
   return splits;

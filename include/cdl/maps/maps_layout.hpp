@@ -31,19 +31,21 @@ class MapsLayout {
   std::string training_state(int split, int network = -1) const {
     return tmp_dir(split, network) + "/training_state.pt";
   }
+  /// split-<k>/training_logs/: what a training logs (TSV, TensorBoard, emissions).
+  std::string training_logs_dir(int split) const { return split_dir(split) + "/training_logs"; }
   std::string training_tsv(int split, int network = -1) const {
-    return split_dir(split) + "/training_logs/" +
-           (network >= 0 ? network_name(network) + "/" : "") + "training.tsv";
+    return training_logs_dir(split) + "/" + (network >= 0 ? network_name(network) + "/" : "") +
+           "training.tsv";
   }
   /// training_logs/[network-<n>/]emissions.csv: the --emissions_calculator rows (CodeCarbon's).
   std::string emissions_csv(int split, int network = -1) const {
-    return split_dir(split) + "/training_logs/" +
-           (network >= 0 ? network_name(network) + "/" : "") + "emissions.csv";
+    return training_logs_dir(split) + "/" + (network >= 0 ? network_name(network) + "/" : "") +
+           "emissions.csv";
   }
   /// training_logs/[network-<n>/]tensorboard/, holding train/ and validation/ event files.
   std::string tensorboard_dir(int split, int network = -1) const {
-    return split_dir(split) + "/training_logs/" +
-           (network >= 0 ? network_name(network) + "/" : "") + "tensorboard";
+    return training_logs_dir(split) + "/" + (network >= 0 ? network_name(network) + "/" : "") +
+           "tensorboard";
   }
   /// profiler/split-<k>[-network-<n>].pt.trace.json: the --profiler trace of a training.
   std::string profiler_trace(int split, int network = -1) const {
