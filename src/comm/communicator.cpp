@@ -2,7 +2,9 @@
 #include "cdl/comm/communicator.hpp"
 
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "cdl/core/error.hpp"
@@ -67,6 +69,16 @@ std::string Communicator::first_problem(const std::string& problem) {
   std::string text = problem;
   broadcast_string(text, root);
   return text;
+}
+
+std::string Communicator::job_token() {
+  std::string token;
+  if (rank() == 0) {
+    token = std::to_string(::getpid()) + "-" +
+            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  broadcast_string(token, 0);
+  return token;
 }
 
 bool Communicator::any_of(bool value) {

@@ -2,7 +2,6 @@
 #include "cdl/experiment/data_staging.hpp"
 
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -21,17 +20,6 @@ namespace {
 
 /// Free space left to the rest of the node at least (its logs, other jobs' scratch).
 constexpr uint64_t kMinimumReserve = uint64_t{64} << 20;
-
-/// A name every rank of the job shares and no other job has: world rank 0's process and clock.
-std::string job_token(comm::Communicator& world) {
-  std::string token;
-  if (world.is_main()) {
-    const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-    token = std::to_string(::getpid()) + "-" + std::to_string(ticks % 1000000007);
-  }
-  world.broadcast_string(token, 0);
-  return token;
-}
 
 /// Collective: true on the lowest rank of `world` on node `node` (topology.node; the ranks of a
 /// rank group need not include the node's local rank 0).
@@ -120,7 +108,7 @@ std::unique_ptr<StagedData> StagedData::stage(const data::DataSource& source,
   std::vector<std::string> files;
   for (const auto& cohort : cohorts) files.push_back(source.store(cohort)->path());
   const std::string folder =
-      (fs::path(dir) / ("clinicadl-hpc-" + file_name_part(topology.host) + "-" + job_token(world)))
+      (fs::path(dir) / ("clinicadl-hpc-" + file_name_part(topology.host) + "-" + world.job_token()))
           .string();
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<StagedData> staged(new StagedData(folder, false));

@@ -3,9 +3,6 @@
 
 #include <torch/torch.h>
 
-#include <unistd.h>
-
-#include <chrono>
 #include <filesystem>
 
 #include "cdl/core/error.hpp"
@@ -128,14 +125,8 @@ std::string claims_folder(const ExperimentPlan& plan, const ExperimentContext& c
   if (plan.group_count() < 2 || ctx.config->unit_scheduling != config::UnitScheduling::kDynamic) {
     return "";
   }
-  std::string token;
-  if (ctx.world->is_main()) {
-    UnitScheduler::remove_stale_claims(ctx.layout.root());
-    token = std::to_string(::getpid()) + "-" +
-            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  }
-  ctx.world->broadcast_string(token, 0);
-  return UnitScheduler::claims_folder(ctx.layout.root(), token);
+  if (ctx.world->is_main()) UnitScheduler::remove_stale_claims(ctx.layout.root());
+  return UnitScheduler::claims_folder(ctx.layout.root(), ctx.world->job_token());
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include "cdl/core/atomic_file.hpp"
 #include "cdl/core/error.hpp"
@@ -326,17 +325,14 @@ void run_random_search(const config::SearchSpace& space, const SearchRequest& re
   auto& world = runtime.control();
   const std::string folder = search_folder(request);
   std::unique_ptr<maps::MapsClaim> claim;  // one job at a time in the search folder
-  std::string token;
   if (world.is_main()) {
     claim = std::make_unique<maps::MapsClaim>(folder, request.overwrite);
     if (!request.resume) write_record(space, request);
     UnitScheduler::remove_stale_claims(folder);  // of a job that was killed
-    token = std::to_string(::getpid()) + "-" +
-            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
     log::info(request.resume ? "random search continued: " : "random search of ", request.runs,
               " run(s) from ", space.file, " into ", folder);
   }
-  world.broadcast_string(token, 0);
+  const std::string token = world.job_token();
   const RankGroups groups(world.size(),
                           static_cast<int>(std::min<int64_t>(world.size(), request.runs)));
   const int group = groups.group_of_rank(world.rank());

@@ -87,6 +87,10 @@ class Communicator {
   /// ("" when no rank has one). A check that only some ranks make (a node's first rank) then
   /// fails on every rank with the same message.
   std::string first_problem(const std::string& problem);
+
+  /// Collective: a name every rank of this communicator shares and no other run has (rank 0's
+  /// process id and clock), for the files of this run (claims, staged copies).
+  std::string job_token();
 };
 
 }  // namespace cdl::comm

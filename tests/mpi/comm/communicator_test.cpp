@@ -130,6 +130,15 @@ TEST_F(CommunicatorTest, BroadcastStringAndAgreement) {
   EXPECT_FALSE(comm_.any_of(false));
 }
 
+TEST_F(CommunicatorTest, JobTokenIsSharedByEveryRank) {
+  const auto token = comm_.job_token();
+  ASSERT_FALSE(token.empty());
+  std::string first = token;
+  comm_.broadcast_string(first, 0);
+  EXPECT_EQ(token, first);
+  EXPECT_NE(comm_.job_token(), token);  // another call (another run): another name
+}
+
 TEST_F(CommunicatorTest, FirstProblemReachesEveryRank) {
   EXPECT_EQ(comm_.first_problem(""), "");
   // Every rank past the first has a problem: the lowest one's message wins, on every rank.
