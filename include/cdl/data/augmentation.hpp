@@ -49,8 +49,8 @@ class SampleRandom {
   double uniform(double low, double high);
   /// Uniform integer in [low, high] (both included).
   int64_t integer(int64_t low, int64_t high);
-  /// A LibTorch CPU generator seeded by the next draw (for per-voxel noise).
-  at::Generator generator();
+  /// The next 64 random bits (the seed of per-voxel noise).
+  uint64_t bits();
 
  private:
   std::mt19937_64 engine_;
@@ -63,8 +63,8 @@ torch::Tensor augment(const torch::Tensor& sample, const std::vector<Augmentatio
 
 // --- the deterministic transforms -------------------------------------------------------------
 
-/// x + sigma * N(0, 1) drawn from `generator`.
-torch::Tensor add_noise(const torch::Tensor& x, double sigma, at::Generator generator);
+/// x + sigma * N(0, 1), the normal draws from SplitMix64(seed) (fill_standard_normal), float32.
+torch::Tensor add_noise(const torch::Tensor& x, double sigma, uint64_t seed);
 
 /// x with the box [top, top + height) x [left, left + width) of its last two axes set to 0, in
 /// every leading plane (torchvision's RandomErasing on the tensor).

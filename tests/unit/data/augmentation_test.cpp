@@ -83,6 +83,35 @@ TEST(Augmentation, GaussianFilterHasSciPysReflectBoundary) {
   EXPECT_TRUE(torch::equal(gaussian_filter(x, {0.0, 0.1}), x));  // radius 0: untouched
 }
 
+// Along an inner axis (rows of H x W voxels summed) and with a radius longer than the axis (the
+// mirror folds several times: for length 5, positions -8..12 read 2 3 4 4 3 2 1 0 0 1 2 3 4 |
+// 0 1 2 3 4 | 4 3 2 1 0 0 1 2), each voxel equals the weighted sum written out here.
+TEST(Augmentation, GaussianFilterAlongAnInnerAxisFoldsTheMirror) {
+  torch::manual_seed(5);
+  const auto x = torch::rand({1, 5, 4, 3});
+  const double sigma = 1.9;
+  const int radius = 8;  // round(4 x 1.9)
+  const auto out = gaussian_filter(x, {0.0, sigma, 0.0, 0.0});
+  const auto mirror = [](int p) {  // reflect for length 5: period 10
+    const int m = ((p % 10) + 10) % 10;
+    return m < 5 ? m : 9 - m;
+  };
+  double norm = 0;
+  for (int k = -radius; k <= radius; ++k) norm += std::exp(-0.5 * k * k / (sigma * sigma));
+  for (int d = 0; d < 5; ++d) {
+    for (int h = 0; h < 4; ++h) {
+      for (int w = 0; w < 3; ++w) {
+        double expected = 0;
+        for (int k = -radius; k <= radius; ++k) {
+          expected += std::exp(-0.5 * k * k / (sigma * sigma)) / norm *
+                      x[0][mirror(d + k)][h][w].item<double>();
+        }
+        EXPECT_NEAR(out[0][d][h][w].item<double>(), expected, 1e-6) << d << " " << h << " " << w;
+      }
+    }
+  }
+}
+
 TEST(Augmentation, IdentityParametersLeaveTheImage) {
   const auto x = sample3d();
   EXPECT_TRUE(torch::allclose(bias_field(x, std::vector<double>(20, 0.0), 3), x));
