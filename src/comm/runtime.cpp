@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
+#include <vector>
 
 #include <torch/cuda.h>
 
@@ -23,6 +23,24 @@
 namespace cdl::comm {
 namespace {
 
+/// Collective over `node`: how many of the node's ranks run on CPUs of this rank's affinity mask
+/// (the masks gathered over the node; padded to the longest).
+int ranks_sharing_my_cpus(MPI_Comm node, const std::vector<uint64_t>& mine, int local_rank,
+                          int local_size) {
+  int words = static_cast<int>(mine.size());
+  MPI_Allreduce(MPI_IN_PLACE, &words, 1, MPI_INT, MPI_MAX, node);
+  std::vector<uint64_t> padded(mine);
+  padded.resize(static_cast<size_t>(words), 0);
+  std::vector<uint64_t> all(static_cast<size_t>(words) * static_cast<size_t>(local_size));
+  MPI_Allgather(padded.data(), words, MPI_UINT64_T, all.data(), words, MPI_UINT64_T, node);
+  std::vector<std::vector<uint64_t>> masks;
+  for (int r = 0; r < local_size; ++r) {
+    masks.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(r) * words,
+                       all.begin() + static_cast<std::ptrdiff_t>(r + 1) * words);
+  }
+  return ranks_sharing_cpus(masks, local_rank);
+}
+
 Topology discover_topology() {
   Topology topology;
   MPI_Comm_rank(MPI_COMM_WORLD, &topology.rank);
@@ -33,6 +51,10 @@ Topology discover_topology() {
   MPI_Comm_size(node, &topology.local_size);
   topology.node = topology.rank;
   MPI_Bcast(&topology.node, 1, MPI_INT, 0, node);
+  const auto mask = usable_cpu_mask();
+  topology.cpus = count_cpus(mask);
+  topology.cpus_shared_by =
+      ranks_sharing_my_cpus(node, mask, topology.local_rank, topology.local_size);
   MPI_Comm_free(&node);
   topology.host = host_name();
   return topology;
@@ -119,9 +141,8 @@ std::unique_ptr<Communicator> Runtime::make_gradient_communicator(std::optional<
 #endif
 }
 
-int Runtime::fair_thread_count() const {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, topology_.local_size));
+int fair_thread_count(const Topology& topology) {
+  return std::max(1, topology.cpus / std::max(1, topology.cpus_shared_by));
 }
 
 void Runtime::abort(int code) {

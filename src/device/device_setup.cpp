@@ -5,6 +5,9 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <string>
+#include <thread>
+
 #include "cdl/core/error.hpp"
 #include "cdl/core/logging.hpp"
 #include "cdl/model/mixed_precision.hpp"
@@ -28,6 +31,28 @@ void log_precision(const ComputeOptions& compute) {
   }
 }
 
+/// LibTorch's intra-op threads: --threads, else the rank's share of its CPUs. Says how many and
+/// why on the main rank; warns there when --threads exceeds the CPUs the rank may run on (the
+/// threads would take turns on them).
+void set_thread_count(int64_t requested, const comm::Topology& topology) {
+  const int fair = comm::fair_thread_count(topology);
+  const int threads = requested > 0 ? static_cast<int>(requested) : fair;
+  torch::set_num_threads(threads);
+  if (topology.rank != 0) return;
+  const auto node_cpus = static_cast<int>(std::thread::hardware_concurrency());
+  std::string cpus = std::to_string(topology.cpus) + " CPU(s) shared by " +
+                     std::to_string(topology.cpus_shared_by) + " rank(s)";
+  if (node_cpus > topology.cpus) cpus += " of the node's " + std::to_string(node_cpus);
+  if (requested > 0 && threads > topology.cpus) {
+    log::warn("--threads ", threads, " but rank 0 may run on ", topology.cpus,
+              " CPU(s) (its affinity mask, from the launcher's binding): its threads will take "
+              "turns; ask the launcher for more cores per rank (srun --cpus-per-task, mpirun "
+              "--map-by ...:PE=N) or lower --threads");
+  }
+  log::info("LibTorch threads per rank: ", threads,
+            requested > 0 ? " (--threads)" : " (rank 0: its " + cpus + ")");
+}
+
 }  // namespace
 
 Placement choose_device(config::TrainConfig& c, int local_rank) {
@@ -43,10 +68,10 @@ Placement choose_device(config::TrainConfig& c, int local_rank) {
   return {torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)), index};
 }
 
-DeviceSetup set_up_device(config::TrainConfig& c, int local_rank, int fair_threads) {
-  torch::set_num_threads(c.threads > 0 ? static_cast<int>(c.threads) : fair_threads);
+DeviceSetup set_up_device(config::TrainConfig& c, const comm::Topology& topology) {
+  set_thread_count(c.threads, topology);
   DeviceSetup setup;
-  setup.placement = choose_device(c, local_rank);
+  setup.placement = choose_device(c, topology.local_rank);
   configure_device_libraries(setup.placement.device, c.deterministic);
   if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   setup.compute = resolve_compute(setup.placement.device, c.amp, c.channels_last, c.normalize);

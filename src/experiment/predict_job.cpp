@@ -260,8 +260,7 @@ PredictPlan make_predict_plan(config::TrainConfig config, const PredictRequest& 
 /// Collective: predicts every (split, metric) of the plan.
 void run_predict_job(PredictPlan& plan, comm::Runtime& runtime) {
   auto& c = plan.config;
-  const auto compute =
-      device::set_up_device(c, runtime.topology().local_rank, runtime.fair_thread_count()).compute;
+  const auto compute = device::set_up_device(c, runtime.topology()).compute;
   const maps::MapsLayout layout(c.maps_dir);
   auto source = std::make_shared<const data::DataSource>(data::DataSource::open(plan.data_path));
   auto options = dataset_options(c, !compute.transform_on_device, 0);

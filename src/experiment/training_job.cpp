@@ -219,7 +219,7 @@ MapsHold prepare_maps(const config::TrainConfig& c, const CheckedSplits& checked
 void run_training_job(config::TrainConfig& c, comm::Runtime& runtime,
                       const std::vector<SplitRun>& plan, bool new_maps) {
   const auto& topology = runtime.topology();
-  const auto setup = device::set_up_device(c, topology.local_rank, runtime.fair_thread_count());
+  const auto setup = device::set_up_device(c, topology);
   if (c.memory_saving) {
     log::info(
         "--memory_saving: the first two convolution blocks fused whatever the input size, one "

@@ -19,7 +19,15 @@ struct Topology {
   int local_size = 1;  ///< processes on this node
   int node = 0;        ///< world rank of this node's first process: one number per node
   std::string host;
+  int cpus = 1;            ///< CPUs this rank may run on (its affinity mask at start-up)
+  int cpus_shared_by = 1;  ///< ranks of this node running on those CPUs, itself included
 };
+
+/// Number of LibTorch intra-op threads a rank should use: its share of the CPUs it may run on
+/// (all of them when the launcher bound it to cores of its own; the node's CPUs divided among
+/// the ranks when they are unbound), at least 1. Counting the node's cores instead would put
+/// N / ranks threads on the single core that `mpirun -np 2` binds each rank to by default.
+int fair_thread_count(const Topology& topology);
 
 /// The MPI runtime of the engine: MPI's lifetime (core/mpi_process.hpp, thread level MULTIPLE),
 /// where ranks are, and the communicators. Works under mpirun/srun and as a plain single process
@@ -55,9 +63,6 @@ class Runtime {
   std::unique_ptr<Communicator> make_gradient_communicator(std::optional<Backend> requested,
                                                            bool on_cuda, int cuda_device,
                                                            Communicator* group = nullptr);
-
-  /// Number of LibTorch intra-op threads this rank should use: its share of the node's cores.
-  int fair_thread_count() const;
 
   /// Ends every rank of the job with `code` (MPI_Abort when there are several). Never returns.
   [[noreturn]] void abort(int code);

@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include "cdl/comm/runtime.hpp"
 #include "cdl/config/train_config.hpp"
 #include "cdl/device/compute.hpp"
 
@@ -27,10 +28,12 @@ struct DeviceSetup {
   ComputeOptions compute;
 };
 
-/// Sets up this rank's computing: LibTorch's intra-op threads (config.threads, else
-/// `fair_threads`), the device (choose_device), the device libraries (cuDNN autotuning, or
-/// deterministic algorithms everywhere under --deterministic) and the compute options; logs the
-/// precision chosen. Not collective, but every rank reaches the same choices.
-DeviceSetup set_up_device(config::TrainConfig& config, int local_rank, int fair_threads);
+/// Sets up this rank's computing: LibTorch's intra-op threads (config.threads, else its share of
+/// the CPUs it may run on: comm::fair_thread_count), the device (choose_device), the device
+/// libraries (cuDNN autotuning, or deterministic algorithms everywhere under --deterministic)
+/// and the compute options; logs the threads and the precision chosen, and warns when
+/// --threads asks for more threads than the rank has CPUs. Not collective, but every rank
+/// reaches the same choices.
+DeviceSetup set_up_device(config::TrainConfig& config, const comm::Topology& topology);
 
 }  // namespace cdl::device
