@@ -3,59 +3,67 @@
 # The augmentations run on each rank's I/O thread while the training thread computes, so they
 # cost nothing while the I/O thread keeps ahead of the training and a core is free for it. The
 # same training (Conv5_FC3, 1 LibTorch thread per rank, CPU) runs without augmentation, with
-# ClinicaDL's own four (Noise Erasing CropPad Smoothing) and with all ten, at RANKS ranks and at
-# 1 rank, in one run; the script prints each run's steady epoch throughput (after the first
-# epoch), its data-wait share and the ratios against no augmentation at the same rank count (per
-# epoch, then whole job), the all-ten ratio at RANKS ranks last. On a node with as many cores as
-# ranks the I/O threads compete with training for the cores; the 1-rank runs show the overlap
-# when a core is left for the I/O thread: they run unbound (--bind-to none), since Open MPI binds
-# a rank to one core by default, which would put the lone rank's I/O thread on its training
-# thread's core and leave the other idle. The RANKS runs keep the default binding (a core each).
+# ClinicaDL's own four (Noise Erasing CropPad Smoothing) and with all ten, at 1 rank and at RANKS
+# ranks, REPS times in turn (none, four, ten, none, ...), so that a drift of the machine's speed
+# touches the three alike. It prints each run's steady epoch throughput (after the first epoch)
+# and data-wait share, then per rank count the ratios against no augmentation of the same
+# repetition (per epoch, then whole job): their median, with min and max.
+# The 1-rank runs show the overlap when a core is left for the I/O thread: they run unbound
+# (--bind-to none), since Open MPI binds a rank to one core by default, which would put the lone
+# rank's I/O thread on its training thread's core and leave the other idle. The RANKS runs keep
+# the default binding (a core each): on a node with as many cores as ranks their I/O threads
+# share the training's cores.
 # Usage: bench/augmentation_bench.sh [BUILD_DIR=build] [SUBJECTS=24] [SIZE=96x112x96] [EPOCHS=3]
-#        [RANKS=2]
+#        [RANKS=2] [REPS=3]
 set -euo pipefail
 build=${1:-build}
 subjects=${2:-24}
 size=${3:-96x112x96}
 epochs=${4:-3}
 ranks=${5:-2}
+reps=${6:-3}
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 bench_binaries "$build"
 bench_synthetic_set augmentation_bench "$subjects" "$size"
 
-declare -A wall steady wait
-run() {  # NAME RANKS AUGMENTATIONS...
-  local name="$1" np="$2"; shift 2
-  local log="$work/$name.log" start
-  start=$(date +%s.%N)
-  local binding=()
+declare -A augmentations=(
+  [none]=""
+  [clinicadl]="Noise Erasing CropPad Smoothing"
+  [all]="Noise Erasing CropPad Smoothing Motion Ghosting Spike BiasField RandomBlur RandomSwap")
+results="$work/results.tsv"  # set ranks rep steady_rate data_wait wall
+run() {  # SET RANKS REP
+  local set="$1" np="$2" rep="$3" log="$work/$1_$2_$3.log" start binding=() steady wait wall
   [[ "$np" -eq 1 ]] && binding=(--bind-to none)
-  mpirun --quiet "${binding[@]}" -np "$np" "$bin" train classification "$work/data.h5" "$work/splits" "$work/maps_$name" \
-    --batch_size 2 --epochs "$epochs" --threads 1 --gpu false --seed 0 \
-    ${1:+--data_augmentation "$@"} > "$log" 2>&1 || { cat "$log" >&2; exit 1; }
-  wall[$name]=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-  steady[$name]=$(sed -nE 's/.*throughput ([0-9.e+]+) samples\/s.*/\1/p' "$log" | tail -1)
-  wait[$name]=$(sed -nE 's/.*data wait ([0-9.e+-]+)% of training time.*/\1/p' "$log" | tail -1)
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2086  # the augmentation names are words on purpose
+  mpirun --quiet "${binding[@]}" -np "$np" "$bin" train classification "$work/data.h5" \
+    "$work/splits" "$work/maps_${set}_${np}_${rep}" --batch_size 2 --epochs "$epochs" --threads 1 \
+    --gpu false --seed 0 ${augmentations[$set]:+--data_augmentation ${augmentations[$set]}} \
+    > "$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+  steady=$(sed -nE 's/.*throughput ([0-9.e+]+) samples\/s.*/\1/p' "$log" | tail -1)
+  wait=$(sed -nE 's/.*data wait ([0-9.e+-]+)% of training time.*/\1/p' "$log" | tail -1)
+  printf "%d rank(s) %-9s rep %d: %8.2f samples/s after the first epoch, data wait %6.2f%%, %7.2f s wall\n" \
+    "$np" "$set" "$rep" "$steady" "$wait" "$wall"
+  printf "%s\t%s\t%s\t%s\t%s\t%s\n" "$set" "$np" "$rep" "$steady" "$wait" "$wall" >> "$results"
 }
-for np in 1 "$ranks"; do
-  run "none_$np" "$np"
-  run "clinicadl_$np" "$np" Noise Erasing CropPad Smoothing
-  run "all_$np" "$np" Noise Erasing CropPad Smoothing Motion Ghosting Spike BiasField RandomBlur RandomSwap
-done
 echo "augmentation_bench: Conv5_FC3, $subjects subjects at 1@$size, $epochs epochs, 1 thread per" \
-     "rank, batch 2 per rank, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+     "rank, batch 2 per rank, $reps repetitions, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 for np in 1 "$ranks"; do
-  for set in none clinicadl all; do
-    name="${set}_$np"
-    printf "%d rank(s) %-9s %8.2f samples/s after the first epoch, data wait %6.2f%%, %7.2f s wall\n" \
-      "$np" "$set" "${steady[$name]}" "${wait[$name]}" "${wall[$name]}"
+  for rep in $(seq "$reps"); do
+    for set in none clinicadl all; do run "$set" "$np" "$rep"; done
   done
 done
-for np in 1 "$ranks"; do
-  for set in clinicadl all; do
-    awk -v n="$set" -v r="$np" -v s="${steady[${set}_$np]}" -v s0="${steady[none_$np]}" \
-        -v w="${wall[${set}_$np]}" -v w0="${wall[none_$np]}" 'BEGIN {
-      printf "ratio epoch time %s / none at %d rank(s): %.3f per epoch (throughput), %.3f whole job\n",
-             n, r, s0 / s, w / w0 }'
-  done
-done
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [line.split("\t") for line in open(sys.argv[1]).read().splitlines()]
+runs = {(s, int(n), int(r)): (float(rate), float(wall)) for s, n, r, rate, _, wall in rows}
+for np in sorted({n for _, n, _ in runs}):
+    for name in ("clinicadl", "all"):
+        reps = sorted(r for s, n, r in runs if s == name and n == np)
+        epoch = [runs["none", np, r][0] / runs[name, np, r][0] for r in reps]
+        job = [runs[name, np, r][1] / runs["none", np, r][1] for r in reps]
+        print(f"ratio epoch time {name} / none at {np} rank(s): {statistics.median(epoch):.3f} per"
+              f" epoch (min {min(epoch):.3f}, max {max(epoch):.3f}), {statistics.median(job):.3f}"
+              f" whole job (min {min(job):.3f}, max {max(job):.3f})")
+PY

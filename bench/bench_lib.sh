@@ -46,8 +46,8 @@ bench_wait_idle() {
 
 # Emulated nodes (as tests/integration/jobs/emulated_nodes.sh makes them, with names of their own
 # so that both can run at once): network namespaces cdlbench1 and cdlbench2 on a private bridge,
-# each with its own address and host name, Open MPI over TCP between them through an rsh agent
-# that enters the namespace. Needs root.
+# each with its own address, host name and half of the cores, Open MPI over TCP between them
+# through an rsh agent that enters the namespace. Needs root.
 bench_nodes=(cdlbench1 cdlbench2)
 bench_nodes_subnet=10.217.43
 
@@ -83,15 +83,28 @@ bench_nodes_up() {
       echo "network namespace $node cannot be set up" >&2; bench_nodes_down; return 1
     fi
   done
+  # Each node gets cores of its own (nproc / nodes, taskset on its Open MPI daemon, which its
+  # ranks inherit): sharing all the cores, each node's Open MPI would bind its rank to the same
+  # first core and leave the others idle.
+  local per=$(( $(nproc) / ${#bench_nodes[@]} )) cases="" i=0
+  [[ "$per" -ge 1 ]] || per=1
+  for node in "${bench_nodes[@]}"; do
+    cases+="  $node) cpus=$(( i * per % $(nproc) ))-$(( (i * per % $(nproc)) + per - 1 )) ;;"$'\n'
+    i=$((i + 1))
+  done
   cat > "$dir/agent" <<AGENT
 #!/usr/bin/env bash
 host="\$1"; shift
-exec ip netns exec "\$host" unshare --uts sh -c "hostname \$host; \$*"
+case "\$host" in
+$cases  *) cpus=0-$(( $(nproc) - 1 )) ;;
+esac
+exec taskset -c "\$cpus" ip netns exec "\$host" unshare --uts sh -c "hostname \$host; \$*"
 AGENT
   chmod +x "$dir/agent"
   local hosts="${bench_nodes[0]}:1,${bench_nodes[1]}:1" btl="tcp,self"
   # shellcheck disable=SC2034  # used by the scripts that source this file
-  bench_nodes_mpirun=(--host "$hosts" --mca plm_rsh_agent "$dir/agent"
+  # --bind-to none: each rank keeps its node's cores (Open MPI would bind both to core 0).
+  bench_nodes_mpirun=(--host "$hosts" --mca plm_rsh_agent "$dir/agent" --bind-to none
     --mca btl "$btl" --mca btl_tcp_if_include "$bench_nodes_subnet.0/24"
     --mca oob_tcp_if_include "$bench_nodes_subnet.0/24"
     -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM)

@@ -18,8 +18,9 @@ The model (bench/README.md, "scaling_model"):
       2(g-1) alpha_i + 2(g-1)/g n beta_i, plus the inter-node ring of each rank's 1/g shard, the
       node's NICs shared by its g ranks: 2(M-1) alpha_o + 2(M-1)/M n / (nics B_nic)
   one weight update: forward + backward + optimizer + exposed communication, where the buckets
-      (25 MiB, reverse registration order) start when backward has produced them (overlap, CPU/MPI)
-      or all after backward (no overlap: the NCCL path), reduced one after another
+      (25 MiB, reverse registration order) start when backward has produced them (overlap: CPU/MPI
+      with a core left for the reduction thread) or all after backward (no overlap: the NCCL path,
+      and CPU nodes whose ranks x threads take every core), reduced one after another
   one epoch: the updates (ceil(N_train / (b P)), the last one maybe partial) + evaluation of the
       training and validation sets spread over the ranks + the checkpoint written by rank 0
   efficiency E(P) = epoch(1) / (P epoch(P)).
@@ -27,6 +28,7 @@ The model (bench/README.md, "scaling_model"):
 import argparse
 import json
 import math
+import os
 import re
 import statistics
 import sys
@@ -126,6 +128,13 @@ class Fabric:
         inter = (2 * (nodes - 1) * self.alpha_inter
                  + 2.0 * (nodes - 1) / nodes * nbytes * self.beta_inter / self.nics)
         return intra + inter
+
+
+def overlaps_backward(ranks_per_node, threads, cores_per_node):
+    """True when a CPU all-reduce can run beside backward: the node's ranks x threads leave a core
+    for the reduction threads. Otherwise MPI's polling and the kernel's network stack take turns
+    with backward on its cores, and the reduction counts whole, as if after backward."""
+    return ranks_per_node * threads < cores_per_node
 
 
 def exposed_communication(buckets, backward, fabric, ranks, overlap):
@@ -441,8 +450,10 @@ def cmd_check(args):
     cal = load_json(args.calibration)
     fits = load_json(args.fits)
     work = workload_from_calibration(cal, parse_size(args.input_size), args.batch)
-    # Fabrics of the measured runs: 2 ranks on one machine (shared memory), 2 emulated nodes (TCP).
+    # Fabrics of the measured runs: 2 ranks on one machine (shared memory), 2 emulated nodes (TCP)
+    # with half of the cores each; whether the reductions overlap backward: (ranks, cores) per node.
     fabrics = {"shm": Fabric("shm", 2, fits["shm"]["alpha"], fits["shm"]["beta"])}
+    per_node = {"shm": lambda p: (p, args.cores), "tcp": lambda p: (1, max(1, args.cores // 2))}
     if "tcp" in fits:
         fabrics["tcp"] = Fabric("tcp", 1, 0, 0, fits["tcp"]["alpha"], fits["tcp"]["beta"], 1)
     runs = {}
@@ -464,13 +475,15 @@ def cmd_check(args):
         print(f"-- model with {label}:")
         for (name, p, fabric), values in runs.items():
             measured = statistics.median(values)
-            predicted, parts = epoch_time(work, fabrics[fabric], args.train, args.valid, p, True)
+            overlap = overlaps_backward(per_node[fabric](p)[0], args.threads, per_node[fabric](p)[1])
+            predicted, parts = epoch_time(work, fabrics[fabric], args.train, args.valid, p, overlap)
             err = (predicted - measured) / measured
             worst[label] = max(worst.get(label, 0.0), abs(err))
             results.append({"model": label, "run": name, "ranks": p, "fabric": fabric,
                             "measured": measured, "predicted": predicted, "error": err, **parts})
             print(f"{name:<12} {p:>5} {fabric:>6} {measured:>11.3f} {predicted:>12.3f} "
                   f"{err * 100:>+7.1f}%   (training {parts['training']:.3f}, of which exposed "
+                  f"{'(overlapped) ' if overlap else '(after backward) '}"
                   f"all-reduce {parts['exposed']:.4f}; evaluation {parts['evaluation']:.3f}; "
                   f"checkpoint {parts['checkpoint']:.3f})")
     for label, w in worst.items():
@@ -524,11 +537,13 @@ def cmd_table(args):
         else:
             cpu = Fabric("shm (fitted here) + InfiniBand NDR (documented, 1 NIC per node)", g,
                          fits["shm"]["alpha"], fits["shm"]["beta"], IB_NDR["alpha"], IB_NDR["beta"], 1)
-        rows = scaling_rows(cpu_work, cpu, args.train, args.valid, counts, overlap=True)
-        print_rows(f"\nCPU ranks ({g} ranks x 1 thread per node, as measured here, busy-node factor "
-                   f"{cpu_work.busy:.2f}; {cpu.name}), step "
-                   f"{cpu_work.compute + cpu_work.optimizer:.2f} s at that batch, all-reduce during "
-                   "backward (MPI):", rows, unit="ranks")
+        cores = args.cpu_cores_per_node or g
+        overlap = overlaps_backward(g, 1, cores)
+        rows = scaling_rows(cpu_work, cpu, args.train, args.valid, counts, overlap=overlap)
+        print_rows(f"\nCPU ranks ({g} ranks x 1 thread per node of {cores} cores, as measured here, "
+                   f"busy-node factor {cpu_work.busy:.2f}; {cpu.name}), step "
+                   f"{cpu_work.compute + cpu_work.optimizer:.2f} s at that batch, all-reduce "
+                   f"{'during' if overlap else 'after'} backward (MPI):", rows, unit="ranks")
         best, fastest = recommend(rows, args.threshold)
         summary.append(("CPU ranks", best, fastest))
     print(f"\nrecommendation for {args.train} training images, batch {args.batch} per rank "
@@ -571,6 +586,9 @@ def main(argv=None):
     p.add_argument("--valid", type=int, required=True)
     p.add_argument("--batch", type=int, required=True)
     p.add_argument("--input_size", required=True)
+    p.add_argument("--threads", type=int, default=1, help="LibTorch threads per rank of the runs")
+    p.add_argument("--cores", type=int, default=os.cpu_count() or 1,
+                   help="cores of the machine that ran them (the emulated nodes have half each)")
     p.add_argument("--output")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("table")
@@ -582,6 +600,9 @@ def main(argv=None):
     p.add_argument("--input_size", default="169x208x179")
     p.add_argument("--threshold", type=float, default=0.8)
     p.add_argument("--cpu_ranks_per_node", type=int, default=2)
+    p.add_argument("--cpu_cores_per_node", type=int,
+                   help="cores of a CPU node (default: one per rank, as measured here; more leave "
+                        "cores to the reduction threads, which then overlap backward)")
     p.add_argument("--cpu_inter", choices=("ib", "tcp"), default="ib",
                    help="between CPU nodes: documented InfiniBand NDR, or the TCP fitted between "
                         "the emulated nodes (veth on one host: its alpha is not a network's)")

@@ -10,8 +10,9 @@
 #      size: inputs 64x80x64, 96x112x96, 128x160x128, 169x208x179), 2 ranks through shared
 #      memory and 2 ranks on 2 emulated nodes (TCP between network namespaces; root only);
 #      REPS runs each, median; fit of t = 2(P-1) alpha + 2(P-1)/P n beta.
-#   2. calibration: a 1-rank run on SUBJECTS/2 images (1 thread, batch 2), the same with
-#      --profiler for the shares of the phases, and at 2 ranks for the busy-node factor.
+#   2. calibration: REPS 1-rank runs on SUBJECTS/2 images (1 thread, batch 2), the median one
+#      taken, the same with --profiler for the shares of the phases, and at 2 ranks for the
+#      busy-node factor.
 #   3. check: REPS x (1 rank, 2 ranks, 2 emulated nodes) on SUBJECTS images, steady epoch times
 #      (epochs after the first, training.tsv) against the model's predictions.
 #   4. the tables (800 + 200 images of 169x208x179, batch 4 per rank) and the recommendation.
@@ -101,7 +102,24 @@ run_train() {  # NAME SET [mpirun options...] -- [train options...]
 # from a --profiler run (its profile covers the first epochs, which are slower).
 # The busy factor: the same at 2 ranks on this node (each rank's compute slows down when the
 # other core is busy too: shared memory bandwidth, caches, the I/O and reduction threads).
-run_train calibration calibration --
+# The 1-rank calibration is the median of REPS runs (by steady epoch): one run alone carries this
+# machine's drift of up to 20 % between minutes.
+calibration_runs=()
+for rep in $(seq "$reps"); do
+  run_train "calibration_$rep" calibration --
+  calibration_runs+=("$(python3 - "$out/maps_calibration_$rep/split-0/training_logs/training.tsv" <<PY
+import sys, statistics
+sys.path.insert(0, "$here")
+import scaling_model as m
+print(f"{statistics.median(m.epoch_durations(sys.argv[1])):.6f} $rep")
+PY
+)")
+done
+median_rep=$(printf '%s\n' "${calibration_runs[@]}" | sort -g | sed -n "$(( (reps + 1) / 2 ))p" | cut -d' ' -f2)
+echo "calibration: steady epochs ${calibration_runs[*]}; run $median_rep is the median"
+rm -rf "$out/maps_calibration"
+cp -r "$out/maps_calibration_$median_rep" "$out/maps_calibration"
+cp "$out/calibration_$median_rep.log" "$out/calibration.log"
 run_train profile calibration -- --profiler
 run_train calibration_busy calibration mpirun --quiet -np 2 --
 $model calibrate "$out/calibration.log" "$out/maps_calibration/split-0/training_logs/training.tsv" \

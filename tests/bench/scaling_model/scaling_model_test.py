@@ -64,6 +64,13 @@ class Overlap(unittest.TestCase):
         self.assertAlmostEqual(m.exposed_communication(self.buckets, 0.5, f, 2, False), 0.11)
         self.assertEqual(m.exposed_communication(self.buckets, 0.5, f, 1, True), 0.0)
 
+    def test_overlap_needs_a_core_left(self):
+        self.assertFalse(m.overlaps_backward(2, 1, 2))   # 2 ranks x 1 thread on 2 cores
+        self.assertFalse(m.overlaps_backward(1, 1, 1))   # an emulated node of one core
+        self.assertTrue(m.overlaps_backward(2, 1, 4))
+        self.assertTrue(m.overlaps_backward(4, 15, 64))  # a core per rank left on a 64-core node
+        self.assertFalse(m.overlaps_backward(4, 16, 64))
+
     def test_slow_link(self):
         # beta 1e-8: 1.0 s and 0.1 s; the second waits for the first: ends at 1.1, 0.6 s exposed
         f = m.Fabric("t", 2, 0.0, 1e-8)

@@ -40,12 +40,17 @@ for node in "${nodes[@]}"; do
     { echo "SKIPPED: network namespace $node cannot be set up"; exit 77; }
 done
 # The rsh agent: "agent HOST WORDS..." runs the words as a shell command inside HOST's namespace,
-# under a UTS namespace of its own whose host name is HOST.
+# under a UTS namespace of its own whose host name is HOST, on cores of its own where there are
+# two (cdlnode1 the first, cdlnode2 the last: the ranks run unbound, inheriting them; bound, Open
+# MPI would put both on core 0).
+last=$(( $(nproc) - 1 ))
 cat > "$work/agent" <<AGENT
 #!/usr/bin/env bash
 host="\$1"; shift
 echo "\$host" >> "$work/agent.calls"
-exec ip netns exec "\$host" unshare --uts sh -c "hostname \$host; \$*"
+cpus=0-$last
+case "\$host" in cdlnode1) cpus=0 ;; cdlnode2) cpus=$last ;; esac
+exec taskset -c "\$cpus" ip netns exec "\$host" unshare --uts sh -c "hostname \$host; \$*"
 AGENT
 chmod +x "$work/agent"
 args=(classification "$data" "$splits" --epochs 2 --batch_size 2 --threads 1 --deterministic
@@ -53,7 +58,7 @@ args=(classification "$data" "$splits" --epochs 2 --batch_size 2 --threads 1 --d
 "$mpiexec" --quiet -np 2 "$bin" train "${args[@]}" "$work/one_node" > "$work/one_node.log" 2>&1 ||
   { tail -5 "$work/one_node.log"; echo "FAIL: the one-node run"; exit 1; }
 mkdir -p "$work/stage"
-timeout -k 5 300 "$mpiexec" --quiet -np 2 --host cdlnode1:1,cdlnode2:1 \
+timeout -k 5 300 "$mpiexec" --quiet -np 2 --host cdlnode1:1,cdlnode2:1 --bind-to none \
   --mca plm_rsh_agent "$work/agent" --mca btl tcp,self --mca btl_tcp_if_include "$subnet.0/24" \
   --mca oob_tcp_if_include "$subnet.0/24" -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
   "$bin" train "${args[@]}" --stage_data "$work/stage" "$work/two_nodes" > "$work/two_nodes.log" 2>&1 ||
