@@ -100,11 +100,12 @@ void convolve_axis(const float* in, float* out, int64_t outer, int64_t length, i
 }
 
 /// SciPy's 1D Gaussian along `axis` (truncate 4, "reflect" boundary) of a contiguous float
-/// tensor. An axis of length 1 is left as it is (every tap reads the same voxel).
+/// tensor. An axis of length 1 is left as it is (every tap reads the same voxel), and so is an
+/// empty one (nothing to mirror).
 torch::Tensor gaussian_along(const torch::Tensor& x, int64_t axis, double sigma) {
   const auto radius = static_cast<int64_t>(4.0 * sigma + 0.5);
   const int64_t length = x.size(axis);
-  if (sigma <= 0 || radius == 0 || length == 1) return x;
+  if (sigma <= 0 || radius == 0 || length <= 1) return x;
   int64_t outer = 1, inner = 1;
   for (int64_t a = 0; a < axis; ++a) outer *= x.size(a);
   for (int64_t a = axis + 1; a < x.dim(); ++a) inner *= x.size(a);

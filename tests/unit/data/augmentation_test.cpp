@@ -81,6 +81,9 @@ TEST(Augmentation, GaussianFilterHasSciPysReflectBoundary) {
   EXPECT_NEAR(out[0][0].item<double>(), first, 1e-6);
   EXPECT_NEAR(out[0][1].item<double>(), middle, 1e-6);
   EXPECT_TRUE(torch::equal(gaussian_filter(x, {0.0, 0.1}), x));  // radius 0: untouched
+  // An empty axis has nothing to mirror (its reflection would divide by its length).
+  EXPECT_EQ(gaussian_filter(torch::zeros({1, 0, 3}), {0.0, 0.7, 0.7}).sizes(),
+            torch::IntArrayRef({1, 0, 3}));
 }
 
 // Along an inner axis (rows of H x W voxels summed) and with a radius longer than the axis (the
