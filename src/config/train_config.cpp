@@ -108,6 +108,7 @@ void validate_optimization(const TrainConfig& c, Problems& problems) {
   check_at_least("tolerance", c.tolerance, 0, problems);
   check_at_least("weight_decay", c.weight_decay, 0, problems);
   check_at_least("threads", static_cast<double>(c.threads), 0, problems);
+  check_at_least("n_proc", static_cast<double>(c.n_proc), 0, problems);
   const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
   if (c.threads > cores) {  // more threads than cores is never faster, and each one costs memory
     problems.push_back("--threads " + std::to_string(c.threads) + " is more than the " +

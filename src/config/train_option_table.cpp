@@ -35,7 +35,8 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
       {"gpu", "Computational", choice_field(c.gpu),
        "auto, true or false (auto: CUDA when available)"},
       {"n_proc", "Computational", &c.n_proc,
-       "ClinicaDL's loader workers (stored; we prefetch on one I/O thread)"},
+       "I/O threads building training batches per rank, ClinicaDL's loader workers (2; at "
+       "most the rank's CPU share)"},
       {"batch_size", "Computational", &c.batch_size, "micro-batch size per rank (8)"},
       {"evaluation_steps", "Computational", &c.evaluation_steps,
        "evaluate every N weight updates (0: off)"},

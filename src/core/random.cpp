@@ -80,11 +80,40 @@ inline double draw(SplitMix64& bits, const Ziggurat& table) {
   return finish_draw(bits, table, layer, z, sign);
 }
 
+/// The layer widths in single precision, for the fast path of float draws.
+struct FloatWidths {
+  std::array<float, kLayers + 1> x{};
+  explicit FloatWidths(const Ziggurat& table) {
+    for (int i = 0; i <= kLayers; ++i) x[i] = static_cast<float>(table.x[i]);
+  }
+};
+
+/// A draw from 32 random bits (layer: 8 bits, sign: 1, position along the layer: 23, the
+/// precision of a float), the rare rest from `bits` in double precision.
+inline float draw_from_32_bits(uint32_t r, SplitMix64& bits, const Ziggurat& table,
+                               const FloatWidths& widths) {
+  const int layer = static_cast<int>(r & 0xFF);
+  const float sign = 1.0f - 2.0f * static_cast<float>((r >> 8) & 1);
+  const float along = static_cast<float>(r >> 9) * 0x1.0p-23f;  // [0, 1)
+  const float z = along * widths.x[layer];
+  if (z < widths.x[layer + 1]) return sign * z;
+  return static_cast<float>(
+      finish_draw(bits, table, layer, static_cast<double>(along) * table.x[layer], sign));
+}
+
 }  // namespace
 
 void fill_standard_normal(SplitMix64& bits, float* values, size_t count) {
   const Ziggurat& table = ziggurat();
-  for (size_t i = 0; i < count; ++i) values[i] = static_cast<float>(draw(bits, table));
+  static const FloatWidths widths(table);
+  size_t i = 0;
+  for (; i + 1 < count; i += 2) {
+    const uint64_t r = bits.next();
+    values[i] = draw_from_32_bits(static_cast<uint32_t>(r), bits, table, widths);
+    values[i + 1] = draw_from_32_bits(static_cast<uint32_t>(r >> 32), bits, table, widths);
+  }
+  if (i < count)
+    values[i] = draw_from_32_bits(static_cast<uint32_t>(bits.next()), bits, table, widths);
 }
 
 double standard_normal(SplitMix64& bits) {

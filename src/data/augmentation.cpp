@@ -4,7 +4,10 @@
 #include "cdl/data/augmentation.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <complex>
+#include <optional>
 
 #include "cdl/core/error.hpp"
 #include "cdl/core/random.hpp"
@@ -24,12 +27,116 @@ const std::vector<std::pair<Augmentation, const char*>>& names() {
   return table;
 }
 
-/// The centred k-space of a 3D channel, and back to its real part.
-torch::Tensor centred_spectrum(const torch::Tensor& channel) {
-  return torch::fft::fftshift(torch::fft::fftn(channel));
+// TorchIO edits the centred k-space of an image (fftshift of fftn) and keeps the real part of
+// its inverse, so only the Hermitian part of the edited spectrum counts: Re(ifftn(S)) =
+// ifftn((S(k) + conj(S(-k))) / 2). The spectrum of a real image is Hermitian, which lets every
+// edit here be written on the half spectrum rfftn gives (the last axis halved) and inverted by
+// irfftn: about a third of the work of full complex transforms, without the shifted copies.
+
+/// The half spectrum of a real 3D channel (float32 in, complex64 out; last axis W / 2 + 1).
+torch::Tensor half_spectrum(const torch::Tensor& channel) {
+  return torch::fft::rfftn(channel.to(torch::kFloat));
 }
-torch::Tensor image_of(const torch::Tensor& spectrum) {
-  return torch::real(torch::fft::ifftn(torch::fft::ifftshift(spectrum))).to(torch::kFloat);
+
+/// The real image of a Hermitian half spectrum, of the channel's `sizes`.
+torch::Tensor image_of(const torch::Tensor& half, c10::IntArrayRef sizes) {
+  return torch::fft::irfftn(half, sizes).to(torch::kFloat).contiguous();
+}
+
+/// Where frequency index f (FFT order) of an axis of `length` sits in the centred spectrum.
+int64_t centred_index(int64_t f, int64_t length) {
+  return (f + length / 2) % length;
+}
+
+/// The FFT-order index of the frequency opposite to f.
+int64_t opposite(int64_t f, int64_t length) {
+  return (length - f) % length;
+}
+
+/// A frequency of a 3D spectrum: its FFT-order index along D, H and W.
+using Frequency = std::array<int64_t, 3>;
+
+/// The full spectrum of a real 3D image seen through its half (rfftn): S(k) is stored for k_W
+/// <= W / 2 and is conj(S(-k)) beyond.
+class HalfSpectrum {
+ public:
+  HalfSpectrum(torch::Tensor half, c10::IntArrayRef sizes)
+      : half_(std::move(half)), sizes_{sizes[0], sizes[1], sizes[2]} {}
+
+  /// S(k).
+  std::complex<double> at(const Frequency& k) const {
+    const auto values = half_.accessor<c10::complex<float>, 3>();
+    if (k[2] < half_.size(2)) {
+      const auto v = values[k[0]][k[1]][k[2]];
+      return {v.real(), v.imag()};
+    }
+    const Frequency m = mirror(k);
+    const auto v = values[m[0]][m[1]][m[2]];
+    return {v.real(), -v.imag()};
+  }
+
+  /// -k.
+  Frequency mirror(const Frequency& k) const {
+    return {opposite(k[0], sizes_[0]), opposite(k[1], sizes_[1]), opposite(k[2], sizes_[2])};
+  }
+
+  /// NumPy's max of the full spectrum (the largest real part, then the largest imaginary part)
+  /// after `added` values were added at their frequencies. Each addition hides at most one
+  /// stored element's pair member, so the largest of the others is among the top
+  /// added.size() + 1 stored elements by real part.
+  std::complex<double> largest(
+      const std::vector<std::pair<Frequency, std::complex<double>>>& added) const {
+    std::optional<std::complex<double>> best;
+    const auto consider = [&](std::complex<double> v) {
+      if (!best || v.real() > best->real() || (v.real() == best->real() && v.imag() > best->imag()))
+        best = v;
+    };
+    const auto edited = [&](const Frequency& k) {
+      return std::any_of(added.begin(), added.end(),
+                         [&](const auto& edit) { return edit.first == k; });
+    };
+    const torch::Tensor real = torch::real(half_).flatten();
+    const int64_t count = std::min<int64_t>(real.numel(), static_cast<int64_t>(added.size()) + 1);
+    const torch::Tensor top = std::get<1>(torch::topk(real, count));
+    const int64_t width = half_.size(2), rows = half_.size(1);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t flat = top[i].item<int64_t>();
+      const Frequency k{flat / (rows * width), (flat / width) % rows, flat % width};
+      for (const Frequency& member : {k, mirror(k)}) {
+        if (!edited(member)) consider(at(member));
+      }
+    }
+    for (const auto& [k, value] : added) consider(at(k) + value);
+    return *best;
+  }
+
+ private:
+  torch::Tensor half_;
+  std::array<int64_t, 3> sizes_;
+};
+
+/// Adds to a contiguous float [D, H, W] image the inverse transform of `value` at frequency k
+/// alone: Re(value exp(2 pi i sum_a k_a n_a / N_a)) / N, a plane wave written directly.
+void add_plane_wave(torch::Tensor& image, const Frequency& k, std::complex<double> value) {
+  const int64_t depth = image.size(0), height = image.size(1), width = image.size(2);
+  std::array<std::vector<std::complex<double>>, 3> waves;
+  for (int a = 0; a < 3; ++a) {
+    const int64_t length = image.size(a);
+    for (int64_t n = 0; n < length; ++n) {
+      const double turn = static_cast<double>((k[a] * n) % length) / static_cast<double>(length);
+      waves[a].push_back(std::polar(1.0, 2 * kPi * turn));
+    }
+  }
+  const std::complex<double> scaled = value / static_cast<double>(depth * height * width);
+  float* values = image.data_ptr<float>();
+  for (int64_t d = 0; d < depth; ++d) {
+    for (int64_t h = 0; h < height; ++h) {
+      const std::complex<double> phase = scaled * waves[0][d] * waves[1][h];
+      float* row = values + (d * height + h) * width;
+      for (int64_t w = 0; w < width; ++w)
+        row[w] += static_cast<float>((phase * waves[2][w]).real());
+    }
+  }
 }
 
 /// Applies `per_channel` to every channel of a [C, D, H, W] sample.
@@ -115,51 +222,84 @@ torch::Tensor gaussian_along(const torch::Tensor& x, int64_t axis, double sigma)
   return out;
 }
 
-/// ITK's Euler3D rotation (angles about x, y, z; z then x then y applied: Rz Rx Ry).
-torch::Tensor euler_matrix(double ax, double ay, double az) {
-  const double cx = std::cos(ax), sx = std::sin(ax), cy = std::cos(ay), sy = std::sin(ay),
-               cz = std::cos(az), sz = std::sin(az);
-  const auto rx =
-      torch::tensor({1.0, 0.0, 0.0, 0.0, cx, -sx, 0.0, sx, cx}, torch::kDouble).view({3, 3});
-  const auto ry =
-      torch::tensor({cy, 0.0, sy, 0.0, 1.0, 0.0, -sy, 0.0, cy}, torch::kDouble).view({3, 3});
-  const auto rz =
-      torch::tensor({cz, -sz, 0.0, sz, cz, 0.0, 0.0, 0.0, 1.0}, torch::kDouble).view({3, 3});
-  return rz.matmul(rx).matmul(ry);
+/// A row-major 3x3 matrix.
+using Matrix3 = std::array<double, 9>;
+
+Matrix3 product(const Matrix3& l, const Matrix3& r) {
+  Matrix3 p{};
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      for (int k = 0; k < 3; ++k) p[3 * i + j] += l[3 * i + k] * r[3 * k + j];
+    }
+  }
+  return p;
 }
 
-/// One channel [D, H, W] resampled at source index = A q + b (trilinear, edge voxels repeated
-/// within half a voxel of the grid, `outside` beyond: ITK's linear resampling).
-torch::Tensor resample(const torch::Tensor& channel, const torch::Tensor& a, const torch::Tensor& b,
-                       double outside) {
-  const auto sizes = channel.sizes().vec();
-  std::vector<torch::Tensor> index;  // q along D, H, W, broadcastable to [D, H, W]
-  for (int axis = 0; axis < 3; ++axis) {
-    std::vector<int64_t> shape{1, 1, 1};
-    shape[axis] = sizes[axis];
-    index.push_back(torch::arange(sizes[axis], torch::kFloat).view(shape));
+/// ITK's Euler3D rotation (angles about x, y, z; z then x then y applied: Rz Rx Ry).
+Matrix3 euler_matrix(double ax, double ay, double az) {
+  const double cx = std::cos(ax), sx = std::sin(ax), cy = std::cos(ay), sy = std::sin(ay),
+               cz = std::cos(az), sz = std::sin(az);
+  const Matrix3 rx{1, 0, 0, 0, cx, -sx, 0, sx, cx};
+  const Matrix3 ry{cy, 0, sy, 0, 1, 0, -sy, 0, cy};
+  const Matrix3 rz{cz, -sz, 0, sz, cz, 0, 0, 0, 1};
+  return product(product(rz, rx), ry);
+}
+
+/// One channel [D, H, W] (contiguous float) resampled at source index s = A q + b of each output
+/// index q (A row-major 3x3): trilinear, the index clamped to the grid within half a voxel of
+/// it, `outside` beyond (ITK's linear resampling of an image with its border voxels repeated).
+torch::Tensor resample(const torch::Tensor& channel, const Matrix3& a,
+                       const std::array<double, 3>& b, float outside) {
+  const int64_t depth = channel.size(0), height = channel.size(1), width = channel.size(2);
+  const std::array<double, 3> last{static_cast<double>(depth - 1), static_cast<double>(height - 1),
+                                   static_cast<double>(width - 1)};
+  const int64_t plane = height * width;
+  torch::Tensor out = torch::empty_like(channel);
+  const float* in = channel.data_ptr<float>();
+  float* target = out.data_ptr<float>();
+  // The lower grid index along an axis, the step to the upper one (0 on the last index) and
+  // the weight of the upper one, for a source coordinate known to be inside.
+  struct Axis {
+    int64_t low, step;
+    float t;
+  };
+  const auto along = [](double s, double end, int64_t stride) {
+    const double clamped = std::clamp(s, 0.0, end);
+    const auto low = static_cast<int64_t>(clamped);
+    return Axis{low * stride, static_cast<double>(low) < end ? stride : 0,
+                static_cast<float>(clamped - static_cast<double>(low))};
+  };
+  const auto lerp = [](float u, float v, float f) { return u + f * (v - u); };
+  for (int64_t d = 0; d < depth; ++d) {
+    for (int64_t h = 0; h < height; ++h) {
+      // Along a row only w changes: s = row_start + w x (A's last column).
+      std::array<double, 3> row_start{};
+      for (int axis = 0; axis < 3; ++axis) {
+        row_start[axis] = a[3 * axis] * static_cast<double>(d) +
+                          a[3 * axis + 1] * static_cast<double>(h) + b[axis];
+      }
+      float* row = target + d * plane + h * width;
+      for (int64_t w = 0; w < width; ++w) {
+        const auto q = static_cast<double>(w);
+        const double sd = row_start[0] + a[2] * q, sh = row_start[1] + a[5] * q,
+                     sw = row_start[2] + a[8] * q;
+        if (!(sd >= -0.5 && sd < last[0] + 0.5 && sh >= -0.5 && sh < last[1] + 0.5 && sw >= -0.5 &&
+              sw < last[2] + 0.5)) {
+          row[w] = outside;
+          continue;
+        }
+        const Axis z = along(sd, last[0], plane), y = along(sh, last[1], width),
+                   x = along(sw, last[2], 1);
+        const float* corner = in + z.low + y.low + x.low;
+        const auto pair = [&](int64_t offset) {
+          return lerp(corner[offset], corner[offset + x.step], x.t);
+        };
+        row[w] = lerp(lerp(pair(0), pair(y.step), y.t),
+                      lerp(pair(z.step), pair(z.step + y.step), y.t), z.t);
+      }
+    }
   }
-  auto inside = torch::ones({sizes[0], sizes[1], sizes[2]}, torch::kBool);
-  std::vector<torch::Tensor> normalised;
-  for (int axis = 0; axis < 3; ++axis) {
-    const auto s = index[0] * a[axis][0].item<float>() + index[1] * a[axis][1].item<float>() +
-                   index[2] * a[axis][2].item<float>() + b[axis].item<float>();
-    const double length = static_cast<double>(sizes[axis]);
-    inside = inside & (s >= -0.5) & (s < length - 0.5);
-    normalised.push_back(length > 1 ? s * (2.0 / (length - 1)) - 1.0 : torch::zeros_like(s));
-  }
-  // grid_sample wants (x, y, z) = (W, H, D).
-  const auto sample_grid =
-      torch::stack({normalised[2], normalised[1], normalised[0]}, -1).unsqueeze(0);
-  namespace F = torch::nn::functional;
-  const auto values = F::grid_sample(channel.unsqueeze(0).unsqueeze(0), sample_grid,
-                                     F::GridSampleFuncOptions()
-                                         .mode(torch::kBilinear)
-                                         .padding_mode(torch::kBorder)
-                                         .align_corners(true))
-                          .squeeze(0)
-                          .squeeze(0);
-  return torch::where(inside, values, torch::full_like(values, outside));
+  return out;
 }
 
 /// torchvision's RandomErasing with its defaults (p 0.5, area 2-33 %, aspect ratio 0.3-3.3,
@@ -390,63 +530,97 @@ torch::Tensor gaussian_filter(const torch::Tensor& x, const std::vector<double>&
 torch::Tensor bias_field(const torch::Tensor& x, const std::vector<double>& coefficients,
                          int order) {
   CDL_CHECK(x.dim() == 4, "a bias field needs a [C, D, H, W] sample");
-  std::vector<torch::Tensor> axes;
-  for (int a = 0; a < 3; ++a) {
-    const int64_t length = x.size(a + 1);
+  const int64_t depth = x.size(1), height = x.size(2), width = x.size(3);
+  // Coordinates centred and scaled to [-1, 1] along each axis.
+  const auto coordinates = [](int64_t length) {
     const double half = static_cast<double>(length - 1) / 2.0;
-    auto coordinate = torch::arange(length, torch::kDouble) - half;
-    if (half > 0) coordinate = coordinate / half;
-    std::vector<int64_t> shape{1, 1, 1};
-    shape[a] = length;
-    axes.push_back(coordinate.view(shape));
-  }
-  // Summed axis by axis: sum_i X^i (sum_j Y^j (sum_k c_ijk Z^k)), so that only the outer sum
-  // runs over the whole volume.
-  torch::Tensor field = torch::zeros({x.size(1), x.size(2), x.size(3)}, torch::kDouble);
+    std::vector<double> c;
+    for (int64_t i = 0; i < length; ++i) {
+      c.push_back(half > 0 ? (static_cast<double>(i) - half) / half : 0.0);
+    }
+    return c;
+  };
+  const auto xs = coordinates(depth), ys = coordinates(height), zs = coordinates(width);
+  // lines[j](z) = sum_k c_ijk Z^k, planes[i](y, z) = sum_j Y^j lines[j](z); then the field is
+  // sum_i X^i planes[i], summed by Horner's rule over the volume.
+  std::vector<std::vector<double>> planes(static_cast<size_t>(order) + 1,
+                                          std::vector<double>(height * width, 0.0));
   size_t term = 0;
   for (int i = 0; i <= order; ++i) {
-    torch::Tensor plane = torch::zeros({1, x.size(2), x.size(3)}, torch::kDouble);
     for (int j = 0; j <= order - i; ++j) {
-      torch::Tensor line = torch::zeros({1, 1, x.size(3)}, torch::kDouble);
+      std::vector<double> line(width, 0.0);
       for (int k = 0; k <= order - i - j; ++k) {
         CDL_CHECK(term < coefficients.size(), "too few bias field coefficients");
-        line = line + coefficients[term++] * axes[2].pow(k);
+        const double c = coefficients[term++];
+        for (int64_t w = 0; w < width; ++w) line[w] += c * std::pow(zs[w], k);
       }
-      plane = plane + axes[1].pow(j) * line;
+      for (int64_t h = 0; h < height; ++h) {
+        const double yj = std::pow(ys[h], j);
+        for (int64_t w = 0; w < width; ++w) planes[i][h * width + w] += yj * line[w];
+      }
     }
-    field.add_(axes[0].pow(i) * plane);
   }
-  return x * torch::exp(field).to(torch::kFloat);
+  torch::Tensor field = torch::empty({depth, height, width}, torch::kFloat);
+  float* values = field.data_ptr<float>();
+  for (int64_t d = 0; d < depth; ++d) {
+    for (int64_t p = 0; p < height * width; ++p) {
+      double sum = planes[order][p];
+      for (int i = order - 1; i >= 0; --i) sum = sum * xs[d] + planes[i][p];
+      values[d * height * width + p] = static_cast<float>(sum);
+    }
+  }
+  return x.to(torch::kFloat) * field.exp_();
 }
 
 torch::Tensor spike(const torch::Tensor& x, const torch::Tensor& positions, double intensity) {
   return for_each_channel(x, [&](const torch::Tensor& channel) {
-    auto spectrum = centred_spectrum(channel);
-    const auto flat = spectrum.flatten();
-    // NumPy's max of a complex array: the element of largest real part.
-    const auto artifact = flat[torch::argmax(torch::real(flat)).item<int64_t>()] * intensity;
+    const torch::Tensor image = channel.to(torch::kFloat).contiguous();
+    const HalfSpectrum spectrum(half_spectrum(image), image.sizes());
+    // TorchIO adds, spike after spike, the spectrum's largest element (after the spikes before
+    // it) times the intensity at the spike's centred position.
+    std::vector<std::pair<Frequency, std::complex<double>>> added;
     for (int64_t s = 0; s < positions.size(0); ++s) {
-      std::vector<int64_t> index;
+      Frequency k{};
       for (int a = 0; a < 3; ++a) {
-        index.push_back(static_cast<int64_t>(
-            std::floor(positions[s][a].item<double>() * static_cast<double>(spectrum.size(a)))));
+        const int64_t length = image.size(a);
+        const auto centred = static_cast<int64_t>(
+            std::floor(positions[s][a].item<double>() * static_cast<double>(length)));
+        k[a] = ((centred - length / 2) % length + length) % length;
       }
-      auto voxel = spectrum[index[0]][index[1]][index[2]];
-      voxel.add_(artifact);
+      const std::complex<double> artifact = intensity * spectrum.largest(added);
+      const auto same = std::find_if(added.begin(), added.end(),
+                                     [&](const auto& edit) { return edit.first == k; });
+      if (same == added.end()) {
+        added.emplace_back(k, artifact);
+      } else {
+        same->second += artifact;
+      }
     }
-    return image_of(spectrum);
+    torch::Tensor out = image.clone();
+    for (const auto& [k, value] : added) add_plane_wave(out, k, value);
+    return out;
   });
 }
 
 torch::Tensor ghosting(const torch::Tensor& x, int64_t num_ghosts, int axis, double intensity) {
   return for_each_channel(x, [&](const torch::Tensor& channel) {
     if (num_ghosts == 0 || intensity == 0) return channel;
-    auto spectrum = centred_spectrum(channel);
-    const int64_t middle = spectrum.size(axis) / 2;
-    const auto kept = spectrum.select(axis, middle).clone();
-    spectrum.slice(axis, 0, spectrum.size(axis), num_ghosts).mul_(1.0 - intensity);
-    spectrum.select(axis, middle).copy_(kept);
-    return image_of(spectrum);
+    const int64_t length = channel.size(axis), middle = length / 2;
+    // The centred plane c is scaled by 1 - intensity when c is a multiple of num_ghosts other
+    // than the middle; a frequency takes the mean of its own and its opposite's factor.
+    const auto factor = [&](int64_t f) {
+      const int64_t c = centred_index(f, length);
+      return c % num_ghosts == 0 && c != middle ? 1.0 - intensity : 1.0;
+    };
+    torch::Tensor half = half_spectrum(channel);
+    const int64_t stored = half.size(axis);
+    std::vector<float> scale;
+    for (int64_t f = 0; f < stored; ++f)
+      scale.push_back(static_cast<float>(0.5 * (factor(f) + factor(opposite(f, length)))));
+    std::vector<int64_t> shape{1, 1, 1};
+    shape[axis] = stored;
+    half.mul_(torch::tensor(scale).view(shape));
+    return image_of(half, channel.sizes());
   });
 }
 
@@ -456,17 +630,22 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
   // = F x index with F = diag(-1, -1, 1). Its motion transforms keep rotation and translation
   // but lose their centre (TorchIO 0.18 rebuilds them from matrix and translation), so the
   // source index of output index q is F R F q + F t.
-  const auto flip = torch::diag(torch::tensor({-1.0, -1.0, 1.0}, torch::kDouble));
+  constexpr std::array<double, 3> kFlip{-1, -1, 1};
   return for_each_channel(x, [&](const torch::Tensor& channel) {
-    const double outside = channel.min().item<double>();
-    std::vector<torch::Tensor> spectra{centred_spectrum(channel)};
+    const torch::Tensor image = channel.to(torch::kFloat).contiguous();
+    const float outside = image.min().item<float>();
+    std::vector<torch::Tensor> spectra{half_spectrum(image)};
     for (int64_t t = 0; t < degrees.size(0); ++t) {
-      const auto r = euler_matrix(degrees[t][0].item<double>() * kPi / 180.0,
-                                  degrees[t][1].item<double>() * kPi / 180.0,
-                                  degrees[t][2].item<double>() * kPi / 180.0);
-      const auto a = flip.matmul(r).matmul(flip);
-      const auto b = flip.matmul(translations[t].to(torch::kDouble));
-      spectra.push_back(centred_spectrum(resample(channel, a, b, outside)));
+      const Matrix3 r = euler_matrix(degrees[t][0].item<double>() * kPi / 180.0,
+                                     degrees[t][1].item<double>() * kPi / 180.0,
+                                     degrees[t][2].item<double>() * kPi / 180.0);
+      Matrix3 a{};
+      std::array<double, 3> b{};
+      for (int i = 0; i < 3; ++i) {
+        for (int j = 0; j < 3; ++j) a[3 * i + j] = kFlip[i] * r[3 * i + j] * kFlip[j];
+        b[i] = kFlip[i] * translations[t][i].item<double>();
+      }
+      spectra.push_back(half_spectrum(resample(image, a, b, outside)));
     }
     // The original image fills the segment at the centre of k-space.
     size_t centre = spectra.size() - 1;
@@ -477,18 +656,36 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
       }
     }
     std::swap(spectra[0], spectra[centre]);
-    const int64_t width = spectra[0].size(2);
-    auto result = torch::empty_like(spectra[0]);
+    // Segment s covers the centred columns [floor(W times[s - 1]), floor(W times[s])) of the
+    // last axis; which spectrum each centred column takes:
+    const int64_t width = image.size(2);
+    std::vector<size_t> segment_of(static_cast<size_t>(width), spectra.size() - 1);
     int64_t begin = 0;
-    for (size_t s = 0; s < spectra.size(); ++s) {
-      const int64_t end =
-          s < times.size()
-              ? static_cast<int64_t>(static_cast<float>(width) * static_cast<float>(times[s]))
-              : width;
-      if (end > begin) result.slice(2, begin, end).copy_(spectra[s].slice(2, begin, end));
+    for (size_t s = 0; s < times.size(); ++s) {
+      const auto end =
+          static_cast<int64_t>(static_cast<float>(width) * static_cast<float>(times[s]));
+      for (int64_t c = begin; c < std::min(end, width); ++c) segment_of[c] = s;
       begin = std::max(begin, end);
     }
-    return image_of(result);
+    // Frequency f of the last axis takes the mean of the spectra of its own column and of its
+    // opposite's (the Hermitian part of the composed spectrum).
+    torch::Tensor half = torch::empty_like(spectra[0]);
+    const int64_t stored = half.size(2), rows = half.numel() / stored;
+    auto* out = half.data_ptr<c10::complex<float>>();
+    std::vector<const c10::complex<float>*> in;
+    for (const auto& spectrum : spectra) in.push_back(spectrum.data_ptr<c10::complex<float>>());
+    std::vector<size_t> own, other;
+    for (int64_t f = 0; f < stored; ++f) {
+      own.push_back(segment_of[centred_index(f, width)]);
+      other.push_back(segment_of[centred_index(opposite(f, width), width)]);
+    }
+    for (int64_t row = 0; row < rows; ++row) {
+      for (int64_t f = 0; f < stored; ++f) {
+        const int64_t i = row * stored + f;
+        out[i] = (in[own[f]][i] + in[other[f]][i]) * c10::complex<float>(0.5f, 0.f);
+      }
+    }
+    return image_of(half, image.sizes());
   });
 }
 

@@ -72,7 +72,10 @@ BatchLoader::BatchLoader(std::shared_ptr<const CapsDataset> dataset,
   for (const auto& batch : batches_) {
     CDL_CHECK(!batch.empty(), "BatchLoader was given an empty batch");
   }
-  if (options_.prefetch_batches > 0) thread_ = std::thread([this] { produce(); });
+  CDL_CHECK(options_.io_threads >= 1, "BatchLoader needs at least one I/O thread");
+  if (options_.prefetch_batches <= 0) return;
+  const int64_t threads = std::min(options_.io_threads, num_batches());
+  for (int64_t t = 0; t < threads; ++t) threads_.emplace_back([this, t] { produce(t); });
 }
 
 BatchLoader::~BatchLoader() {
@@ -81,7 +84,7 @@ BatchLoader::~BatchLoader() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (auto& thread : threads_) thread.join();
 }
 
 int64_t BatchLoader::num_batches() const {
@@ -101,38 +104,44 @@ Batch BatchLoader::build(int64_t batch_index) const {
   return batch;
 }
 
-void BatchLoader::produce() {
-  for (int64_t b = 0; b < num_batches(); ++b) {
+void BatchLoader::produce(int64_t first) {
+  const int64_t stride = std::min(options_.io_threads, num_batches());
+  const int64_t ahead = std::max(options_.prefetch_batches, stride);
+  for (int64_t b = first; b < num_batches(); b += stride) {
+    {
+      // Batch b waits until it is among the `ahead` batches after the one handed out next
+      // (that one's thread never waits, so the consumer always gets it).
+      std::unique_lock<std::mutex> lock(mutex_);
+      const auto beyond_failure = [&] { return failed_ && b > failed_at_; };
+      cv_.wait(lock, [&] { return stop_ || beyond_failure() || b <= next_ + ahead; });
+      if (stop_ || beyond_failure()) return;
+    }
     const auto start = Clock::now();
     Batch batch;
     try {
       batch = build(b);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
-      error_ = std::current_exception();
-      done_ = true;
+      if (!failed_ || b < failed_at_) {  // the first failing batch's error is the one rethrown
+        error_ = std::current_exception();
+        failed_at_ = b;
+      }
+      failed_ = true;
       cv_.notify_all();
       return;
     }
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     load_seconds_ += seconds_since(start);
-    cv_.wait(lock, [&] {
-      return stop_ || static_cast<int64_t>(queue_.size()) < options_.prefetch_batches;
-    });
-    if (stop_) return;
-    queue_.push_back(std::move(batch));
+    built_.emplace(b, std::move(batch));
     cv_.notify_all();
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  done_ = true;
-  cv_.notify_all();
 }
 
 bool BatchLoader::next(Batch& batch) {
   const auto start = Clock::now();
-  if (!thread_.joinable()) {  // synchronous mode
-    if (next_sync_ >= num_batches()) return false;
-    batch = build(next_sync_++);
+  if (next_ >= num_batches()) return false;
+  if (threads_.empty()) {  // synchronous mode
+    batch = build(next_++);
     if (options_.stager) options_.stager->ready(batch);
     const double elapsed = seconds_since(start);
     wait_seconds_ += elapsed;
@@ -140,18 +149,21 @@ bool BatchLoader::next(Batch& batch) {
     return true;
   }
   std::unique_lock<std::mutex> lock(mutex_);
-  cv_.wait(lock, [&] { return !queue_.empty() || done_; });
+  const auto failed_here = [&] { return failed_ && next_ >= failed_at_; };
+  cv_.wait(lock, [&] { return built_.count(next_) > 0 || failed_here(); });
   wait_seconds_ += seconds_since(start);
-  if (!queue_.empty()) {
-    batch = std::move(queue_.front());
-    queue_.pop_front();
-    cv_.notify_all();
-    lock.unlock();
-    if (options_.stager) options_.stager->ready(batch);
-    return true;
+  if (built_.count(next_) == 0) {  // the batches before the failing one, its error once, the end
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    return false;
   }
-  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-  return false;
+  const auto found = built_.find(next_);
+  batch = std::move(found->second);
+  built_.erase(found);
+  ++next_;
+  cv_.notify_all();
+  lock.unlock();
+  if (options_.stager) options_.stager->ready(batch);
+  return true;
 }
 
 }  // namespace cdl::data

@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 
@@ -53,6 +54,21 @@ void set_thread_count(int64_t requested, const comm::Topology& topology) {
             requested > 0 ? " (--threads)" : " (rank 0: its " + cpus + ")");
 }
 
+/// The training loader's I/O threads: --n_proc (ClinicaDL's loader workers), at least one and
+/// at most the rank's share of its CPUs (more would only take turns on them). Said on the main
+/// rank.
+int io_thread_count(int64_t n_proc, const comm::Topology& topology) {
+  const int fair = comm::fair_thread_count(topology);
+  const int threads = static_cast<int>(std::clamp<int64_t>(n_proc, 1, fair));
+  if (topology.rank == 0) {
+    log::info("I/O threads per rank: ", threads, " (--n_proc ", n_proc,
+              threads < n_proc ? ", capped at rank 0's share of " + std::to_string(fair) + " CPU(s)"
+                               : std::string(),
+              ")");
+  }
+  return threads;
+}
+
 }  // namespace
 
 Placement choose_device(config::TrainConfig& c, int local_rank) {
@@ -75,6 +91,7 @@ DeviceSetup set_up_device(config::TrainConfig& c, const comm::Topology& topology
   configure_device_libraries(setup.placement.device, c.deterministic);
   if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   setup.compute = resolve_compute(setup.placement.device, c.amp, c.channels_last, c.normalize);
+  setup.compute.io_threads = io_thread_count(c.n_proc, topology);
   // Size reduction needs the whole normalised image on the host, and augmentations (on the I/O
   // thread) come after the normalisation: every sample transform then stays on the host.
   if (c.size_reduction || !c.data_augmentation.empty()) {

@@ -77,7 +77,7 @@ MetricList metrics_from_rows(const EvaluationRows& rows, const EvaluationOptions
 /// Runs this rank's block and returns its rows, with the sample index as first column.
 torch::Tensor local_rows(model::Network& network, std::shared_ptr<const data::CapsDataset> dataset,
                          const std::vector<int64_t>& indices, const EvaluationOptions& options) {
-  data::BatchLoader loader(dataset, indices, {options.batch_size, 2, options.stager});
+  data::BatchLoader loader(dataset, indices, {options.batch_size, 2, options.stager, {}, 1});
   std::vector<torch::Tensor> rows;
   data::Batch batch;
   int64_t position = 0;

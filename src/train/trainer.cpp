@@ -497,9 +497,10 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
   for (int64_t u = first_update; u < num_updates; ++u) {
     for (const auto& micro_batch : updates[u].micro_batches) micro_batches.push_back(micro_batch);
   }
-  data::LoaderOptions options{c_.batch_size, 2, eval_options_.stager, {}};
+  data::LoaderOptions options{c_.batch_size, 2, eval_options_.stager, {}, ctx_.compute.io_threads};
   if (!augmentations_.empty()) {
-    // On the I/O thread; draws from (seed, epoch, sample index) only: rank-count independent.
+    // On the I/O threads; draws from (seed, epoch, sample index) only: independent of the
+    // number of ranks and of I/O threads.
     options.transform = [this, epoch](const torch::Tensor& input, int64_t index) {
       data::SampleRandom random(static_cast<uint64_t>(c_.seed), epoch, index);
       return data::augment(input, augmentations_, random);

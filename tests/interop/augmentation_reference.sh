@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Our augmentations against their references, on one random image with fixed parameters:
+# Our augmentations against their references, on two random images (even and odd lengths) with
+# fixed parameters:
 # Smoothing and RandomBlur against SciPy's gaussian_filter, Spike, Ghosting, BiasField, Swap and
 # Motion against TorchIO 0.18.92 (the version ClinicaDL 1.6.1 installs), each within 1e-4 of the
 # image's range (Motion: SimpleITK's resampling at the image's border differs by design, so
@@ -38,20 +39,19 @@ from torchio.transforms.augmentation.intensity.random_swap import _swap
 
 work = sys.argv[1]
 index = json.load(open(os.path.join(work, "index.json")))
-shape = index["shape"]
-def load(name):
+def load(name, shape):
     return np.fromfile(os.path.join(work, name + ".f32"), dtype=np.float32).reshape(shape)
-x = load("input")
 failures = 0
 for transform in index["transforms"]:
-    name, p = transform["name"], transform["parameters"]
-    ours = load(name)
+    name, p, shape = transform["name"], transform["parameters"], transform["shape"]
+    x = load(transform["input"], shape)
+    ours = load(name + "_" + transform["input"], shape)
     tensor = torch.from_numpy(x.copy())
     if name == "Smoothing":
         reference = ndimage.gaussian_filter(x, p["sigma"])
     elif name == "RandomBlur":
         reference = tio.Blur(std=tuple(p["std"]))(tensor).numpy()
-    elif name == "Spike":
+    elif name.startswith("Spike"):
         reference = tio.Spike(spikes_positions=np.array(p["positions"]), intensity=p["intensity"])(tensor).numpy()
     elif name.startswith("Ghosting"):
         reference = tio.Ghosting(num_ghosts=p["num_ghosts"], axis=p["axis"], intensity=p["intensity"], restore=0.02)(tensor).numpy()
@@ -60,17 +60,17 @@ for transform in index["transforms"]:
     elif name == "Swap":
         locations = [(np.array(c[:3]), np.array(c[3:])) for c in p["corners"]]
         reference = _swap(tensor, (p["patch"],) * 3, locations).numpy()
-    elif name == "Motion":
+    elif name.startswith("Motion"):
         motion = tio.Motion(degrees=np.array(p["degrees"]), translation=np.array(p["translation"]),
                             times=np.array(p["times"]), image_interpolation="linear")
         reference = motion(tensor).numpy()
     difference = np.abs(ours - reference)
-    if name == "Motion":
+    if name.startswith("Motion"):
         difference = difference[:, 2:-2, 2:-2, 2:-2]
     tolerance = 1e-4 * float(np.ptp(reference))
     worst = float(difference.max())
     status = "ok  " if worst <= tolerance else "FAIL"
     failures += worst > tolerance
-    print(f"{status} {name}: largest difference {worst:.2e} (tolerance {tolerance:.2e})")
+    print(f"{status} {name} ({transform['input']} {'x'.join(map(str, shape[1:]))}): largest difference {worst:.2e} (tolerance {tolerance:.2e})")
 sys.exit(1 if failures else 0)
 PY

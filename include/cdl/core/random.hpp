@@ -52,13 +52,16 @@ class SplitMix64 {
 };
 
 /// Fills `values[0, count)` with independent standard normal draws (mean 0, variance 1) from
-/// `bits`: Marsaglia and Tsang's ziggurat (2000) over 256 layers, one 64-bit draw per value for
-/// all but about 1 % of them. Fully specified like SplitMix64 itself (no library distribution),
-/// and about three times faster than LibTorch's CPU randn, which matters on the I/O thread that
-/// adds noise to every augmented voxel.
+/// `bits`: Marsaglia and Tsang's ziggurat (2000) over 256 layers, in single precision: each
+/// 64-bit draw gives two values (32 bits each: layer, sign and 23 bits of position, a float's
+/// precision) for all but about 1 % of them, which finish in double precision. Fully specified
+/// like SplitMix64 itself (no library distribution), and about four times faster than
+/// LibTorch's CPU randn, which matters on the I/O thread that adds noise to every augmented
+/// voxel.
 void fill_standard_normal(SplitMix64& bits, float* values, size_t count);
 
-/// One standard normal draw from `bits` (the same sequence as fill_standard_normal's).
+/// One standard normal draw from `bits` in double precision (the same ziggurat, one 64-bit draw
+/// per value but for about 1 %).
 double standard_normal(SplitMix64& bits);
 
 }  // namespace cdl

@@ -6,9 +6,9 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -56,15 +56,20 @@ class BatchStager {
 /// Options of a BatchLoader.
 struct LoaderOptions {
   int64_t batch_size = 1;        ///< samples per batch (the last batch may be smaller)
-  int64_t prefetch_batches = 2;  ///< queue depth of the I/O thread; 0 = no thread (synchronous)
+  int64_t prefetch_batches = 2;  ///< batches built ahead of use; 0 = no thread (synchronous)
   std::shared_ptr<BatchStager> stager;  ///< moves batches to the device ahead of use (optional)
   SampleTransform transform;            ///< applied to each sample on the I/O thread (optional)
+  /// I/O threads building batches side by side (ClinicaDL's loader workers, --n_proc): thread
+  /// t builds batches t, t + threads, ... At least 1; unused in synchronous mode.
+  int64_t io_threads = 1;
 };
 
 /// Iterates once over `indices` in order, `batch_size` samples per batch. With prefetch_batches
-/// > 0, one I/O thread builds the next batches ahead into a bounded queue. An exception thrown
+/// > 0, `io_threads` I/O threads build the next batches ahead, at most max(prefetch_batches,
+/// io_threads) of them beyond the one the consumer waits for, which next() hands out in order:
+/// the batches (and so a training) do not depend on the number of threads. An exception thrown
 /// while building a batch is rethrown by next() in the consumer. The destructor stops and joins
-/// the thread (never hangs, even while the consumer unwinds an exception). Not thread-safe: one
+/// the threads (never hangs, even while the consumer unwinds an exception). Not thread-safe: one
 /// consumer thread calls next().
 class BatchLoader {
  public:
@@ -86,27 +91,29 @@ class BatchLoader {
   int64_t num_batches() const;
   /// Seconds the consumer spent blocked in next() waiting for data (the I/O stall).
   double wait_seconds() const { return wait_seconds_; }
-  /// Seconds spent building batches (reading, cutting, normalising), on the I/O thread.
+  /// Seconds spent building batches (reading, cutting, normalising, augmenting), summed over
+  /// the I/O threads.
   double load_seconds() const;
 
  private:
-  void produce();
+  void produce(int64_t first);
   Batch build(int64_t batch_index) const;
 
   std::shared_ptr<const CapsDataset> dataset_;
   std::vector<std::vector<int64_t>> batches_;
   LoaderOptions options_;
-  int64_t next_sync_ = 0;  // next batch to build when there is no I/O thread
+  int64_t next_ = 0;  // the next batch next() hands out
   double wait_seconds_ = 0.0;
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<Batch> queue_;
-  bool done_ = false;
+  std::map<int64_t, Batch> built_;  // finished batches not yet handed out, by index
   bool stop_ = false;
-  std::exception_ptr error_;
+  bool failed_ = false;       // a batch could not be built: none is handed out from it on
+  int64_t failed_at_ = 0;     // the first such batch
+  std::exception_ptr error_;  // its exception, until next() rethrows it
   double load_seconds_ = 0.0;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace cdl::data

@@ -27,6 +27,8 @@ struct ComputeOptions {
   bool normalize = true;  ///< MinMax per sample (only used when transform_on_device)
   /// --amp was asked for a CPU without bfloat16 instructions, which trains in float32 instead.
   bool amp_declined_on_cpu = false;
+  /// Threads building training batches (reading, transforms, augmentations) beside the training.
+  int io_threads = 1;
 };
 
 /// Resolves the compute options of a run. With `amp`: on a CUDA device, autocast in bfloat16

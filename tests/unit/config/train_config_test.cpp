@@ -204,6 +204,8 @@ TEST(TrainConfigTest, ContradictingFlagsAndUnsupportedFeatures) {
   EXPECT_NE(
       error_of(args({"--tolerance", "-0.5"})).find("--tolerance is -0.5, expected at least 0"),
       std::string::npos);
+  EXPECT_NE(error_of(args({"--n_proc", "-1"})).find("--n_proc is -1, expected at least 0"),
+            std::string::npos);
   // Prefixes are not guessed (ClinicaDL does not guess): --epoch is not --epochs.
   EXPECT_NE(error_of(args({"--epoch", "3"})).find("epoch"), std::string::npos);
   EXPECT_NE(error_of(args({"--batch", "3"})), "");

@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <numeric>
 #include <thread>
 
@@ -151,6 +154,61 @@ TEST_F(DatasetFixture, PrefetchRethrowsTheIoThreadErrorAfterTheGoodBatches) {
   EXPECT_FALSE(loader.next(b));
 }
 
+// Several I/O threads (--n_proc) build batches side by side, finishing out of order (the
+// transform sleeps longer on early samples), and the consumer still gets them in order, equal to
+// a synchronous loader's; with a batch that cannot be built, the batches before it come first.
+TEST_F(DatasetFixture, IoThreadsHandOutBatchesInOrderAndTheFirstErrorAtItsPlace) {
+  const auto ds = make(Task::kClassification);
+  const std::vector<int64_t> indices{4, 0, 3, 1, 2, 0, 4, 1};
+  LoaderOptions options{1, 1};
+  options.transform = [](const torch::Tensor& input, int64_t index) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 * (4 - index)));
+    return input * 2.0f + static_cast<float>(index);
+  };
+  BatchLoader sync(ds, indices, LoaderOptions{1, 0, nullptr, options.transform});
+  options.io_threads = 3;
+  BatchLoader parallel(ds, indices, options);
+  Batch a, b;
+  int64_t count = 0;
+  while (sync.next(a)) {
+    ASSERT_TRUE(parallel.next(b));
+    EXPECT_TRUE(torch::equal(a.inputs, b.inputs)) << "batch " << count;
+    EXPECT_EQ(b.meta.front().image_index, indices[static_cast<size_t>(count++)]);
+  }
+  EXPECT_FALSE(parallel.next(b));
+  EXPECT_EQ(count, 8);
+
+  options.io_threads = 4;
+  BatchLoader failing(ds, {0, 1, 2, 999, 3, 998, 4}, options);
+  for (int good = 0; good < 3; ++good) EXPECT_TRUE(failing.next(b)) << good;
+  EXPECT_THROW(failing.next(b), InternalError);
+  EXPECT_FALSE(failing.next(b));
+}
+
+// The I/O threads really run side by side: three transforms are seen running at once (each
+// waits, up to 20 s, for the others to arrive).
+TEST_F(DatasetFixture, IoThreadsTransformSamplesConcurrently) {
+  const auto ds = make(Task::kClassification);
+  std::mutex mutex;
+  std::condition_variable arrived;
+  int running = 0, most = 0;
+  LoaderOptions options{1, 3};
+  options.io_threads = 3;
+  options.transform = [&](const torch::Tensor& input, int64_t) {
+    std::unique_lock<std::mutex> lock(mutex);
+    most = std::max(most, ++running);
+    arrived.notify_all();
+    arrived.wait_for(lock, std::chrono::seconds(20), [&] { return most >= 3; });
+    --running;
+    return input;
+  };
+  BatchLoader loader(ds, {0, 1, 2, 3, 4, 0}, options);
+  Batch b;
+  while (loader.next(b)) {
+  }
+  EXPECT_EQ(most, 3);
+}
+
 TEST(BatchLoaderTest, ReadErrorOfATruncatedFileIsRethrownAsDataError) {
   TempDir dir;
   StoreSpec spec = arange_spec(4, 16, 16, 16);
@@ -176,7 +234,9 @@ TEST_F(DatasetFixture, DestructorDoesNotHangWithUnconsumedBatches) {
   std::thread worker([&] {
     int batches = 0;
     for (int k = 0; k < 3; ++k) {
-      BatchLoader loader(ds, {0, 1, 2, 3, 4, 0, 1, 2}, LoaderOptions{1, 1});
+      LoaderOptions options{1, 1};
+      options.io_threads = k + 1;  // one, then several I/O threads
+      BatchLoader loader(ds, {0, 1, 2, 3, 4, 0, 1, 2}, options);
       Batch b;
       if (k > 0 && loader.next(b)) ++batches;
     }
