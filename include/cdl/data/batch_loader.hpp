@@ -55,8 +55,8 @@ class BatchStager {
 
 /// Options of a BatchLoader.
 struct LoaderOptions {
-  int64_t batch_size = 1;        ///< samples per batch (the last batch may be smaller)
-  int64_t prefetch_batches = 2;  ///< batches built ahead of use; 0 = no thread (synchronous)
+  int64_t batch_size = 1;               ///< samples per batch (the last batch may be smaller)
+  int64_t prefetch_batches = 2;         ///< batches built ahead of use; 0 = no thread (synchronous)
   std::shared_ptr<BatchStager> stager;  ///< moves batches to the device ahead of use (optional)
   SampleTransform transform;            ///< applied to each sample on the I/O thread (optional)
   /// I/O threads building batches side by side (ClinicaDL's loader workers, --n_proc): thread
