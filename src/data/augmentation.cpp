@@ -30,17 +30,24 @@ const std::vector<std::pair<Augmentation, const char*>>& names() {
 // TorchIO edits the centred k-space of an image (fftshift of fftn) and keeps the real part of
 // its inverse, so only the Hermitian part of the edited spectrum counts: Re(ifftn(S)) =
 // ifftn((S(k) + conj(S(-k))) / 2). The spectrum of a real image is Hermitian, which lets every
-// edit here be written on the half spectrum rfftn gives (the last axis halved) and inverted by
-// irfftn: about a third of the work of full complex transforms, without the shifted copies.
+// edit here be written on a half spectrum (rfft: the transformed axis keeps n / 2 + 1
+// frequencies) and inverted by irfft, without the shifted copies. And where an edit depends on
+// the frequency along one axis only (Ghosting's planes, Motion's segments), the transforms
+// along the other axes cancel: the edit is made on that axis's 1D transforms alone.
 
 /// The half spectrum of a real 3D channel (float32 in, complex64 out; last axis W / 2 + 1).
 torch::Tensor half_spectrum(const torch::Tensor& channel) {
   return torch::fft::rfftn(channel.to(torch::kFloat));
 }
 
-/// The real image of a Hermitian half spectrum, of the channel's `sizes`.
-torch::Tensor image_of(const torch::Tensor& half, c10::IntArrayRef sizes) {
-  return torch::fft::irfftn(half, sizes).to(torch::kFloat).contiguous();
+/// The 1D half spectra of a real channel along `axis` (that axis keeps n / 2 + 1 frequencies).
+torch::Tensor half_spectra_along(const torch::Tensor& channel, int64_t axis) {
+  return torch::fft::rfft(channel.to(torch::kFloat), c10::nullopt, axis);
+}
+
+/// The real channel of 1D Hermitian half spectra along `axis`, of `length` voxels there.
+torch::Tensor image_along(const torch::Tensor& half, int64_t axis, int64_t length) {
+  return torch::fft::irfft(half, length, axis).to(torch::kFloat).contiguous();
 }
 
 /// Where frequency index f (FFT order) of an axis of `length` sits in the centred spectrum.
@@ -173,53 +180,95 @@ std::vector<int64_t> reflected_indices(int64_t length, int64_t radius) {
   return source;
 }
 
+/// SciPy's 1D Gaussian along an axis of `length` (truncate 4): its weights and, for each padded
+/// position p - radius, the index read there. Empty when the axis is left as it is: sigma 0, a
+/// radius of 0, an axis of length 1 (every tap reads the same voxel) or 0 (nothing to mirror).
+struct AxisKernel {
+  std::vector<float> weights;
+  std::vector<int64_t> source;
+  bool empty() const { return weights.empty(); }
+};
+
+AxisKernel axis_kernel(double sigma, int64_t length) {
+  const auto radius = static_cast<int64_t>(4.0 * sigma + 0.5);
+  if (sigma <= 0 || radius == 0 || length <= 1) return {};
+  return {gaussian_weights(sigma, radius), reflected_indices(length, radius)};
+}
+
+/// Output line i of a contiguous [length, inner] block (inner > 1): the weighted sum of the
+/// 2 radius + 1 input lines around it. Plain loops over contiguous rows, which the compiler
+/// vectorises: several times faster than the same sum as tensor operations.
+void convolve_line(const float* block, float* row, int64_t i, int64_t inner,
+                   const AxisKernel& kernel) {
+  const float* first = block + kernel.source[i] * inner;
+  for (int64_t j = 0; j < inner; ++j) row[j] = kernel.weights[0] * first[j];
+  for (size_t k = 1; k < kernel.weights.size(); ++k) {
+    const float w = kernel.weights[k];
+    const float* read = block + kernel.source[i + k] * inner;
+    for (int64_t j = 0; j < inner; ++j) row[j] += w * read[j];
+  }
+}
+
 /// One axis of the separable Gaussian on a contiguous float tensor seen as [outer, length,
-/// inner]: every output line is a weighted sum of 2 radius + 1 input lines (inner > 1), or of a
-/// mirrored copy of its own line (inner = 1). Plain loops over contiguous memory, which the
-/// compiler vectorises: several times faster than the same sum as tensor operations.
+/// inner]: every output line is a weighted sum of input lines (inner > 1), or of a mirrored
+/// copy of its own line (inner = 1).
 void convolve_axis(const float* in, float* out, int64_t outer, int64_t length, int64_t inner,
-                   const std::vector<float>& weights, const std::vector<int64_t>& source) {
-  const auto taps = static_cast<int64_t>(weights.size());
-  std::vector<float> line(inner == 1 ? source.size() : 0);
+                   const AxisKernel& kernel) {
+  std::vector<float> line(inner == 1 ? kernel.source.size() : 0);
   for (int64_t o = 0; o < outer; ++o) {
     const float* block = in + o * length * inner;
     float* target = out + o * length * inner;
-    if (inner == 1) {
-      for (size_t p = 0; p < source.size(); ++p) line[p] = block[source[p]];
-      for (int64_t i = 0; i < length; ++i) target[i] = weights[0] * line[i];
-      for (int64_t k = 1; k < taps; ++k) {
-        const float w = weights[k];
-        for (int64_t i = 0; i < length; ++i) target[i] += w * line[i + k];
-      }
+    if (inner > 1) {
+      for (int64_t i = 0; i < length; ++i)
+        convolve_line(block, target + i * inner, i, inner, kernel);
       continue;
     }
-    for (int64_t i = 0; i < length; ++i) {
-      float* row = target + i * inner;
-      const float* first = block + source[i] * inner;
-      for (int64_t j = 0; j < inner; ++j) row[j] = weights[0] * first[j];
-      for (int64_t k = 1; k < taps; ++k) {
-        const float w = weights[k];
-        const float* read = block + source[i + k] * inner;
-        for (int64_t j = 0; j < inner; ++j) row[j] += w * read[j];
-      }
+    for (size_t p = 0; p < kernel.source.size(); ++p) line[p] = block[kernel.source[p]];
+    for (int64_t i = 0; i < length; ++i) target[i] = kernel.weights[0] * line[i];
+    for (size_t k = 1; k < kernel.weights.size(); ++k) {
+      const float w = kernel.weights[k];
+      for (int64_t i = 0; i < length; ++i) target[i] += w * line[i + k];
     }
   }
 }
 
 /// SciPy's 1D Gaussian along `axis` (truncate 4, "reflect" boundary) of a contiguous float
-/// tensor. An axis of length 1 is left as it is (every tap reads the same voxel), and so is an
-/// empty one (nothing to mirror).
+/// tensor (x itself when the axis is left as it is).
 torch::Tensor gaussian_along(const torch::Tensor& x, int64_t axis, double sigma) {
-  const auto radius = static_cast<int64_t>(4.0 * sigma + 0.5);
-  const int64_t length = x.size(axis);
-  if (sigma <= 0 || radius == 0 || length <= 1) return x;
+  const AxisKernel kernel = axis_kernel(sigma, x.size(axis));
+  if (kernel.empty()) return x;
   int64_t outer = 1, inner = 1;
   for (int64_t a = 0; a < axis; ++a) outer *= x.size(a);
   for (int64_t a = axis + 1; a < x.dim(); ++a) inner *= x.size(a);
   torch::Tensor out = torch::empty_like(x);
-  convolve_axis(x.data_ptr<float>(), out.data_ptr<float>(), outer, length, inner,
-                gaussian_weights(sigma, radius), reflected_indices(length, radius));
+  convolve_axis(x.data_ptr<float>(), out.data_ptr<float>(), outer, x.size(axis), inner, kernel);
   return out;
+}
+
+/// The separable Gaussian of one contiguous [depth, height, width] volume, one output plane at
+/// a time: its depth taps summed into a plane buffer, then the height and width taps while that
+/// plane is in cache. One pass over the volume's memory instead of one per axis.
+void gaussian_volume(const float* in, float* out, const std::array<int64_t, 3>& sizes,
+                     const std::array<AxisKernel, 3>& kernels) {
+  const int64_t height = sizes[1], width = sizes[2], plane = height * width;
+  std::vector<float> along_depth(plane), along_height(plane);
+  for (int64_t d = 0; d < sizes[0]; ++d) {
+    const float* current = in + d * plane;
+    if (!kernels[0].empty()) {
+      convolve_line(in, along_depth.data(), d, plane, kernels[0]);
+      current = along_depth.data();
+    }
+    if (!kernels[1].empty()) {
+      convolve_axis(current, along_height.data(), 1, height, width, kernels[1]);
+      current = along_height.data();
+    }
+    float* target = out + d * plane;
+    if (kernels[2].empty()) {
+      std::copy(current, current + plane, target);
+    } else {
+      convolve_axis(current, target, height, width, 1, kernels[2]);
+    }
+  }
 }
 
 /// A row-major 3x3 matrix.
@@ -522,9 +571,22 @@ torch::Tensor crop_pad(const torch::Tensor& x, const std::vector<int64_t>& shift
 torch::Tensor gaussian_filter(const torch::Tensor& x, const std::vector<double>& sigmas) {
   CDL_CHECK(static_cast<int64_t>(sigmas.size()) == x.dim(), "one sigma per axis");
   torch::Tensor out = x.to(torch::kFloat).contiguous();
-  for (size_t a = 0; a < sigmas.size(); ++a)
-    out = gaussian_along(out, static_cast<int64_t>(a), sigmas[a]);
-  return out;
+  const int64_t leading = std::max<int64_t>(0, x.dim() - 3);
+  for (int64_t a = 0; a < (x.dim() < 3 ? x.dim() : leading); ++a)
+    out = gaussian_along(out, a, sigmas[a]);
+  if (x.dim() < 3) return out;
+  // The last three axes volume by volume, in one pass each.
+  const std::array<int64_t, 3> sizes{x.size(leading), x.size(leading + 1), x.size(leading + 2)};
+  std::array<AxisKernel, 3> kernels;
+  for (int a = 0; a < 3; ++a) kernels[a] = axis_kernel(sigmas[leading + a], sizes[a]);
+  const int64_t volume = sizes[0] * sizes[1] * sizes[2];
+  if (volume == 0 || (kernels[0].empty() && kernels[1].empty() && kernels[2].empty())) return out;
+  torch::Tensor filtered = torch::empty_like(out);
+  for (int64_t v = 0; v * volume < out.numel(); ++v) {
+    gaussian_volume(out.data_ptr<float>() + v * volume, filtered.data_ptr<float>() + v * volume,
+                    sizes, kernels);
+  }
+  return filtered;
 }
 
 torch::Tensor bias_field(const torch::Tensor& x, const std::vector<double>& coefficients,
@@ -612,7 +674,7 @@ torch::Tensor ghosting(const torch::Tensor& x, int64_t num_ghosts, int axis, dou
       const int64_t c = centred_index(f, length);
       return c % num_ghosts == 0 && c != middle ? 1.0 - intensity : 1.0;
     };
-    torch::Tensor half = half_spectrum(channel);
+    torch::Tensor half = half_spectra_along(channel, axis);
     const int64_t stored = half.size(axis);
     std::vector<float> scale;
     for (int64_t f = 0; f < stored; ++f)
@@ -620,7 +682,7 @@ torch::Tensor ghosting(const torch::Tensor& x, int64_t num_ghosts, int axis, dou
     std::vector<int64_t> shape{1, 1, 1};
     shape[axis] = stored;
     half.mul_(torch::tensor(scale).view(shape));
-    return image_of(half, channel.sizes());
+    return image_along(half, axis, length);
   });
 }
 
@@ -634,7 +696,7 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
   return for_each_channel(x, [&](const torch::Tensor& channel) {
     const torch::Tensor image = channel.to(torch::kFloat).contiguous();
     const float outside = image.min().item<float>();
-    std::vector<torch::Tensor> spectra{half_spectrum(image)};
+    std::vector<torch::Tensor> spectra{half_spectra_along(image, 2)};
     for (int64_t t = 0; t < degrees.size(0); ++t) {
       const Matrix3 r = euler_matrix(degrees[t][0].item<double>() * kPi / 180.0,
                                      degrees[t][1].item<double>() * kPi / 180.0,
@@ -645,7 +707,7 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
         for (int j = 0; j < 3; ++j) a[3 * i + j] = kFlip[i] * r[3 * i + j] * kFlip[j];
         b[i] = kFlip[i] * translations[t][i].item<double>();
       }
-      spectra.push_back(half_spectrum(resample(image, a, b, outside)));
+      spectra.push_back(half_spectra_along(resample(image, a, b, outside), 2));
     }
     // The original image fills the segment at the centre of k-space.
     size_t centre = spectra.size() - 1;
@@ -668,7 +730,7 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
       begin = std::max(begin, end);
     }
     // Frequency f of the last axis takes the mean of the spectra of its own column and of its
-    // opposite's (the Hermitian part of the composed spectrum).
+    // opposite's (the Hermitian part of the composed spectrum), on the rows' 1D spectra.
     torch::Tensor half = torch::empty_like(spectra[0]);
     const int64_t stored = half.size(2), rows = half.numel() / stored;
     auto* out = half.data_ptr<c10::complex<float>>();
@@ -685,7 +747,7 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
         out[i] = (in[own[f]][i] + in[other[f]][i]) * c10::complex<float>(0.5f, 0.f);
       }
     }
-    return image_of(half, image.sizes());
+    return image_along(half, 2, width);
   });
 }
 

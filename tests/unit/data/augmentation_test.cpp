@@ -115,6 +115,33 @@ TEST(Augmentation, GaussianFilterAlongAnInnerAxisFoldsTheMirror) {
   }
 }
 
+// The last three axes are filtered plane by plane in one pass: the same as filtering one axis
+// after the other (separable sums commute up to rounding), with several channels, a Gaussian
+// along the channels, and 2D samples [C, H, W].
+TEST(Augmentation, GaussianFilterInOnePassEqualsAxisAfterAxis) {
+  torch::manual_seed(9);
+  const auto axis_after_axis = [](torch::Tensor x, const std::vector<double>& sigmas) {
+    for (size_t a = 0; a < sigmas.size(); ++a) {
+      std::vector<double> one(sigmas.size(), 0.0);
+      one[a] = sigmas[a];
+      x = gaussian_filter(x, one);
+    }
+    return x;
+  };
+  const auto volume = torch::rand({2, 7, 6, 9});
+  for (const auto& sigmas : std::vector<std::vector<double>>{{0.0, 0.6, 1.1, 0.9},
+                                                             {0.8, 0.6, 1.1, 0.9},
+                                                             {0.0, 0.0, 1.7, 0.0},
+                                                             {0.0, 2.3, 0.0, 0.4}}) {
+    EXPECT_TRUE(torch::allclose(gaussian_filter(volume, sigmas), axis_after_axis(volume, sigmas),
+                                1e-5, 1e-6))
+        << sigmas[0] << " " << sigmas[1] << " " << sigmas[2] << " " << sigmas[3];
+  }
+  const auto slices = torch::rand({3, 8, 5});
+  EXPECT_TRUE(torch::allclose(gaussian_filter(slices, {0.5, 0.9, 1.3}),
+                              axis_after_axis(slices, {0.5, 0.9, 1.3}), 1e-5, 1e-6));
+}
+
 TEST(Augmentation, IdentityParametersLeaveTheImage) {
   const auto x = sample3d();
   EXPECT_TRUE(torch::allclose(bias_field(x, std::vector<double>(20, 0.0), 3), x));
