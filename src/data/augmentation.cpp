@@ -294,61 +294,25 @@ Matrix3 euler_matrix(double ax, double ay, double az) {
   return product(product(rz, rx), ry);
 }
 
-/// One channel [D, H, W] (contiguous float) resampled at source index s = A q + b of each output
-/// index q (A row-major 3x3): trilinear, the index clamped to the grid within half a voxel of
-/// it, `outside` beyond (ITK's linear resampling of an image with its border voxels repeated).
-torch::Tensor resample(const torch::Tensor& channel, const Matrix3& a,
-                       const std::array<double, 3>& b, float outside) {
-  const int64_t depth = channel.size(0), height = channel.size(1), width = channel.size(2);
-  const std::array<double, 3> last{static_cast<double>(depth - 1), static_cast<double>(height - 1),
-                                   static_cast<double>(width - 1)};
-  const int64_t plane = height * width;
-  torch::Tensor out = torch::empty_like(channel);
-  const float* in = channel.data_ptr<float>();
-  float* target = out.data_ptr<float>();
-  // The lower grid index along an axis, the step to the upper one (0 on the last index) and
-  // the weight of the upper one, for a source coordinate known to be inside.
-  struct Axis {
-    int64_t low, step;
-    float t;
-  };
-  const auto along = [](double s, double end, int64_t stride) {
-    const double clamped = std::clamp(s, 0.0, end);
-    const auto low = static_cast<int64_t>(clamped);
-    return Axis{low * stride, static_cast<double>(low) < end ? stride : 0,
-                static_cast<float>(clamped - static_cast<double>(low))};
-  };
-  const auto lerp = [](float u, float v, float f) { return u + f * (v - u); };
-  for (int64_t d = 0; d < depth; ++d) {
-    for (int64_t h = 0; h < height; ++h) {
-      // Along a row only w changes: s = row_start + w x (A's last column).
-      std::array<double, 3> row_start{};
-      for (int axis = 0; axis < 3; ++axis) {
-        row_start[axis] = a[3 * axis] * static_cast<double>(d) +
-                          a[3 * axis + 1] * static_cast<double>(h) + b[axis];
-      }
-      float* row = target + d * plane + h * width;
-      for (int64_t w = 0; w < width; ++w) {
-        const auto q = static_cast<double>(w);
-        const double sd = row_start[0] + a[2] * q, sh = row_start[1] + a[5] * q,
-                     sw = row_start[2] + a[8] * q;
-        if (!(sd >= -0.5 && sd < last[0] + 0.5 && sh >= -0.5 && sh < last[1] + 0.5 && sw >= -0.5 &&
-              sw < last[2] + 0.5)) {
-          row[w] = outside;
-          continue;
-        }
-        const Axis z = along(sd, last[0], plane), y = along(sh, last[1], width),
-                   x = along(sw, last[2], 1);
-        const float* corner = in + z.low + y.low + x.low;
-        const auto pair = [&](int64_t offset) {
-          return lerp(corner[offset], corner[offset + x.step], x.t);
-        };
-        row[w] = lerp(lerp(pair(0), pair(y.step), y.t),
-                      lerp(pair(z.step), pair(z.step + y.step), y.t), z.t);
-      }
+/// The run [first, end) of w in [0, width) where start[a] + w step[a] lies in [0, last[a]) for
+/// every axis a, narrowed by one voxel at each end against rounding (empty: first >= end).
+std::pair<int64_t, int64_t> interior_run(const std::array<double, 3>& start,
+                                         const std::array<double, 3>& step,
+                                         const std::array<double, 3>& last, int64_t width) {
+  double low = 0, high = static_cast<double>(width);
+  for (int a = 0; a < 3; ++a) {
+    if (step[a] == 0) {
+      if (!(start[a] >= 0 && start[a] < last[a])) return {0, 0};
+      continue;
     }
+    const double at_zero = -start[a] / step[a], at_last = (last[a] - start[a]) / step[a];
+    low = std::max(low, std::min(at_zero, at_last));
+    high = std::min(high, std::max(at_zero, at_last));
   }
-  return out;
+  if (!(low < high)) return {0, 0};
+  const auto first = std::min<int64_t>(width, static_cast<int64_t>(std::ceil(low)) + 1);
+  const auto end = std::min<int64_t>(width, static_cast<int64_t>(std::floor(high)) - 1);
+  return {first, end};
 }
 
 /// torchvision's RandomErasing with its defaults (p 0.5, area 2-33 %, aspect ratio 0.3-3.3,
@@ -707,7 +671,7 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
         for (int j = 0; j < 3; ++j) a[3 * i + j] = kFlip[i] * r[3 * i + j] * kFlip[j];
         b[i] = kFlip[i] * translations[t][i].item<double>();
       }
-      spectra.push_back(half_spectra_along(resample(image, a, b, outside), 2));
+      spectra.push_back(half_spectra_along(resample_linear(image, a, b, outside), 2));
     }
     // The original image fills the segment at the centre of k-space.
     size_t centre = spectra.size() - 1;
@@ -749,6 +713,78 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
     }
     return image_along(half, 2, width);
   });
+}
+
+torch::Tensor resample_linear(const torch::Tensor& channel, const std::array<double, 9>& a,
+                              const std::array<double, 3>& b, float outside) {
+  const int64_t depth = channel.size(0), height = channel.size(1), width = channel.size(2);
+  const std::array<double, 3> last{static_cast<double>(depth - 1), static_cast<double>(height - 1),
+                                   static_cast<double>(width - 1)};
+  const int64_t plane = height * width;
+  torch::Tensor out = torch::empty_like(channel);
+  const float* in = channel.data_ptr<float>();
+  float* target = out.data_ptr<float>();
+  // The lower grid index along an axis, the step to the upper one (0 on the last index) and
+  // the weight of the upper one, for a source coordinate known to be inside.
+  struct Axis {
+    int64_t low, step;
+    float t;
+  };
+  const auto along = [](double s, double end, int64_t stride) {
+    const double clamped = std::clamp(s, 0.0, end);
+    const auto low = static_cast<int64_t>(clamped);
+    return Axis{low * stride, static_cast<double>(low) < end ? stride : 0,
+                static_cast<float>(clamped - static_cast<double>(low))};
+  };
+  const auto lerp = [](float u, float v, float f) { return u + f * (v - u); };
+  for (int64_t d = 0; d < depth; ++d) {
+    for (int64_t h = 0; h < height; ++h) {
+      // Along a row only w changes: s = row_start + w x (A's last column).
+      std::array<double, 3> row_start{};
+      for (int axis = 0; axis < 3; ++axis) {
+        row_start[axis] = a[3 * axis] * static_cast<double>(d) +
+                          a[3 * axis + 1] * static_cast<double>(h) + b[axis];
+      }
+      float* row = target + d * plane + h * width;
+      const auto voxel = [&](int64_t w) {  // any voxel: outside, clamped or inside
+        const auto q = static_cast<double>(w);
+        const double sd = row_start[0] + a[2] * q, sh = row_start[1] + a[5] * q,
+                     sw = row_start[2] + a[8] * q;
+        if (!(sd >= -0.5 && sd < last[0] + 0.5 && sh >= -0.5 && sh < last[1] + 0.5 && sw >= -0.5 &&
+              sw < last[2] + 0.5)) {
+          return outside;
+        }
+        const Axis z = along(sd, last[0], plane), y = along(sh, last[1], width),
+                   x = along(sw, last[2], 1);
+        const float* corner = in + z.low + y.low + x.low;
+        const auto pair = [&](int64_t offset) {
+          return lerp(corner[offset], corner[offset + x.step], x.t);
+        };
+        return lerp(lerp(pair(0), pair(y.step), y.t),
+                    lerp(pair(z.step), pair(z.step + y.step), y.t), z.t);
+      };
+      // Where every source coordinate lies in [0, last) (all but a few voxels of a row under
+      // small motions), the eight neighbours exist: no test, no clamp.
+      const auto [first, end] = interior_run(row_start, {a[2], a[5], a[8]}, last, width);
+      for (int64_t w = 0; w < first; ++w) row[w] = voxel(w);
+      for (int64_t w = first; w < end; ++w) {
+        const auto q = static_cast<double>(w);
+        const double sd = row_start[0] + a[2] * q, sh = row_start[1] + a[5] * q,
+                     sw = row_start[2] + a[8] * q;
+        const auto id = static_cast<int64_t>(sd), ih = static_cast<int64_t>(sh),
+                   iw = static_cast<int64_t>(sw);
+        const auto tz = static_cast<float>(sd - static_cast<double>(id)),
+                   ty = static_cast<float>(sh - static_cast<double>(ih)),
+                   tx = static_cast<float>(sw - static_cast<double>(iw));
+        const float* c = in + id * plane + ih * width + iw;
+        const float* n = c + plane;
+        row[w] = lerp(lerp(lerp(c[0], c[1], tx), lerp(c[width], c[width + 1], tx), ty),
+                      lerp(lerp(n[0], n[1], tx), lerp(n[width], n[width + 1], tx), ty), tz);
+      }
+      for (int64_t w = std::max(first, end); w < width; ++w) row[w] = voxel(w);
+    }
+  }
+  return out;
 }
 
 torch::Tensor swap_patches(const torch::Tensor& x, int64_t patch, const torch::Tensor& corners) {

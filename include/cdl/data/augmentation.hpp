@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -102,6 +103,13 @@ torch::Tensor ghosting(const torch::Tensor& x, int64_t num_ghosts, int axis, dou
 /// image taking the segment at the centre of k-space (`times`: n values in (0, 1), increasing).
 torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
                      const torch::Tensor& translations, const std::vector<double>& times);
+
+/// One channel [D, H, W] (contiguous float32) resampled at source index s = A q + b of each
+/// output index q (A row-major 3x3): trilinear, the index clamped to the grid within half a
+/// voxel of it, `outside` beyond (ITK's linear resampling of an image with its border voxels
+/// repeated, which Motion applies).
+torch::Tensor resample_linear(const torch::Tensor& channel, const std::array<double, 9>& a,
+                              const std::array<double, 3>& b, float outside);
 
 /// TorchIO's Swap: for each pair of corners (rows of `corners`: [n, 6], first then second
 /// corner, D H W), the cubes of edge `patch` there exchange their voxels, one pair after the

@@ -142,6 +142,52 @@ TEST(Augmentation, GaussianFilterInOnePassEqualsAxisAfterAxis) {
                               axis_after_axis(slices, {0.5, 0.9, 1.3}), 1e-5, 1e-6));
 }
 
+// The trilinear resampling of Motion against the same resampling written with LibTorch's
+// grid_sample (border padding, align_corners), under large rotations and shifts so that rows
+// cross the grid's border (voxels outside, clamped within half a voxel, and the interior runs
+// taken without tests). The shifts avoid coordinates exactly half a voxel outside, where the
+// two roundings may differ.
+TEST(Augmentation, LinearResamplingMatchesGridSample) {
+  torch::manual_seed(3);
+  const auto channel = torch::rand({9, 12, 11});
+  const auto reference = [&](const std::array<double, 9>& a, const std::array<double, 3>& b,
+                             float outside) {
+    std::vector<torch::Tensor> source;
+    auto inside = torch::ones({9, 12, 11}, torch::kBool);
+    const auto q =
+        torch::meshgrid({torch::arange(9, torch::kDouble), torch::arange(12, torch::kDouble),
+                         torch::arange(11, torch::kDouble)});
+    for (int axis = 0; axis < 3; ++axis) {
+      const auto s = q[0] * a[3 * axis] + q[1] * a[3 * axis + 1] + q[2] * a[3 * axis + 2] + b[axis];
+      const double length = static_cast<double>(channel.size(axis));
+      inside = inside & (s >= -0.5) & (s < length - 0.5);
+      source.push_back(s * (2.0 / (length - 1)) - 1.0);
+    }
+    const auto grid =
+        torch::stack({source[2], source[1], source[0]}, -1).unsqueeze(0).to(torch::kFloat);
+    namespace F = torch::nn::functional;
+    const auto values = F::grid_sample(channel.unsqueeze(0).unsqueeze(0), grid,
+                                       F::GridSampleFuncOptions()
+                                           .mode(torch::kBilinear)
+                                           .padding_mode(torch::kBorder)
+                                           .align_corners(true))
+                            .squeeze(0)
+                            .squeeze(0);
+    return torch::where(inside, values, torch::full_like(values, outside));
+  };
+  const double c = std::cos(0.5), s = std::sin(0.5);
+  for (const auto& [a, b] : std::vector<std::pair<std::array<double, 9>, std::array<double, 3>>>{
+           {{1, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 0}},
+           {{1, 0, 0, 0, 1, 0, 0, 0, 1}, {0.3, -0.4, 2.6}},
+           {{c, -s, 0, s, c, 0, 0, 0, 1}, {1.5, -2.0, 0.7}},
+           {{1, 0, 0, 0, c, -s, 0, s, c}, {-0.2, 3.1, -1.4}},
+           {{0.98, 0.1, -0.15, -0.1, 0.99, 0.05, 0.15, -0.05, 0.97}, {0.41, 0.23, -0.27}}}) {
+    EXPECT_TRUE(
+        torch::allclose(resample_linear(channel, a, b, -1.0f), reference(a, b, -1.0f), 1e-5, 1e-5))
+        << b[0] << " " << b[1] << " " << b[2];
+  }
+}
+
 TEST(Augmentation, IdentityParametersLeaveTheImage) {
   const auto x = sample3d();
   EXPECT_TRUE(torch::allclose(bias_field(x, std::vector<double>(20, 0.0), 3), x));
