@@ -788,17 +788,45 @@ torch::Tensor resample_linear(const torch::Tensor& channel, const std::array<dou
 }
 
 torch::Tensor swap_patches(const torch::Tensor& x, int64_t patch, const torch::Tensor& corners) {
-  torch::Tensor out = x.clone();
-  const auto cube = [&](int64_t d, int64_t h, int64_t w) {
-    return out.narrow(-3, d, patch).narrow(-2, h, patch).narrow(-1, w, patch);
-  };
-  for (int64_t i = 0; i < corners.size(0); ++i) {
-    const auto c = corners[i];
-    auto first = cube(c[0].item<int64_t>(), c[1].item<int64_t>(), c[2].item<int64_t>());
-    auto second = cube(c[3].item<int64_t>(), c[4].item<int64_t>(), c[5].item<int64_t>());
-    const auto second_before = second.clone();
-    second.copy_(first);
-    first.copy_(second_before);
+  CDL_CHECK(x.dim() >= 3, "Swap needs [..., D, H, W] samples");
+  torch::Tensor out = x.to(torch::kFloat).contiguous().clone();
+  const int64_t height = x.size(-2), width = x.size(-1);
+  const int64_t volume = x.size(-3) * height * width;
+  const auto corner_list = corners.to(torch::kLong).contiguous();
+  const int64_t* c = corner_list.data_ptr<int64_t>();
+  for (int64_t pair = 0; pair < corner_list.size(0); ++pair) {
+    const int64_t* first = c + 6 * pair;
+    const int64_t* second = first + 3;
+    bool overlap = true;
+    for (int a = 0; a < 3; ++a) {
+      const int64_t length = x.size(x.dim() - 3 + a);
+      CDL_CHECK(first[a] >= 0 && second[a] >= 0 && first[a] + patch <= length &&
+                    second[a] + patch <= length,
+                "Swap cube outside the sample");
+      overlap = overlap && std::abs(first[a] - second[a]) < patch;
+    }
+    if (overlap) {
+      // TorchIO copies the first cube onto the second through a view of the same memory, then
+      // the second's old voxels onto the first: the same tensor copies give the same voxels.
+      const auto cube = [&](const int64_t* at) {
+        return out.narrow(-3, at[0], patch).narrow(-2, at[1], patch).narrow(-1, at[2], patch);
+      };
+      const auto second_before = cube(second).clone();
+      cube(second).copy_(cube(first));
+      cube(first).copy_(second_before);
+      continue;
+    }
+    // Apart, the two cubes simply exchange their voxels, row by row.
+    for (int64_t v = 0; v * volume < out.numel(); ++v) {
+      float* data = out.data_ptr<float>() + v * volume;
+      for (int64_t i = 0; i < patch; ++i) {
+        for (int64_t j = 0; j < patch; ++j) {
+          float* one = data + ((first[0] + i) * height + first[1] + j) * width + first[2];
+          float* other = data + ((second[0] + i) * height + second[1] + j) * width + second[2];
+          std::swap_ranges(one, one + patch, other);
+        }
+      }
+    }
   }
   return out;
 }

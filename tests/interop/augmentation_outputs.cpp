@@ -63,6 +63,13 @@ int main(int argc, char** argv) {
     const auto corners = torch::tensor({{0, 0, 0, 4, 5, 2}, {3, 1, 2, 0, 8, 1}}, torch::kLong);
     add("Swap", {{"patch", 15}, {"corners", {{0, 0, 0, 4, 5, 2}, {3, 1, 2, 0, 8, 1}}}},
         swap_patches(x, 15, corners));
+    // Cubes apart (exchanged directly), then overlapping (through tensor copies), in turn.
+    const auto small = torch::tensor(
+        {{0, 0, 0, 10, 12, 9}, {2, 3, 4, 4, 6, 5}, {9, 1, 3, 1, 14, 11}}, torch::kLong);
+    add("Swap5",
+        {{"patch", 5},
+         {"corners", {{0, 0, 0, 10, 12, 9}, {2, 3, 4, 4, 6, 5}, {9, 1, 3, 1, 14, 11}}}},
+        swap_patches(x, 5, small));
     const auto degrees = torch::tensor({{2.5, 3.0, 3.5}, {2.2, 3.9, 2.8}}, torch::kDouble);
     const auto translations = torch::tensor({{2.1, 3.2, 2.7}, {3.3, 2.4, 3.6}}, torch::kDouble);
     // The original image in the middle segment, then in the first.

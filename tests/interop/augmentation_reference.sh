@@ -57,7 +57,7 @@ for transform in index["transforms"]:
         reference = tio.Ghosting(num_ghosts=p["num_ghosts"], axis=p["axis"], intensity=p["intensity"], restore=0.02)(tensor).numpy()
     elif name == "BiasField":
         reference = tio.BiasField(coefficients=p["coefficients"], order=p["order"])(tensor).numpy()
-    elif name == "Swap":
+    elif name.startswith("Swap"):
         locations = [(np.array(c[:3]), np.array(c[3:])) for c in p["corners"]]
         reference = _swap(tensor, (p["patch"],) * 3, locations).numpy()
     elif name.startswith("Motion"):
