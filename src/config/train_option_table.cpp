@@ -36,7 +36,7 @@ std::vector<OptionSpec> option_specs(TrainConfig& c) {
        "auto, true or false (auto: CUDA when available)"},
       {"n_proc", "Computational", &c.n_proc,
        "I/O threads building training batches per rank, ClinicaDL's loader workers (2; at "
-       "most the rank's CPU share)"},
+       "most the CPUs of the rank's share that computing leaves)"},
       {"batch_size", "Computational", &c.batch_size, "micro-batch size per rank (8)"},
       {"evaluation_steps", "Computational", &c.evaluation_steps,
        "evaluate every N weight updates (0: off)"},

@@ -135,13 +135,19 @@ void add_plane_wave(torch::Tensor& image, const Frequency& k, std::complex<doubl
     }
   }
   const std::complex<double> scaled = value / static_cast<double>(depth * height * width);
+  // Re(phase x wave) = Re(phase) cos - Im(phase) sin along a row, in float: a vectorised loop.
+  std::vector<float> cosines, sines;
+  for (const auto& wave : waves[2]) {
+    cosines.push_back(static_cast<float>(wave.real()));
+    sines.push_back(static_cast<float>(wave.imag()));
+  }
   float* values = image.data_ptr<float>();
   for (int64_t d = 0; d < depth; ++d) {
     for (int64_t h = 0; h < height; ++h) {
       const std::complex<double> phase = scaled * waves[0][d] * waves[1][h];
+      const auto re = static_cast<float>(phase.real()), im = static_cast<float>(phase.imag());
       float* row = values + (d * height + h) * width;
-      for (int64_t w = 0; w < width; ++w)
-        row[w] += static_cast<float>((phase * waves[2][w]).real());
+      for (int64_t w = 0; w < width; ++w) row[w] += re * cosines[w] - im * sines[w];
     }
   }
 }
@@ -150,6 +156,7 @@ void add_plane_wave(torch::Tensor& image, const Frequency& k, std::complex<doubl
 template <typename Function>
 torch::Tensor for_each_channel(const torch::Tensor& x, Function per_channel) {
   CDL_CHECK(x.dim() == 4, "a 3D transform needs a [C, D, H, W] sample, got ", x.dim(), " axes");
+  if (x.size(0) == 1) return per_channel(x[0]).unsqueeze(0);  // no copy into a stack
   std::vector<torch::Tensor> channels;
   for (int64_t c = 0; c < x.size(0); ++c) channels.push_back(per_channel(x[c]));
   return torch::stack(channels);

@@ -54,17 +54,26 @@ void set_thread_count(int64_t requested, const comm::Topology& topology) {
             requested > 0 ? " (--threads)" : " (rank 0: its " + cpus + ")");
 }
 
-/// The training loader's I/O threads: --n_proc (ClinicaDL's loader workers), at least one and
-/// at most the rank's share of its CPUs (more would only take turns on them). Said on the main
-/// rank.
-int io_thread_count(int64_t n_proc, const comm::Topology& topology) {
-  const int fair = comm::fair_thread_count(topology);
-  const int threads = static_cast<int>(std::clamp<int64_t>(n_proc, 1, fair));
+/// The training loader's I/O threads: --n_proc (ClinicaDL's loader workers), at least one and at
+/// most the CPUs of the rank's share that computing leaves free: all of them when a GPU computes,
+/// those beyond LibTorch's threads on a CPU. An I/O thread that takes a core from a LibTorch
+/// thread stalls every parallel operation at its barrier, which costs more than it brings (a
+/// third of the epoch with two I/O threads beside one LibTorch thread on two cores). Said on the
+/// main rank.
+int io_thread_count(int64_t n_proc, const comm::Topology& topology, bool on_gpu) {
+  const int share = comm::fair_thread_count(topology);
+  const int compute = on_gpu ? 0 : torch::get_num_threads();
+  const int free_cpus = std::max(0, share - compute);
+  const int threads = static_cast<int>(std::clamp<int64_t>(n_proc, 1, std::max(1, free_cpus)));
   if (topology.rank == 0) {
-    log::info("I/O threads per rank: ", threads, " (--n_proc ", n_proc,
-              threads < n_proc ? ", capped at rank 0's share of " + std::to_string(fair) + " CPU(s)"
-                               : std::string(),
-              ")");
+    std::string why = "--n_proc " + std::to_string(n_proc);
+    if (threads < n_proc) {
+      why += on_gpu ? ", capped at rank 0's share of " + std::to_string(share) + " CPU(s)"
+                    : ", capped at the " + std::to_string(free_cpus) + " CPU(s) of rank 0's " +
+                          std::to_string(share) + " that its " + std::to_string(compute) +
+                          " LibTorch thread(s) leave";
+    }
+    log::info("I/O threads per rank: ", threads, " (", why, ")");
   }
   return threads;
 }
@@ -91,7 +100,7 @@ DeviceSetup set_up_device(config::TrainConfig& c, const comm::Topology& topology
   configure_device_libraries(setup.placement.device, c.deterministic);
   if (c.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
   setup.compute = resolve_compute(setup.placement.device, c.amp, c.channels_last, c.normalize);
-  setup.compute.io_threads = io_thread_count(c.n_proc, topology);
+  setup.compute.io_threads = io_thread_count(c.n_proc, topology, setup.placement.device.is_cuda());
   // Size reduction needs the whole normalised image on the host, and augmentations (on the I/O
   // thread) come after the normalisation: every sample transform then stays on the host.
   if (c.size_reduction || !c.data_augmentation.empty()) {

@@ -3,7 +3,7 @@
 # the node's core count: a process pinned to one CPU runs 1 thread (counting the node's cores it
 # ran one per core, all on that CPU); two unbound ranks split the node's CPUs; two ranks bound to
 # a core each keep theirs; --threads beyond the rank's CPUs is warned about. The training
-# loader's I/O threads (--n_proc) are capped by the same share.
+# loader's I/O threads (--n_proc) take the CPUs of that share that LibTorch's threads leave.
 # Usage: cpu_share.sh CLINICADL_HPC MPIEXEC DATA.h5 SPLIT_DIR WORK_DIR [MPIEXEC_PREFLAGS...]
 set -uo pipefail
 bin="$1"; mpiexec="$2"; data="$3"; splits="$4"; work="$5"; shift 5
@@ -32,9 +32,9 @@ expect() {  # NAME TEXT
 first=$(taskset -cp $$ | sed -E 's/.*: ([0-9]+).*/\1/')
 train pinned taskset -c "$first" --
 expect pinned "LibTorch threads per rank: 1 (rank 0: its 1 CPU(s) shared by 1 rank(s) of the node's $cpus)"
-expect pinned "I/O threads per rank: 1 (--n_proc 2, capped at rank 0's share of 1 CPU(s))"
-train whole taskset -c "0-$((cpus - 1))" -- --n_proc 2
-expect whole "I/O threads per rank: 2 (--n_proc 2)"
+expect pinned "I/O threads per rank: 1 (--n_proc 2, capped at the 0 CPU(s) of rank 0's 1 that its 1 LibTorch thread(s) leave)"
+train spare taskset -c "0-$((cpus - 1))" -- --threads 1 --n_proc 3
+expect spare "I/O threads per rank: $((cpus - 1 < 3 ? cpus - 1 : 3)) (--n_proc 3"
 train unbound "$mpiexec" -n 2 "$@" --bind-to none --
 expect unbound "LibTorch threads per rank: $((cpus / 2)) (rank 0: its $cpus CPU(s) shared by 2 rank(s))"
 train bound "$mpiexec" -n 2 "$@" --bind-to core --
@@ -42,5 +42,5 @@ expect bound "LibTorch threads per rank: 1 (rank 0: its 1 CPU(s) shared by 1 ran
 train asked taskset -c "$first" -- --threads 2
 expect asked "--threads 2 but rank 0 may run on 1 CPU(s)"
 expect asked "LibTorch threads per rank: 2 (--threads)"
-[[ "$failures" -eq 0 ]] && echo "cpu share: pinned, whole, unbound, bound and --threads runs as expected"
+[[ "$failures" -eq 0 ]] && echo "cpu share: pinned, spare, unbound, bound and --threads runs as expected"
 exit $((failures > 0))
