@@ -158,6 +158,7 @@ class SplitTrainer::Impl {
   void setup();
   void print_plan() const;
   void train_epoch(int64_t epoch, int64_t first_update);
+  std::unique_ptr<data::BatchLoader> make_train_loader(int64_t epoch, int64_t first_update) const;
   int64_t train_update(int64_t epoch, const data::PlannedUpdate& update, data::BatchLoader& loader);
   void after_update(int64_t epoch, int64_t update);
   void write_state(int64_t epoch, int64_t next_update);
@@ -213,6 +214,11 @@ class SplitTrainer::Impl {
   formats::TrainingProgress progress_;  // where the training stands (saved in the training state)
   // The evaluations (train, validation) that selected each best model in this run.
   std::map<std::string, std::pair<eval::Evaluation, eval::Evaluation>> selected_evaluations_;
+  // The next epoch's training loader, started before this epoch's evaluation so that its first
+  // batches (read and augmented on its I/O threads) are ready when the epoch starts. Declared
+  // last: destroyed (its threads stopped) before what its transform reads.
+  std::unique_ptr<data::BatchLoader> next_loader_;
+  int64_t next_loader_epoch_ = -1;
 };
 
 void SplitTrainer::Impl::setup() {
@@ -489,12 +495,11 @@ int64_t SplitTrainer::Impl::train_update(int64_t epoch, const data::PlannedUpdat
   return samples;
 }
 
-void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
-  const auto epoch_start = Clock::now();
+std::unique_ptr<data::BatchLoader> SplitTrainer::Impl::make_train_loader(
+    int64_t epoch, int64_t first_update) const {
   const auto updates = train_plan_->train_updates(epoch);
-  const int64_t num_updates = static_cast<int64_t>(updates.size());
   std::vector<std::vector<int64_t>> micro_batches;  // this rank's, from the first update to run
-  for (int64_t u = first_update; u < num_updates; ++u) {
+  for (size_t u = static_cast<size_t>(first_update); u < updates.size(); ++u) {
     for (const auto& micro_batch : updates[u].micro_batches) micro_batches.push_back(micro_batch);
   }
   data::LoaderOptions options{c_.batch_size, 2, eval_options_.stager, {}, ctx_.compute.io_threads};
@@ -506,7 +511,18 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
       return data::augment(input, augmentations_, random);
     };
   }
-  data::BatchLoader loader(data_.train, std::move(micro_batches), options);
+  return std::make_unique<data::BatchLoader>(data_.train, std::move(micro_batches), options);
+}
+
+void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
+  const auto epoch_start = Clock::now();
+  const auto updates = train_plan_->train_updates(epoch);
+  const int64_t num_updates = static_cast<int64_t>(updates.size());
+  const bool prefetched = next_loader_ && next_loader_epoch_ == epoch && first_update == 0;
+  const auto owned_loader =
+      prefetched ? std::move(next_loader_) : make_train_loader(epoch, first_update);
+  next_loader_.reset();
+  data::BatchLoader& loader = *owned_loader;
   // A progress line on rank 0 when stderr is a terminal (never in logs and batch jobs).
   ProgressLine progress(ctx_.control->is_main() && log::is_tty() ? &std::cerr : nullptr,
                         unit_ + " epoch " + std::to_string(epoch), num_updates);
@@ -526,6 +542,10 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
   divergence_->check(*ctx_.control);
   if (ctx_.compute.device.is_cuda()) torch::cuda::synchronize(ctx_.compute.device.index());
   throughput_.add_epoch(all_samples, seconds_since(epoch_start), loader.wait_seconds());
+  if (epoch + 1 < c_.epochs) {  // its first batches are built during this epoch's evaluation
+    next_loader_ = make_train_loader(epoch + 1, 0);
+    next_loader_epoch_ = epoch + 1;
+  }
   end_epoch(epoch, train_plan_->last_micro_batch(num_updates - 1));
 }
 
