@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cdl/data/augmentation.hpp"
+#include "cdl/data/kspace_artifacts.hpp"
+#include "cdl/data/volume_filters.hpp"
 
 namespace {
 

@@ -6,12 +6,13 @@
 // depend on the number of ranks, nor on which rank reads which sample.
 //
 // Every augmentation is a random draw of parameters followed by a deterministic transform; the
-// transforms are public so that tests compare them with known answers, SciPy and TorchIO.
+// transforms are public so that tests compare them with known answers, SciPy and TorchIO: the
+// simple ones here, the filters in volume_filters.hpp, TorchIO's k-space artifacts in
+// kspace_artifacts.hpp.
 #pragma once
 
 #include <torch/torch.h>
 
-#include <array>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -76,40 +77,11 @@ torch::Tensor erase_box(const torch::Tensor& x, int64_t top, int64_t left, int64
 /// in axis order, one per spatial axis), zeros where that falls outside.
 torch::Tensor crop_pad(const torch::Tensor& x, const std::vector<int64_t>& shifts);
 
-/// SciPy's gaussian_filter: a separable Gaussian of standard deviation `sigmas[a]` along each
-/// axis a of x (0: that axis untouched), truncated at 4 sigmas, with SciPy's "reflect"
-/// boundary (the edge voxel repeated: d c b a | a b c d | d c b a).
-torch::Tensor gaussian_filter(const torch::Tensor& x, const std::vector<double>& sigmas);
-
 /// TorchIO's bias field of polynomial `order` on [C, D, H, W]: x * exp(sum of coefficient x
 /// X^i Y^j Z^k, i + j + k <= order), coordinates centred and scaled to [-1, 1] per axis, the
 /// coefficients in the order of i, then j, then k ascending ((order+1)(order+2)(order+3)/6).
 torch::Tensor bias_field(const torch::Tensor& x, const std::vector<double>& coefficients,
                          int order);
-
-/// TorchIO's Spike: in the centred k-space of each channel, each position (fractions of the
-/// shape, [n, 3]) gains the largest magnitude of the spectrum times `intensity`.
-torch::Tensor spike(const torch::Tensor& x, const torch::Tensor& positions, double intensity);
-
-/// TorchIO's Ghosting (0.18, ClinicaDL's): in the centred k-space of each channel, every
-/// `num_ghosts`-th plane along spatial `axis` (0: D, 1: H, 2: W) is scaled by 1 - intensity,
-/// except the central plane (length / 2), which is kept.
-torch::Tensor ghosting(const torch::Tensor& x, int64_t num_ghosts, int axis, double intensity);
-
-/// TorchIO's Motion (0.18, ClinicaDL's): the images of each channel under rigid transforms
-/// (`degrees` and `translations`, [n, 3], about and along SimpleITK's axes of a tensor with
-/// TorchIO's identity affine, through the centre; trilinear, the channel's minimum outside) fill
-/// its centred k-space in segments along the last axis cut at floor(times x W), the original
-/// image taking the segment at the centre of k-space (`times`: n values in (0, 1), increasing).
-torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
-                     const torch::Tensor& translations, const std::vector<double>& times);
-
-/// One channel [D, H, W] (contiguous float32) resampled at source index s = A q + b of each
-/// output index q (A row-major 3x3): trilinear, the index clamped to the grid within half a
-/// voxel of it, `outside` beyond (ITK's linear resampling of an image with its border voxels
-/// repeated, which Motion applies).
-torch::Tensor resample_linear(const torch::Tensor& channel, const std::array<double, 9>& a,
-                              const std::array<double, 3>& b, float outside);
 
 /// TorchIO's Swap: for each pair of corners (rows of `corners`: [n, 6], first then second
 /// corner, D H W), the cubes of edge `patch` there exchange their voxels, one pair after the

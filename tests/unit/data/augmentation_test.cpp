@@ -3,6 +3,8 @@
 // bias-field transforms), draws that depend on (seed, epoch, sample) only, and statistical bounds
 // of the random ones. (TorchIO and SciPy outputs: tests/interop/augmentation_reference.sh.)
 #include "cdl/data/augmentation.hpp"
+#include "cdl/data/kspace_artifacts.hpp"
+#include "cdl/data/volume_filters.hpp"
 
 #include <gtest/gtest.h>
 
