@@ -72,7 +72,7 @@ TEST_F(DatasetFixture, ClassificationSampleIsNormalisedImageWithCode) {
 
 TEST_F(DatasetFixture, LoaderYieldsBatchesInOrderWithLabelsAndMeta) {
   const auto ds = make(Task::kClassification);
-  BatchLoader loader(ds, {4, 0, 2, 1, 3}, LoaderOptions{2, 2});
+  BatchLoader loader(ds, {4, 0, 2, 1, 3}, LoaderOptions{2, 2, nullptr, {}, 1});
   EXPECT_EQ(loader.num_batches(), 3);
   Batch b;
   std::vector<int64_t> seen;
@@ -110,7 +110,7 @@ TEST_F(DatasetFixture, RegressionAndReconstructionTargets) {
 // the I/O thread, and reconstruction targets are the transformed inputs.
 TEST_F(DatasetFixture, SampleTransformChangesInputsAndReconstructionTargets) {
   const auto rec = make(Task::kReconstruction);
-  LoaderOptions options{2, 1, nullptr, {}};
+  LoaderOptions options{2, 1, nullptr, {}, 1};
   options.transform = [](const torch::Tensor& input, int64_t index) {
     return input + static_cast<float>(index);
   };
@@ -133,8 +133,8 @@ TEST_F(DatasetFixture, PatchModeSamplesAndSyncLoaderMatchPrefetch) {
   const SampleMeta m = ds->meta(12 + 7);
   EXPECT_EQ(m.image_index, 1);
   EXPECT_EQ(m.part_id, 7);
-  BatchLoader sync(ds, {19, 3, 59}, LoaderOptions{2, 0});
-  BatchLoader prefetch(ds, {19, 3, 59}, LoaderOptions{2, 1});
+  BatchLoader sync(ds, {19, 3, 59}, LoaderOptions{2, 0, nullptr, {}, 1});
+  BatchLoader prefetch(ds, {19, 3, 59}, LoaderOptions{2, 1, nullptr, {}, 1});
   Batch a, b;
   while (sync.next(a)) {
     ASSERT_TRUE(prefetch.next(b));
@@ -146,7 +146,7 @@ TEST_F(DatasetFixture, PatchModeSamplesAndSyncLoaderMatchPrefetch) {
 
 TEST_F(DatasetFixture, PrefetchRethrowsTheIoThreadErrorAfterTheGoodBatches) {
   const auto ds = make(Task::kClassification);
-  BatchLoader loader(ds, {0, 1, 999, 2}, LoaderOptions{1, 2});
+  BatchLoader loader(ds, {0, 1, 999, 2}, LoaderOptions{1, 2, nullptr, {}, 1});
   Batch b;
   EXPECT_TRUE(loader.next(b));
   EXPECT_TRUE(loader.next(b));
@@ -160,12 +160,12 @@ TEST_F(DatasetFixture, PrefetchRethrowsTheIoThreadErrorAfterTheGoodBatches) {
 TEST_F(DatasetFixture, IoThreadsHandOutBatchesInOrderAndTheFirstErrorAtItsPlace) {
   const auto ds = make(Task::kClassification);
   const std::vector<int64_t> indices{4, 0, 3, 1, 2, 0, 4, 1};
-  LoaderOptions options{1, 1};
+  LoaderOptions options{1, 1, nullptr, {}, 1};
   options.transform = [](const torch::Tensor& input, int64_t index) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5 * (4 - index)));
     return input * 2.0f + static_cast<float>(index);
   };
-  BatchLoader sync(ds, indices, LoaderOptions{1, 0, nullptr, options.transform});
+  BatchLoader sync(ds, indices, LoaderOptions{1, 0, nullptr, options.transform, 1});
   options.io_threads = 3;
   BatchLoader parallel(ds, indices, options);
   Batch a, b;
@@ -192,7 +192,7 @@ TEST_F(DatasetFixture, IoThreadsTransformSamplesConcurrently) {
   std::mutex mutex;
   std::condition_variable arrived;
   int running = 0, most = 0;
-  LoaderOptions options{1, 3};
+  LoaderOptions options{1, 3, nullptr, {}, 1};
   options.io_threads = 3;
   options.transform = [&](const torch::Tensor& input, int64_t) {
     std::unique_lock<std::mutex> lock(mutex);
@@ -220,7 +220,7 @@ TEST(BatchLoaderTest, ReadErrorOfATruncatedFileIsRethrownAsDataError) {
   for (int i = 0; i < 4; ++i) table.add_row({spec.participants[i], "ses-M000", "AD"});
   auto ds = std::make_shared<CapsDataset>(source, table, DatasetOptions{});
   std::filesystem::resize_file(dir.file("d.h5"), 4096);  // chunks are gone, handles still open
-  BatchLoader loader(ds, std::vector<int64_t>{3}, LoaderOptions{1, 2});
+  BatchLoader loader(ds, std::vector<int64_t>{3}, LoaderOptions{1, 2, nullptr, {}, 1});
   Batch b;
   EXPECT_THROW(loader.next(b), DataError);
 }
@@ -234,7 +234,7 @@ TEST_F(DatasetFixture, DestructorDoesNotHangWithUnconsumedBatches) {
   std::thread worker([&] {
     int batches = 0;
     for (int k = 0; k < 3; ++k) {
-      LoaderOptions options{1, 1};
+      LoaderOptions options{1, 1, nullptr, {}, 1};
       options.io_threads = k + 1;  // one, then several I/O threads
       BatchLoader loader(ds, {0, 1, 2, 3, 4, 0, 1, 2}, options);
       Batch b;
@@ -354,7 +354,7 @@ TEST_F(DatasetFixture, ThreeSimulatedRanksTrainEqualBatchesAndEvaluateEverySampl
     for (const auto& update : plan.train_updates(3)) {
       for (const auto& m : update.micro_batches) mine.push_back(m);
     }
-    BatchLoader train(ds, mine, LoaderOptions{4, 2});
+    BatchLoader train(ds, mine, LoaderOptions{4, 2, nullptr, {}, 1});
     Batch b;
     int64_t n = 0;
     while (train.next(b)) {
@@ -362,7 +362,7 @@ TEST_F(DatasetFixture, ThreeSimulatedRanksTrainEqualBatchesAndEvaluateEverySampl
       ++n;
     }
     train_batches.push_back(n);
-    BatchLoader eval(ds, plan.eval_indices(), LoaderOptions{4, 2});
+    BatchLoader eval(ds, plan.eval_indices(), LoaderOptions{4, 2, nullptr, {}, 1});
     while (eval.next(b)) {
       for (const auto& m : b.meta) gathered.push_back(m.sample_index);
     }
