@@ -67,11 +67,14 @@ int io_thread_count(int64_t n_proc, const comm::Topology& topology, bool on_gpu)
   const int threads = static_cast<int>(std::clamp<int64_t>(n_proc, 1, std::max(1, free_cpus)));
   if (topology.rank == 0) {
     std::string why = "--n_proc " + std::to_string(n_proc);
-    if (threads < n_proc) {
-      why += on_gpu ? ", capped at rank 0's share of " + std::to_string(share) + " CPU(s)"
-                    : ", capped at the " + std::to_string(free_cpus) + " CPU(s) of rank 0's " +
-                          std::to_string(share) + " that its " + std::to_string(compute) +
-                          " LibTorch thread(s) leave";
+    const std::string beside = " rank 0's " + std::to_string(share) + " CPU(s) beside its " +
+                               std::to_string(compute) + " LibTorch thread(s)";
+    if (on_gpu && threads < n_proc) {
+      why += ", capped at rank 0's share of " + std::to_string(share) + " CPU(s)";
+    } else if (free_cpus == 0) {
+      why += "; none of" + beside + ": the I/O thread shares theirs";
+    } else if (threads < n_proc) {
+      why += ", capped at the " + std::to_string(free_cpus) + " left of" + beside;
     }
     log::info("I/O threads per rank: ", threads, " (", why, ")");
   }

@@ -32,7 +32,7 @@ expect() {  # NAME TEXT
 first=$(taskset -cp $$ | sed -E 's/.*: ([0-9]+).*/\1/')
 train pinned taskset -c "$first" --
 expect pinned "LibTorch threads per rank: 1 (rank 0: its 1 CPU(s) shared by 1 rank(s) of the node's $cpus)"
-expect pinned "I/O threads per rank: 1 (--n_proc 2, capped at the 0 CPU(s) of rank 0's 1 that its 1 LibTorch thread(s) leave)"
+expect pinned "I/O threads per rank: 1 (--n_proc 2; none of rank 0's 1 CPU(s) beside its 1 LibTorch thread(s): the I/O thread shares theirs)"
 train spare taskset -c "0-$((cpus - 1))" -- --threads 1 --n_proc 3
 expect spare "I/O threads per rank: $((cpus - 1 < 3 ? cpus - 1 : 3)) (--n_proc 3"
 train unbound "$mpiexec" -n 2 "$@" --bind-to none --
