@@ -175,6 +175,8 @@ torch::Tensor gaussian_filter(const torch::Tensor& x, const std::vector<double>&
 
 torch::Tensor resample_linear(const torch::Tensor& channel, const std::array<double, 9>& a,
                               const std::array<double, 3>& b, float outside) {
+  CDL_CHECK(channel.dim() == 3 && channel.scalar_type() == torch::kFloat && channel.is_contiguous(),
+            "resample_linear needs a contiguous float32 [D, H, W] channel, got ", channel.sizes());
   const int64_t depth = channel.size(0), height = channel.size(1), width = channel.size(2);
   const std::array<double, 3> last{static_cast<double>(depth - 1), static_cast<double>(height - 1),
                                    static_cast<double>(width - 1)};

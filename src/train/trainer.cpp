@@ -158,7 +158,8 @@ class SplitTrainer::Impl {
   void setup();
   void print_plan() const;
   void train_epoch(int64_t epoch, int64_t first_update);
-  std::unique_ptr<data::BatchLoader> make_train_loader(int64_t epoch, int64_t first_update) const;
+  std::unique_ptr<data::BatchLoader> make_train_loader(
+      int64_t epoch, const std::vector<data::PlannedUpdate>& updates, int64_t first_update) const;
   int64_t train_update(int64_t epoch, const data::PlannedUpdate& update, data::BatchLoader& loader);
   void after_update(int64_t epoch, int64_t update);
   void write_state(int64_t epoch, int64_t next_update);
@@ -495,9 +496,9 @@ int64_t SplitTrainer::Impl::train_update(int64_t epoch, const data::PlannedUpdat
   return samples;
 }
 
+/// The training loader of `epoch`, from `first_update` of its `updates` on.
 std::unique_ptr<data::BatchLoader> SplitTrainer::Impl::make_train_loader(
-    int64_t epoch, int64_t first_update) const {
-  const auto updates = train_plan_->train_updates(epoch);
+    int64_t epoch, const std::vector<data::PlannedUpdate>& updates, int64_t first_update) const {
   std::vector<std::vector<int64_t>> micro_batches;  // this rank's, from the first update to run
   for (size_t u = static_cast<size_t>(first_update); u < updates.size(); ++u) {
     for (const auto& micro_batch : updates[u].micro_batches) micro_batches.push_back(micro_batch);
@@ -520,7 +521,7 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
   const int64_t num_updates = static_cast<int64_t>(updates.size());
   const bool prefetched = next_loader_ && next_loader_epoch_ == epoch && first_update == 0;
   const auto owned_loader =
-      prefetched ? std::move(next_loader_) : make_train_loader(epoch, first_update);
+      prefetched ? std::move(next_loader_) : make_train_loader(epoch, updates, first_update);
   next_loader_.reset();
   data::BatchLoader& loader = *owned_loader;
   // A progress line on rank 0 when stderr is a terminal (never in logs and batch jobs).
@@ -543,7 +544,7 @@ void SplitTrainer::Impl::train_epoch(int64_t epoch, int64_t first_update) {
   if (ctx_.compute.device.is_cuda()) torch::cuda::synchronize(ctx_.compute.device.index());
   throughput_.add_epoch(all_samples, seconds_since(epoch_start), loader.wait_seconds());
   if (epoch + 1 < c_.epochs) {  // its first batches are built during this epoch's evaluation
-    next_loader_ = make_train_loader(epoch + 1, 0);
+    next_loader_ = make_train_loader(epoch + 1, train_plan_->train_updates(epoch + 1), 0);
     next_loader_epoch_ = epoch + 1;
   }
   end_epoch(epoch, train_plan_->last_micro_batch(num_updates - 1));
