@@ -240,7 +240,9 @@ void GradientSync::reduce_gradients(comm::ReduceOp op) {
     const auto reduce_start = std::chrono::steady_clock::now();
     for (auto& bucket : buckets_) {
       attach_views(bucket);  // the gradients are the bucket: no copy in or out
-      if (reduce_scatter_) {
+      // Where the other ranks may be overlapping their reductions with backward, this rank
+      // (which had no micro-batch in this update) meets them in the same all-reduces.
+      if (reduce_scatter_ && !overlaps()) {
         comm_.reduce_scatter(bucket.flat, op);  // only this rank's block is needed
       } else {
         comm_.all_reduce(bucket.flat, op);

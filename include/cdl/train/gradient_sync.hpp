@@ -74,7 +74,9 @@ class GradientSync {
   /// gradients stay views of its start) and makes reduce_gradients() reduce-scatter the buckets
   /// when it reduces after backward: each rank then holds the reduction of its own block only
   /// (comm::Communicator::reduce_scatter; the other blocks are zero). Reductions overlapped with
-  /// backward and exact sums stay all-reduces (every block reduced). Not collective.
+  /// backward and exact sums stay all-reduces (every block reduced), and so do those of a rank
+  /// without a micro-batch in an update where the others overlap (its calls must meet
+  /// theirs). Not collective.
   void shard_reductions();
 
   /// Sets every gradient to zero in place (the bucket views stay the gradients; use this, not the

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # --fully_sharded_data_parallel end to end at 2 ranks: the best models equal those of the
-# replicated optimizer (1e-5; Adam and AdamW), the log states the per-rank share of the state, a
-# run stopped by SIGTERM inside an epoch resumes from its gathered state to the models of the
-# uninterrupted sharded run, and other optimizers are refused before anything is written.
+# replicated optimizer (1e-5; Adam and AdamW; also when an update leaves a rank without
+# samples), the log states the per-rank share of the state, a run stopped by SIGTERM inside an
+# epoch resumes from its gathered state to the models of the uninterrupted sharded run, and other
+# optimizers are refused before anything is written.
 # Usage: sharded_optimizer.sh CLINICADL_HPC MPIEXEC DATA.h5 SPLIT_DIR WORK_DIR [MPI_PREFLAGS...]
 set -uo pipefail
 bin="$1"; mpiexec="$2"; data="$3"; splits="$4"; work="$5"; shift 5
@@ -41,6 +42,20 @@ for optimizer in Adam AdamW; do
   same_models "$work/replicated_$optimizer" "$work/sharded_$optimizer" 1e-5 ||
     fail "sharded $optimizer differs from the replicated optimizer"
 done
+
+# 30 training images in updates of 2 x 6: the last update's one micro-batch leaves a rank without
+# samples, which must meet the other rank's reductions (it once waited in a reduce-scatter while
+# the other all-reduced during backward: a hang, hence the timeout).
+for mode in replicated sharded; do
+  flag=(); [ "$mode" = sharded ] && flag=(--fully_sharded_data_parallel)
+  timeout 120 "$mpiexec" -n 2 "${preflags[@]}" "$bin" train classification "$data" "$splits" \
+    "$work/uneven_$mode" --epochs 2 --batch_size 6 --threads 1 --learning_rate 1e-3 "${flag[@]}" \
+    >> "$work/uneven_$mode.log" 2>&1 || fail "$mode run with a rank left without samples: $(tail -3 "$work/uneven_$mode.log")"
+done
+grep -q "12 images per weight update, 3 updates per epoch" "$work/uneven_sharded.log" ||
+  fail "not the uneven plan: $(grep -o '[0-9]* updates per epoch' "$work/uneven_sharded.log")"
+same_models "$work/uneven_replicated" "$work/uneven_sharded" 1e-5 ||
+  fail "sharded differs from replicated when a rank has no samples in an update"
 
 # Stopped at once after its first training state (one after every update), then resumed.
 maps="$work/stopped"
