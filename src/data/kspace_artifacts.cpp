@@ -58,7 +58,7 @@ using Frequency = std::array<int64_t, 3>;
 class HalfSpectrum {
  public:
   HalfSpectrum(torch::Tensor half, c10::IntArrayRef sizes)
-      : half_(std::move(half)), sizes_{sizes[0], sizes[1], sizes[2]} {}
+      : half_(half.contiguous()), sizes_{sizes[0], sizes[1], sizes[2]} {}
 
   /// S(k).
   std::complex<double> at(const Frequency& k) const {
@@ -92,12 +92,8 @@ class HalfSpectrum {
       return std::any_of(added.begin(), added.end(),
                          [&](const auto& edit) { return edit.first == k; });
     };
-    const torch::Tensor real = torch::real(half_).flatten();
-    const int64_t count = std::min<int64_t>(real.numel(), static_cast<int64_t>(added.size()) + 1);
-    const torch::Tensor top = std::get<1>(torch::topk(real, count));
     const int64_t width = half_.size(2), rows = half_.size(1);
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t flat = top[i].item<int64_t>();
+    for (const int64_t flat : largest_real_parts(added.size() + 1)) {
       const Frequency k{flat / (rows * width), (flat / width) % rows, flat % width};
       for (const Frequency& member : {k, mirror(k)}) {
         if (!edited(member)) consider(at(member));
@@ -108,7 +104,26 @@ class HalfSpectrum {
   }
 
  private:
-  torch::Tensor half_;
+  /// The flat indices of the `count` stored elements with the largest real parts, largest
+  /// first: one pass over the half spectrum.
+  std::vector<int64_t> largest_real_parts(size_t count) const {
+    const auto* values = half_.data_ptr<c10::complex<float>>();
+    const int64_t total = half_.numel();
+    count = std::min(count, static_cast<size_t>(total));
+    std::vector<int64_t> top;  // sorted by decreasing real part
+    if (count == 0) return top;
+    for (int64_t i = 0; i < total; ++i) {
+      const float real = values[i].real();
+      if (top.size() == count && !(real > values[top.back()].real())) continue;
+      if (top.size() == count) top.pop_back();
+      auto at = top.end();
+      while (at != top.begin() && values[*(at - 1)].real() < real) --at;
+      top.insert(at, i);
+    }
+    return top;
+  }
+
+  torch::Tensor half_;  // contiguous
   std::array<int64_t, 3> sizes_;
 };
 
@@ -239,7 +254,10 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
   return for_each_channel(x, [&](const torch::Tensor& channel) {
     const torch::Tensor image = channel.to(torch::kFloat).contiguous();
     const float outside = image.min().item<float>();
-    std::vector<torch::Tensor> spectra{half_spectra_along(image, 2)};
+    // Each frequency's weights over the images sum to one, so the result is the original image
+    // plus the weighted spectra of the moved images' differences from it: the original's own
+    // spectrum is never needed (a zero spectrum stands for its difference).
+    std::vector<torch::Tensor> spectra{torch::Tensor()};
     for (int64_t t = 0; t < degrees.size(0); ++t) {
       const Matrix3 r = euler_matrix(degrees[t][0].item<double>() * kPi / 180.0,
                                      degrees[t][1].item<double>() * kPi / 180.0,
@@ -250,8 +268,9 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
         for (int j = 0; j < 3; ++j) a[3 * i + j] = kFlip[i] * r[3 * i + j] * kFlip[j];
         b[i] = kFlip[i] * translations[t][i].item<double>();
       }
-      spectra.push_back(half_spectra_along(resample_linear(image, a, b, outside), 2));
+      spectra.push_back(half_spectra_along(resample_linear(image, a, b, outside).sub_(image), 2));
     }
+    if (spectra.size() == 1) return image.clone();  // no motion
     // The original image fills the segment at the centre of k-space.
     size_t centre = spectra.size() - 1;
     for (size_t t = 0; t < times.size(); ++t) {
@@ -274,23 +293,29 @@ torch::Tensor motion(const torch::Tensor& x, const torch::Tensor& degrees,
     }
     // Frequency f of the last axis takes the mean of the spectra of its own column and of its
     // opposite's (the Hermitian part of the composed spectrum), on the rows' 1D spectra.
-    torch::Tensor half = torch::empty_like(spectra[0]);
+    torch::Tensor half = torch::empty_like(spectra[centre == 0 ? 1 : 0]);  // a moved one's
     const int64_t stored = half.size(2), rows = half.numel() / stored;
     auto* out = half.data_ptr<c10::complex<float>>();
-    std::vector<const c10::complex<float>*> in;
-    for (const auto& spectrum : spectra) in.push_back(spectrum.data_ptr<c10::complex<float>>());
+    const std::vector<c10::complex<float>> zeros(static_cast<size_t>(stored));
+    std::vector<const c10::complex<float>*> in;  // per image; none for the original
+    for (const auto& spectrum : spectra)
+      in.push_back(spectrum.defined() ? spectrum.data_ptr<c10::complex<float>>() : nullptr);
     std::vector<size_t> own, other;
     for (int64_t f = 0; f < stored; ++f) {
       own.push_back(segment_of[centred_index(f, width)]);
       other.push_back(segment_of[centred_index(opposite(f, width), width)]);
     }
+    std::vector<const c10::complex<float>*> row_of(in.size());  // each image's current row
     for (int64_t row = 0; row < rows; ++row) {
+      const int64_t offset = row * stored;
+      for (size_t image = 0; image < in.size(); ++image)
+        row_of[image] = in[image] ? in[image] + offset : zeros.data();
       for (int64_t f = 0; f < stored; ++f) {
-        const int64_t i = row * stored + f;
-        out[i] = (in[own[f]][i] + in[other[f]][i]) * c10::complex<float>(0.5f, 0.f);
+        out[offset + f] =
+            (row_of[own[f]][f] + row_of[other[f]][f]) * c10::complex<float>(0.5f, 0.f);
       }
     }
-    return image_along(half, 2, width);
+    return image_along(half, 2, width).add_(image);
   });
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -197,6 +198,9 @@ torch::Tensor resample_linear(const torch::Tensor& channel, const std::array<dou
                 static_cast<float>(clamped - static_cast<double>(low))};
   };
   const auto lerp = [](float u, float v, float f) { return u + f * (v - u); };
+  constexpr int64_t kChunk = 64;
+  std::array<int64_t, kChunk> corner{};  // the interior voxels' lower corners, as offsets
+  std::array<float, kChunk> tz{}, ty{}, tx{};
   for (int64_t d = 0; d < depth; ++d) {
     for (int64_t h = 0; h < height; ++h) {
       // Along a row only w changes: s = row_start + w x (A's last column).
@@ -227,19 +231,28 @@ torch::Tensor resample_linear(const torch::Tensor& channel, const std::array<dou
       // small motions), the eight neighbours exist: no test, no clamp.
       const auto [first, end] = interior_run(row_start, {a[2], a[5], a[8]}, last, width);
       for (int64_t w = 0; w < first; ++w) row[w] = voxel(w);
-      for (int64_t w = first; w < end; ++w) {
-        const auto q = static_cast<double>(w);
-        const double sd = row_start[0] + a[2] * q, sh = row_start[1] + a[5] * q,
-                     sw = row_start[2] + a[8] * q;
-        const auto id = static_cast<int64_t>(sd), ih = static_cast<int64_t>(sh),
-                   iw = static_cast<int64_t>(sw);
-        const auto tz = static_cast<float>(sd - static_cast<double>(id)),
-                   ty = static_cast<float>(sh - static_cast<double>(ih)),
-                   tx = static_cast<float>(sw - static_cast<double>(iw));
-        const float* c = in + id * plane + ih * width + iw;
-        const float* n = c + plane;
-        row[w] = lerp(lerp(lerp(c[0], c[1], tx), lerp(c[width], c[width + 1], tx), ty),
-                      lerp(lerp(n[0], n[1], tx), lerp(n[width], n[width + 1], tx), ty), tz);
+      // In chunks: the corners and weights first (a loop the compiler vectorises), then the
+      // loads and blends.
+      for (int64_t chunk = first; chunk < end; chunk += kChunk) {
+        const int64_t count = std::min(kChunk, end - chunk);
+        for (int64_t j = 0; j < count; ++j) {
+          const auto q = static_cast<double>(chunk + j);
+          const double sd = row_start[0] + a[2] * q, sh = row_start[1] + a[5] * q,
+                       sw = row_start[2] + a[8] * q;
+          const auto id = static_cast<int32_t>(sd), ih = static_cast<int32_t>(sh),
+                     iw = static_cast<int32_t>(sw);
+          tz[j] = static_cast<float>(sd - static_cast<double>(id));
+          ty[j] = static_cast<float>(sh - static_cast<double>(ih));
+          tx[j] = static_cast<float>(sw - static_cast<double>(iw));
+          corner[j] = static_cast<int64_t>(id) * plane + static_cast<int64_t>(ih) * width + iw;
+        }
+        for (int64_t j = 0; j < count; ++j) {
+          const float* c = in + corner[j];
+          const float* n = c + plane;
+          row[chunk + j] = lerp(
+              lerp(lerp(c[0], c[1], tx[j]), lerp(c[width], c[width + 1], tx[j]), ty[j]),
+              lerp(lerp(n[0], n[1], tx[j]), lerp(n[width], n[width + 1], tx[j]), ty[j]), tz[j]);
+        }
       }
       for (int64_t w = std::max(first, end); w < width; ++w) row[w] = voxel(w);
     }
