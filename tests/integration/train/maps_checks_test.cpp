@@ -133,13 +133,18 @@ TEST(AmpCpuMaps, LearnsWithLossesNearTheFloat32Run) {
   compare_losses("maps_amp", "maps_amp_fp32", 10,
                  [&](const std::string& amp, const std::string& fp32, const std::string& column,
                      int64_t epoch) {
-                   if (!bf16)
+                   if (!bf16) {
                      EXPECT_EQ(amp, fp32) << "float32 training, " << column << ", epoch " << epoch;
+                   }
                    if (amp != fp32) ++differing;
                    // The first epoch's losses, before training paths part: within bfloat16's reach.
-                   if (epoch == 0) EXPECT_NEAR(std::stod(amp), std::stod(fp32), 0.05) << column;
+                   if (epoch == 0) {
+                     EXPECT_NEAR(std::stod(amp), std::stod(fp32), 0.05) << column;
+                   }
                  });
-  if (bf16) EXPECT_GT(differing, 0) << "--amp on a bfloat16 CPU must compute in bfloat16";
+  if (bf16) {
+    EXPECT_GT(differing, 0) << "--amp on a bfloat16 CPU must compute in bfloat16";
+  }
   // It learns: the validation set of the tiny data is separable, as in float32.
   const auto log = read("maps_amp/split-0/training_logs/training.tsv");
   EXPECT_LT(std::stod(log.at(9, "loss_valid")), 0.3 * std::stod(log.at(0, "loss_valid")));
